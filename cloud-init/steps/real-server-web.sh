@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# Real server web tier: the NFS export mounted on the web root (again at boot,
+# via fstab with _netdev) and apache serving it. Each server names itself in
+# an X-Real-Server response header and at /whoami, outside the shared root,
+# so a test can tell which server answered.
+# Parameters: SERVER_NAME NFS_SERVER EXPORT_PATH PORT
+
+WEB_ROOT=/var/www/html
+IDENTITY_DIR=/var/lib/lvslab
+CONF_FILE=/etc/apache2/conf-available/lvslab-identity.conf
+PORTS_FILE=/etc/apache2/ports.conf
+FSTAB_TAG="# lvs-dr-lab web root"
+
+apply() {
+    ensure_packages apache2 nfs-common
+    local fstab_line="$NFS_SERVER:$EXPORT_PATH $WEB_ROOT nfs defaults,_netdev,nofail 0 0 $FSTAB_TAG"
+    if ! grep -qxF "$fstab_line" /etc/fstab; then
+        grep -vF "$FSTAB_TAG" /etc/fstab | { cat; printf '%s\n' "$fstab_line"; } | write_file /etc/fstab 0644
+        systemctl daemon-reload
+    fi
+    mkdir -p "$WEB_ROOT"
+    if ! mountpoint -q "$WEB_ROOT"; then
+        # The store may still be starting: bounded retries, then fail loudly.
+        retry 30 2 mount "$WEB_ROOT" || { log "could not mount $NFS_SERVER:$EXPORT_PATH on $WEB_ROOT"; exit 1; }
+    fi
+    printf '%s\n' "$SERVER_NAME" | write_file "$IDENTITY_DIR/whoami" 0644
+    write_file "$CONF_FILE" 0644 <<CONF
+# lvs-dr-lab: say which real server answered.
+Header always set X-Real-Server "$SERVER_NAME"
+Alias /whoami $IDENTITY_DIR/whoami
+<Directory $IDENTITY_DIR>
+    Require all granted
+</Directory>
+CONF
+    printf 'Listen %s\n' "$PORT" | write_file "$PORTS_FILE" 0644
+    a2enmod -q headers >&2
+    a2enconf -q lvslab-identity >&2
+    apache2ctl configtest >&2
+    systemctl enable apache2 >&2
+    if changed || ! systemctl is-active -q apache2; then
+        systemctl restart apache2
+    fi
+    curl -fsS --max-time 10 "http://127.0.0.1:$PORT/whoami" >/dev/null || { log "apache does not answer on port $PORT"; exit 1; }
+    log "serving $NFS_SERVER:$EXPORT_PATH on port $PORT"
+}
+
+remove() {
+    if [ -f "$CONF_FILE" ]; then
+        a2disconf -q lvslab-identity >&2 || true
+        remove_file "$CONF_FILE"
+        systemctl reload apache2 2>/dev/null || true
+    fi
+    remove_file "$IDENTITY_DIR/whoami"
+    if mountpoint -q "$WEB_ROOT"; then
+        umount -l "$WEB_ROOT" || true
+    fi
+    if grep -qF "$FSTAB_TAG" /etc/fstab; then
+        grep -vF "$FSTAB_TAG" /etc/fstab | write_file /etc/fstab 0644
+    fi
+}

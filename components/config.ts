@@ -1,0 +1,421 @@
+// The lab's configuration: every key, its default, and one pure validation
+// pass that turns raw stack config into a typed LabConfig or a list of every
+// problem found, each naming the key and the fix. Nothing here touches Pulumi
+// resources, so a bad stack is refused before anything is declared.
+import * as path from "path";
+import { firstHost, formatIpv4, isUsableHost, parseIpv4, parseSubnet, Subnet } from "./net";
+
+/** Schedulers the Debian 12 cloud kernel ships as ip_vs_* modules. */
+export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"] as const;
+export type Scheduler = (typeof SCHEDULERS)[number];
+
+export const DOMAIN_TYPES = ["kvm", "qemu"] as const;
+export type DomainType = (typeof DOMAIN_TYPES)[number];
+
+/** Below this the Debian guests swap or fail to start apache and nfsd together. */
+export const MIN_MEMORY_MIB = 384;
+
+/** A machine's name and addresses. */
+export interface MachineAddresses {
+    /** Logical name, also the guest's hostname: "director", "web1", "nfs". */
+    name: string;
+    /** Address on the public network, if the machine has a NIC there. */
+    publicIp?: string;
+    /** Address on the storage network. */
+    storageIp: string;
+}
+
+/** A real server: addresses plus its weight in the virtual service. */
+export interface RealServerConfig extends MachineAddresses {
+    publicIp: string;
+    weight: number;
+}
+
+/** Size of every lab VM. */
+export interface VmSize {
+    vcpus: number;
+    memoryMiB: number;
+    diskGiB: number;
+}
+
+/** The validated configuration every component takes. Plain data only. */
+export interface LabConfig {
+    /** Prefix of every libvirt object's name. */
+    namePrefix: string;
+    libvirtUri: string;
+    domainType: DomainType;
+    storagePool: string;
+    /** Local path or http(s) URL of the qcow2 base image. */
+    baseImage: string;
+    publicSubnet: Subnet;
+    storageSubnet: Subnet;
+    /** The lab host's address on each bridge (the subnet's first host). */
+    publicHostIp: string;
+    storageHostIp: string;
+    vip: string;
+    port: number;
+    scheduler: Scheduler;
+    /** Seconds of client persistence (`ipvsadm -p`); 0 turns it off. */
+    persistenceTimeout: number;
+    director: DualHomedMachine;
+    nfs: MachineAddresses;
+    /** Directory exported by the NFS store. */
+    nfsExportPath: string;
+    /** Content of index.html on the share. */
+    pageContent: string;
+    realServers: RealServerConfig[];
+    vm: VmSize;
+    sshUser: string;
+    /** Private key file; the public key is read from `<path>.pub`. */
+    sshKeyPath: string;
+}
+
+/** A machine with a NIC on each network (the director). */
+export interface DualHomedMachine extends MachineAddresses {
+    publicIp: string;
+}
+
+/** Raw stack configuration: every value as the string Pulumi stores. */
+export type RawConfig = Readonly<Record<string, string | undefined>>;
+
+/** What validation may ask of the host, injected so the function stays pure. */
+export interface HostFacts {
+    fileExists(filePath: string): boolean;
+    homeDir: string;
+}
+
+export type ValidationResult = { ok: true; config: LabConfig } | { ok: false; problems: string[] };
+
+/** Every key the program reads, with its default and meaning (also in Pulumi.yaml and the README). */
+export const CONFIG_DEFAULTS = {
+    namePrefix: "lvslab",
+    libvirtUri: "qemu:///system",
+    domainType: "kvm",
+    storagePool: "default",
+    publicSubnet: "172.16.16.0/24",
+    storageSubnet: "192.168.7.0/24",
+    vip: "172.16.16.172",
+    port: "80",
+    scheduler: "rr",
+    persistenceTimeout: "0",
+    directorPublicIp: "172.16.16.173",
+    directorStorageIp: "192.168.7.173",
+    nfsStorageIp: "192.168.7.250",
+    nfsExportPath: "/opt/wwwroot",
+    pageContent: "welcome to beijing!!!",
+    realServerCount: "4",
+    realServerPublicStart: "172.16.16.177",
+    realServerStorageStart: "192.168.7.177",
+    vcpus: "1",
+    memoryMiB: "512",
+    diskGiB: "8",
+    sshUser: "lab",
+    sshKeyPath: "~/.ssh/id_ed25519",
+} as const;
+
+/** Keys without a default. */
+const OPTIONAL_KEYS = ["baseImage", "realServers", "realServerWeights"] as const;
+
+export const CONFIG_KEYS: readonly string[] = [...Object.keys(CONFIG_DEFAULTS), ...OPTIONAL_KEYS];
+
+class Problems {
+    readonly list: string[] = [];
+    add(key: string, text: string): void {
+        this.list.push(`${key}: ${text}`);
+    }
+}
+
+function parseInteger(problems: Problems, key: string, text: string, min: number, max: number): number {
+    if (!/^-?[0-9]+$/.test(text.trim())) {
+        problems.add(key, `"${text}" is not a whole number; set it to a number from ${min} to ${max}`);
+        return min;
+    }
+    const value = Number(text);
+    if (value < min || value > max) {
+        problems.add(key, `${value} is out of range; set it to a number from ${min} to ${max}`);
+    }
+    return value;
+}
+
+function parseJson(problems: Problems, key: string, text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        problems.add(key, `"${text}" is not a list; give it as YAML/JSON, e.g. [1, 1, 2, 1]`);
+        return undefined;
+    }
+}
+
+function expandHome(filePath: string, homeDir: string): string {
+    return filePath.startsWith("~/") ? path.join(homeDir, filePath.slice(2)) : filePath;
+}
+
+/**
+ * Validates raw stack config into a LabConfig. Returns every problem at once;
+ * each names the key and says what would fix it.
+ */
+export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResult {
+    const problems = new Problems();
+    const get = (key: keyof typeof CONFIG_DEFAULTS): string => {
+        const value = raw[key];
+        return value === undefined || value === "" ? CONFIG_DEFAULTS[key] : value;
+    };
+
+    const unknownKeys = Object.keys(raw).filter((key) => !CONFIG_KEYS.includes(key));
+    for (const key of unknownKeys) {
+        problems.add(key, `unknown setting; the known ones are: ${CONFIG_KEYS.join(", ")}`);
+    }
+
+    const namePrefix = get("namePrefix");
+    if (!/^[a-z][a-z0-9-]{0,15}$/.test(namePrefix)) {
+        problems.add("namePrefix", `"${namePrefix}" must be 1-16 lowercase letters, digits or dashes, starting with a letter`);
+    }
+
+    const domainType = get("domainType");
+    if (!(DOMAIN_TYPES as readonly string[]).includes(domainType)) {
+        problems.add("domainType", `"${domainType}" is not a libvirt domain type here; use "kvm" (hardware) or "qemu" (software emulation)`);
+    }
+
+    const scheduler = get("scheduler");
+    if (!(SCHEDULERS as readonly string[]).includes(scheduler)) {
+        problems.add("scheduler", `unknown scheduler "${scheduler}"; use one of ${SCHEDULERS.join(" ")}`);
+    }
+
+    const port = parseInteger(problems, "port", get("port"), 1, 65535);
+    const persistenceTimeout = parseInteger(problems, "persistenceTimeout", get("persistenceTimeout"), 0, 86400);
+    const vm: VmSize = {
+        vcpus: parseInteger(problems, "vcpus", get("vcpus"), 1, 16),
+        memoryMiB: parseInteger(problems, "memoryMiB", get("memoryMiB"), 0, 65536),
+        diskGiB: parseInteger(problems, "diskGiB", get("diskGiB"), 4, 512),
+    };
+    if (vm.memoryMiB < MIN_MEMORY_MIB) {
+        problems.add("memoryMiB", `${vm.memoryMiB} MiB is below what the guests need; set it to at least ${MIN_MEMORY_MIB}`);
+    }
+
+    // Subnets first: every address check below depends on them.
+    const subnets: Partial<Record<"publicSubnet" | "storageSubnet", Subnet>> = {};
+    for (const key of ["publicSubnet", "storageSubnet"] as const) {
+        const parsed = parseSubnet(get(key));
+        if (typeof parsed === "string") {
+            problems.add(key, parsed);
+        } else {
+            subnets[key] = parsed;
+        }
+    }
+    const { publicSubnet, storageSubnet } = subnets;
+    if (publicSubnet && storageSubnet && overlaps(publicSubnet, storageSubnet)) {
+        problems.add("storageSubnet", `${storageSubnet.cidr} overlaps publicSubnet ${publicSubnet.cidr}; pick a separate range`);
+    }
+
+    // Every address the lab assigns, so duplicates are found across machines.
+    const taken = new Map<number, string>();
+    const checkAddress = (key: string, text: string, subnet: Subnet | undefined, subnetKey: string): void => {
+        const value = parseIpv4(text);
+        if (value === undefined) {
+            problems.add(key, `"${text}" is not an IPv4 address`);
+            return;
+        }
+        if (!subnet) {
+            return;
+        }
+        if (!isUsableHost(subnet, value)) {
+            problems.add(key, `${text} is outside ${subnetKey} ${subnet.cidr} (or is its network/broadcast address); pick a host address inside it`);
+            return;
+        }
+        if (value === subnet.network + 1) {
+            problems.add(key, `${text} is the lab host's own address on ${subnetKey}; pick another`);
+            return;
+        }
+        const owner = taken.get(value);
+        if (owner) {
+            problems.add(key, `${text} is already used by ${owner}; every machine and the VIP need their own address`);
+            return;
+        }
+        taken.set(value, key);
+    };
+
+    const vip = get("vip");
+    checkAddress("vip", vip, publicSubnet, "publicSubnet");
+    const director: DualHomedMachine = {
+        name: "director",
+        publicIp: get("directorPublicIp"),
+        storageIp: get("directorStorageIp"),
+    };
+    checkAddress("directorPublicIp", director.publicIp, publicSubnet, "publicSubnet");
+    checkAddress("directorStorageIp", director.storageIp, storageSubnet, "storageSubnet");
+    const nfs: MachineAddresses = { name: "nfs", storageIp: get("nfsStorageIp") };
+    checkAddress("nfsStorageIp", nfs.storageIp, storageSubnet, "storageSubnet");
+
+    const realServers = realServersFrom(raw, get, problems);
+    realServers.forEach((server, index) => {
+        const key = raw.realServers ? `realServers[${index}]` : `realServers (${server.name})`;
+        checkAddress(`${key}.publicIp`, server.publicIp, publicSubnet, "publicSubnet");
+        checkAddress(`${key}.storageIp`, server.storageIp, storageSubnet, "storageSubnet");
+    });
+    const names = new Set<string>(["director", "nfs"]);
+    for (const server of realServers) {
+        if (names.has(server.name)) {
+            problems.add("realServers", `the name "${server.name}" is used twice; give every machine its own name`);
+        }
+        names.add(server.name);
+    }
+
+    const nfsExportPath = get("nfsExportPath");
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(nfsExportPath) || nfsExportPath.includes("..")) {
+        problems.add("nfsExportPath", `"${nfsExportPath}" must be an absolute path of letters, digits, '.', '_', '-' and '/'`);
+    }
+    const pageContent = get("pageContent");
+    if (pageContent.includes("\n")) {
+        problems.add("pageContent", "must be one line; the smoke test compares it exactly");
+    }
+
+    const sshUser = get("sshUser");
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser) || sshUser === "root") {
+        problems.add("sshUser", `"${sshUser}" must be a plain lowercase user name other than root`);
+    }
+    const sshKeyPath = expandHome(get("sshKeyPath"), host.homeDir);
+    if (!host.fileExists(sshKeyPath) || !host.fileExists(`${sshKeyPath}.pub`)) {
+        problems.add("sshKeyPath", `no key pair at ${sshKeyPath} (and ${sshKeyPath}.pub); create one with: ssh-keygen -t ed25519 -N "" -f ${sshKeyPath}`);
+    }
+
+    const baseImage = raw.baseImage ?? "";
+    if (baseImage === "") {
+        problems.add("baseImage", "not set; give the path or http(s) URL of a qcow2 Debian cloud image (scripts/image.sh builds one): pulumi config set baseImage PATH");
+    } else if (!/^https?:\/\//.test(baseImage) && !host.fileExists(baseImage)) {
+        problems.add("baseImage", `no file at ${baseImage}; build one with scripts/image.sh or point baseImage at an existing qcow2 image`);
+    }
+
+    const storagePool = get("storagePool");
+    if (!/^[A-Za-z0-9_.-]+$/.test(storagePool)) {
+        problems.add("storagePool", `"${storagePool}" is not a libvirt pool name`);
+    }
+
+    if (problems.list.length > 0 || !publicSubnet || !storageSubnet) {
+        return { ok: false, problems: problems.list };
+    }
+    return {
+        ok: true,
+        config: {
+            namePrefix,
+            libvirtUri: get("libvirtUri"),
+            domainType: domainType as DomainType,
+            storagePool,
+            baseImage,
+            publicSubnet,
+            storageSubnet,
+            publicHostIp: firstHost(publicSubnet),
+            storageHostIp: firstHost(storageSubnet),
+            vip,
+            port,
+            scheduler: scheduler as Scheduler,
+            persistenceTimeout,
+            director,
+            nfs,
+            nfsExportPath,
+            pageContent,
+            realServers,
+            vm,
+            sshUser,
+            sshKeyPath,
+        },
+    };
+}
+
+function overlaps(a: Subnet, b: Subnet): boolean {
+    const aEnd = a.network + 2 ** (32 - a.prefixLength);
+    const bEnd = b.network + 2 ** (32 - b.prefixLength);
+    return a.network < bEnd && b.network < aEnd;
+}
+
+/** Real servers either listed explicitly or derived from a count and start addresses. */
+function realServersFrom(
+    raw: RawConfig,
+    get: (key: keyof typeof CONFIG_DEFAULTS) => string,
+    problems: Problems,
+): RealServerConfig[] {
+    if (raw.realServers !== undefined && raw.realServers !== "") {
+        if (raw.realServerCount !== undefined || raw.realServerWeights !== undefined) {
+            problems.add("realServers", "set either realServers (an explicit list) or realServerCount/realServerWeights, not both");
+        }
+        return explicitRealServers(parseJson(problems, "realServers", raw.realServers), problems);
+    }
+    const count = parseInteger(problems, "realServerCount", get("realServerCount"), 1, 64);
+    if (count < 1) {
+        problems.add("realServerCount", "an LVS cluster needs at least one real server; set it to 1 or more");
+        return [];
+    }
+    let weights: number[] = Array<number>(count).fill(1);
+    if (raw.realServerWeights !== undefined && raw.realServerWeights !== "") {
+        const parsed = parseJson(problems, "realServerWeights", raw.realServerWeights);
+        if (!Array.isArray(parsed) || !parsed.every((w) => Number.isInteger(w) && w >= 0 && w <= 65535)) {
+            problems.add("realServerWeights", "must be a list of whole numbers from 0 to 65535, one per real server");
+        } else if (parsed.length !== count) {
+            problems.add("realServerWeights", `has ${parsed.length} weights for ${count} real servers; give exactly one weight per server`);
+        } else {
+            weights = parsed as number[];
+        }
+    }
+    const publicStart = parseIpv4(get("realServerPublicStart"));
+    const storageStart = parseIpv4(get("realServerStorageStart"));
+    if (publicStart === undefined) {
+        problems.add("realServerPublicStart", `"${get("realServerPublicStart")}" is not an IPv4 address`);
+    }
+    if (storageStart === undefined) {
+        problems.add("realServerStorageStart", `"${get("realServerStorageStart")}" is not an IPv4 address`);
+    }
+    if (publicStart === undefined || storageStart === undefined) {
+        return [];
+    }
+    return weights.map((weight, index) => ({
+        name: `web${index + 1}`,
+        publicIp: formatIpv4(publicStart + index),
+        storageIp: formatIpv4(storageStart + index),
+        weight,
+    }));
+}
+
+function explicitRealServers(parsed: unknown, problems: Problems): RealServerConfig[] {
+    if (!Array.isArray(parsed)) {
+        problems.add("realServers", "must be a list of {name, publicIp, storageIp, weight}");
+        return [];
+    }
+    if (parsed.length === 0) {
+        problems.add("realServers", "an LVS cluster needs at least one real server; list one or more");
+        return [];
+    }
+    const servers: RealServerConfig[] = [];
+    parsed.forEach((entry: unknown, index) => {
+        const key = `realServers[${index}]`;
+        if (typeof entry !== "object" || entry === null) {
+            problems.add(key, "must be an object {name, publicIp, storageIp, weight}");
+            return;
+        }
+        const record = entry as Record<string, unknown>;
+        const name = record.name;
+        const weight = record.weight ?? 1;
+        if (typeof name !== "string" || !/^[a-z][a-z0-9-]{0,14}$/.test(name)) {
+            problems.add(`${key}.name`, "must be a short lowercase host name such as web1");
+        }
+        if (typeof record.publicIp !== "string" || typeof record.storageIp !== "string") {
+            problems.add(key, "needs publicIp and storageIp as strings");
+        }
+        if (typeof weight !== "number" || !Number.isInteger(weight) || weight < 0 || weight > 65535) {
+            problems.add(`${key}.weight`, "must be a whole number from 0 to 65535");
+        }
+        servers.push({
+            name: String(name),
+            publicIp: String(record.publicIp),
+            storageIp: String(record.storageIp),
+            weight: typeof weight === "number" ? weight : 1,
+        });
+    });
+    return servers;
+}
+
+/** The error thrown when validation fails: every problem, one per line. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`the stack configuration has ${problems.length} problem(s); nothing was created:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigError";
+    }
+}

@@ -1,0 +1,92 @@
+// What the machines share: a random suffix that keeps this stack's libvirt
+// names apart from any other stack's, the two networks, the imported base
+// image, and the operator's credentials.
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { LabConfig } from "./config";
+import { LabContext } from "./lab";
+import { Network, Volume } from "./libvirt";
+
+export interface FoundationArgs {
+    /** The validated lab configuration. */
+    config: LabConfig;
+    /** The operator's public key line (read from `<sshKeyPath>.pub`). */
+    sshPublicKey: string;
+    /** The operator's private key; kept as a secret. */
+    sshPrivateKey: pulumi.Input<string>;
+}
+
+export class Foundation extends pulumi.ComponentResource {
+    /** `<namePrefix>-<suffix>`, the start of every libvirt name of this stack. */
+    public readonly libvirtPrefix: pulumi.Output<string>;
+    public readonly publicNetwork: Network;
+    public readonly storageNetwork: Network;
+    public readonly baseImage: Volume;
+    /** Everything the role components take. */
+    public readonly context: LabContext;
+
+    constructor(name: string, args: FoundationArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lvslab:index:Foundation", name, {}, opts);
+        const { config } = args;
+        const childOpts = { parent: this };
+
+        const suffix = new random.RandomString(
+            `${name}-suffix`,
+            { length: 6, special: false, upper: false, numeric: true, lower: true, keepers: { namePrefix: config.namePrefix } },
+            childOpts,
+        );
+        this.libvirtPrefix = pulumi.interpolate`${config.namePrefix}-${suffix.result}`;
+        const consolePassword = new random.RandomPassword(`${name}-console-password`, { length: 20, special: false }, childOpts);
+
+        const networks = {
+            public: { mode: "nat" as const, subnet: config.publicSubnet, hostIp: config.publicHostIp, tag: "p" },
+            storage: { mode: "isolated" as const, subnet: config.storageSubnet, hostIp: config.storageHostIp, tag: "s" },
+        };
+        const makeNetwork = (role: keyof typeof networks): Network => {
+            const spec = networks[role];
+            return new Network(
+                `${name}-${role}`,
+                {
+                    connectionUri: config.libvirtUri,
+                    name: pulumi.interpolate`${this.libvirtPrefix}-${role}`,
+                    // Linux caps bridge names at 15 characters.
+                    bridgeName: pulumi.interpolate`lv${suffix.result}-${spec.tag}`,
+                    mode: spec.mode,
+                    hostAddress: spec.hostIp,
+                    prefixLength: spec.subnet.prefixLength,
+                },
+                childOpts,
+            );
+        };
+        this.publicNetwork = makeNetwork("public");
+        this.storageNetwork = makeNetwork("storage");
+
+        this.baseImage = new Volume(
+            `${name}-base-image`,
+            {
+                connectionUri: config.libvirtUri,
+                pool: config.storagePool,
+                name: pulumi.interpolate`${this.libvirtPrefix}-base.qcow2`,
+                source: config.baseImage,
+            },
+            childOpts,
+        );
+
+        this.context = {
+            config,
+            libvirtPrefix: this.libvirtPrefix,
+            publicNetwork: this.publicNetwork.name,
+            storageNetwork: this.storageNetwork.name,
+            baseVolumePath: this.baseImage.path,
+            sshPublicKey: args.sshPublicKey,
+            sshPrivateKey: pulumi.secret(args.sshPrivateKey),
+            consolePassword: consolePassword.result,
+        };
+        this.registerOutputs({
+            libvirtPrefix: this.libvirtPrefix,
+            publicNetwork: this.publicNetwork.name,
+            storageNetwork: this.storageNetwork.name,
+            baseImage: this.baseImage.path,
+        });
+    }
+}

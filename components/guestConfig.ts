@@ -1,0 +1,161 @@
+// Renders the guest-side files under cloud-init/ with typed parameters: the
+// first-boot cloud-config, NoCloud meta-data and network-config, and the step
+// scripts the roles run over SSH. Pure apart from reading the template files.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+
+/** Where the templates live; also found from bin/ after compilation. */
+export const TEMPLATE_DIR = fs.existsSync(path.join(__dirname, "..", "cloud-init"))
+    ? path.join(__dirname, "..", "cloud-init")
+    : path.join(__dirname, "..", "..", "cloud-init");
+
+function readTemplate(relative: string): string {
+    return fs.readFileSync(path.join(TEMPLATE_DIR, relative), "utf8");
+}
+
+/**
+ * Replaces every `{{ name }}` in a template. Every placeholder must have a
+ * value and every value a placeholder, so a renamed parameter fails loudly
+ * instead of rendering a half-filled file.
+ */
+export function fillTemplate(template: string, values: Readonly<Record<string, string>>): string {
+    const used = new Set<string>();
+    const rendered = template.replace(/\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}/g, (_match, name: string) => {
+        if (!(name in values)) {
+            throw new Error(`template placeholder {{ ${name} }} has no value`);
+        }
+        used.add(name);
+        return values[name];
+    });
+    const unused = Object.keys(values).filter((name) => !used.has(name));
+    if (unused.length > 0) {
+        throw new Error(`template has no placeholder for: ${unused.join(", ")}`);
+    }
+    return rendered;
+}
+
+/** A YAML double-quoted scalar: JSON strings are valid YAML. */
+function yamlString(value: string): string {
+    return JSON.stringify(value);
+}
+
+export interface UserDataParams {
+    hostname: string;
+    /** Domain appended to the hostname for the FQDN. */
+    domain: string;
+    sshUser: string;
+    /** One OpenSSH public key line. */
+    sshPublicKey: string;
+    /** Password for the serial console only (SSH refuses passwords). */
+    consolePassword: string;
+}
+
+export function renderUserData(params: UserDataParams): string {
+    if (/[\r\n]/.test(params.sshPublicKey.trim())) {
+        throw new Error("sshPublicKey must be a single line");
+    }
+    return fillTemplate(readTemplate("user-data.yaml"), {
+        hostname: yamlString(params.hostname),
+        fqdn: yamlString(`${params.hostname}.${params.domain}`),
+        sshUser: yamlString(params.sshUser),
+        sshPublicKey: yamlString(params.sshPublicKey.trim()),
+        consolePassword: yamlString(params.consolePassword),
+    });
+}
+
+export function renderMetaData(hostname: string, instanceId: string): string {
+    return fillTemplate(readTemplate("meta-data.yaml"), {
+        hostname: yamlString(hostname),
+        instanceId: yamlString(instanceId),
+    });
+}
+
+/** One NIC of a guest, in the order the domain lists them. */
+export interface GuestNic {
+    /** Interface name the guest gives it (cloud-init renames by MAC). */
+    name: string;
+    mac: string;
+    address: string;
+    prefixLength: number;
+    /** The default gateway, on the one NIC that has it. */
+    gateway?: string;
+}
+
+/**
+ * network-config version 2: static addresses, each NIC matched by MAC and
+ * renamed, so the guest's names (eth0 public, eth1 storage) don't depend on
+ * PCI order or the image's naming scheme. Emitted as JSON, which is YAML.
+ */
+export function renderNetworkConfig(nics: readonly GuestNic[]): string {
+    const ethernets: Record<string, unknown> = {};
+    for (const nic of nics) {
+        ethernets[nic.name] = {
+            match: { macaddress: nic.mac },
+            "set-name": nic.name,
+            addresses: [`${nic.address}/${nic.prefixLength}`],
+            ...(nic.gateway ? { routes: [{ to: "default", via: nic.gateway }] } : {}),
+        };
+    }
+    return `${JSON.stringify({ version: 2, ethernets }, undefined, 2)}\n`;
+}
+
+/** A stable identity for a rendered first-boot configuration. */
+export function instanceIdFor(hostname: string, ...parts: string[]): string {
+    const digest = crypto.createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 12);
+    return `${hostname}-${digest}`;
+}
+
+/** The guest steps and the parameters each one takes. */
+export interface StepParams {
+    "nfs-export": { EXPORT_PATH: string; CLIENT_SUBNET: string; PAGE_CONTENT: string };
+    "real-server-vip": { VIP: string; PUBLIC_IP: string };
+    "real-server-web": { SERVER_NAME: string; NFS_SERVER: string; EXPORT_PATH: string; PORT: string };
+    "director-vip": { VIP: string; PREFIX_LENGTH: string; PUBLIC_IP: string; PORT: string };
+    "director-ipvs": {
+        VIP: string;
+        PORT: string;
+        SCHEDULER: string;
+        PERSISTENCE: string;
+        FORWARDING: "g" | "m" | "i";
+        REAL_SERVERS: string;
+    };
+}
+export type StepName = keyof StepParams;
+
+/** Single-quotes a value for bash. */
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A complete bash script for one step: its parameters as read-only
+ * variables, the shared helpers, the step's body and the dispatch on
+ * `apply`/`remove`. This exact text is what shellcheck checks in the tests.
+ */
+export function renderStep<N extends StepName>(step: N, params: StepParams[N]): string {
+    const assignments = Object.entries(params)
+        .map(([name, value]) => `readonly ${name}=${shellQuote(String(value))}`)
+        .join("\n");
+    return [
+        "#!/bin/bash",
+        `# lvs-dr-lab guest step "${step}", rendered by components/guestConfig.ts.`,
+        "set -euo pipefail",
+        `readonly STEP=${shellQuote(step)}`,
+        assignments,
+        readTemplate("steps/lib.sh"),
+        readTemplate(`steps/${step}.sh`),
+        'run_step "$@"',
+        "",
+    ].join("\n");
+}
+
+/**
+ * The remote command that runs a rendered step with root rights. The script
+ * travels base64-encoded inside the command, so no file is copied first and
+ * no quoting of its text can go wrong.
+ */
+export function stepCommand(script: string, action: "apply" | "remove"): string {
+    const encoded = Buffer.from(script, "utf8").toString("base64");
+    return `echo ${encoded} | base64 -d > /tmp/lvslab-step.$$ && sudo bash /tmp/lvslab-step.$$ ${action}; status=$?; rm -f /tmp/lvslab-step.$$; exit $status`;
+}

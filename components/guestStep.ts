@@ -1,0 +1,52 @@
+// One configuration step on a guest, run over SSH with remote.Command.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { renderStep, StepName, StepParams, stepCommand } from "./guestConfig";
+import { LabContext, SSH_DIAL_LIMIT, SSH_DIAL_TIMEOUT_SECONDS } from "./lab";
+
+export interface GuestStepArgs<N extends StepName> {
+    lab: LabContext;
+    /** The address the lab host reaches the guest on. */
+    host: pulumi.Input<string>;
+    step: N;
+    params: StepParams[N];
+    /** The guest's domain: when it goes, the step's undo is skipped (nothing left to undo). */
+    domain: pulumi.Resource;
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * Declares a guest step. `create` applies it (idempotently) and, with no
+ * separate `update`, runs again in place whenever the rendered script
+ * changes; `delete` undoes it. `deletedWith` skips the undo when the VM is
+ * deleted too, so `pulumi destroy` never needs an unreachable guest, and
+ * `deleteBeforeReplace` keeps an old undo from running after a new apply.
+ */
+export function guestStep<N extends StepName>(
+    name: string,
+    args: GuestStepArgs<N>,
+    parent: pulumi.Resource,
+): command.remote.Command {
+    const script = renderStep(args.step, args.params);
+    return new command.remote.Command(
+        name,
+        {
+            connection: {
+                host: args.host,
+                user: args.lab.config.sshUser,
+                privateKey: args.lab.sshPrivateKey,
+                dialErrorLimit: SSH_DIAL_LIMIT,
+                perDialTimeout: SSH_DIAL_TIMEOUT_SECONDS,
+            },
+            create: stepCommand(script, "apply"),
+            delete: stepCommand(script, "remove"),
+            addPreviousOutputInEnv: false,
+        },
+        {
+            parent,
+            dependsOn: [args.domain, ...(args.dependsOn ?? [])],
+            deletedWith: args.domain,
+            deleteBeforeReplace: true,
+        },
+    );
+}

@@ -1,0 +1,28 @@
+// What every role needs from the lab as a whole: the validated config, the
+// libvirt objects they share and the SSH identity. Built once by Foundation.
+import * as pulumi from "@pulumi/pulumi";
+import { LabConfig } from "./config";
+
+export interface LabContext {
+    config: LabConfig;
+    /** Prefix of every libvirt object of this stack: `<namePrefix>-<random suffix>`. */
+    libvirtPrefix: pulumi.Output<string>;
+    /** libvirt network names. */
+    publicNetwork: pulumi.Output<string>;
+    storageNetwork: pulumi.Output<string>;
+    /** Path of the imported base image volume every VM disk overlays. */
+    baseVolumePath: pulumi.Output<string>;
+    /** The operator's public key line, installed on every guest. */
+    sshPublicKey: string;
+    /** The matching private key, a secret. */
+    sshPrivateKey: pulumi.Output<string>;
+    /** Serial console password of the operator user, a secret. */
+    consolePassword: pulumi.Output<string>;
+}
+
+/**
+ * How long the lab waits for a guest's SSH: about 100 dials of at most 10 s.
+ * Under software emulation six guests booting together take minutes.
+ */
+export const SSH_DIAL_LIMIT = 100;
+export const SSH_DIAL_TIMEOUT_SECONDS = 10;

@@ -1,0 +1,81 @@
+// A lab VM: a copy-on-write disk on the base image, a NoCloud seed with its
+// first-boot configuration, and the domain, all children of a role component.
+import * as pulumi from "@pulumi/pulumi";
+import { instanceIdFor, renderMetaData, renderNetworkConfig, renderUserData, GuestNic } from "./guestConfig";
+import { LabContext } from "./lab";
+import { CloudInitDisk, Domain, Volume } from "./libvirt";
+
+export interface MachineNic extends GuestNic {
+    /** libvirt network the NIC plugs into. */
+    network: pulumi.Input<string>;
+}
+
+export interface MachineArgs {
+    lab: LabContext;
+    /** Hostname and the middle of every libvirt name: "web1". */
+    hostname: string;
+    nics: MachineNic[];
+}
+
+export interface Machine {
+    domain: Domain;
+    disk: Volume;
+    seed: CloudInitDisk;
+}
+
+export function createMachine(name: string, args: MachineArgs, parent: pulumi.Resource): Machine {
+    const { lab, hostname } = args;
+    const { config } = lab;
+    const opts = { parent };
+    const disk = new Volume(
+        `${name}-disk`,
+        {
+            connectionUri: config.libvirtUri,
+            pool: config.storagePool,
+            name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}.qcow2`,
+            backingVolumePath: lab.baseVolumePath,
+            capacityGiB: config.vm.diskGiB,
+        },
+        opts,
+    );
+    const networkConfig = renderNetworkConfig(args.nics);
+    const userData = lab.consolePassword.apply((consolePassword) =>
+        renderUserData({
+            hostname,
+            domain: "lvslab.internal",
+            sshUser: config.sshUser,
+            sshPublicKey: lab.sshPublicKey,
+            consolePassword,
+        }),
+    );
+    // The instance id follows the public parts of the first-boot config, so
+    // it is no secret and a changed network or key makes a new machine.
+    const metaData = renderMetaData(hostname, instanceIdFor(hostname, networkConfig, lab.sshPublicKey, config.sshUser));
+    const seed = new CloudInitDisk(
+        `${name}-seed`,
+        {
+            connectionUri: config.libvirtUri,
+            pool: config.storagePool,
+            name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}-seed.iso`,
+            userData,
+            metaData,
+            networkConfig,
+        },
+        opts,
+    );
+    const domain = new Domain(
+        `${name}-vm`,
+        {
+            connectionUri: config.libvirtUri,
+            name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}`,
+            domainType: config.domainType,
+            vcpus: config.vm.vcpus,
+            memoryMiB: config.vm.memoryMiB,
+            diskPath: disk.path,
+            cloudInitPath: seed.path,
+            nics: args.nics.map((nic) => ({ network: nic.network, mac: nic.mac })),
+        },
+        { parent, dependsOn: [seed] },
+    );
+    return { domain, disk, seed };
+}

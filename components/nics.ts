@@ -1,0 +1,34 @@
+// The NICs of each kind of machine: public NIC first (eth0, default route via
+// the lab host), storage NIC second (eth1), as in the seed.
+import { LabContext } from "./lab";
+import { MachineNic } from "./machine";
+import { macFor } from "./net";
+
+export const PUBLIC_NETWORK_INDEX = 1;
+export const STORAGE_NETWORK_INDEX = 2;
+
+export function publicNic(lab: LabContext, address: string): MachineNic {
+    return {
+        name: "eth0",
+        network: lab.publicNetwork,
+        mac: macFor(PUBLIC_NETWORK_INDEX, address),
+        address,
+        prefixLength: lab.config.publicSubnet.prefixLength,
+        gateway: lab.config.publicHostIp,
+    };
+}
+
+export function storageNic(lab: LabContext, address: string, name: "eth0" | "eth1"): MachineNic {
+    return {
+        name,
+        network: lab.storageNetwork,
+        mac: macFor(STORAGE_NETWORK_INDEX, address),
+        address,
+        prefixLength: lab.config.storageSubnet.prefixLength,
+    };
+}
+
+/** The SSH command a person types to reach a machine. */
+export function sshHint(lab: LabContext, address: string): string {
+    return `ssh -i ${lab.config.sshKeyPath} ${lab.config.sshUser}@${address}`;
+}

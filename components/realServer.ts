@@ -1,0 +1,90 @@
+// A real server in LVS-DR mode: answers for the VIP on its loopback without
+// announcing it, and serves the NFS-shared web root with apache.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { RealServerConfig } from "./config";
+import { guestStep } from "./guestStep";
+import { LabContext } from "./lab";
+import { createMachine, Machine } from "./machine";
+import { publicNic, sshHint, storageNic } from "./nics";
+
+export interface RealServerArgs {
+    /** The lab's shared context (config, networks, base image, credentials). */
+    lab: LabContext;
+    /** Name, addresses and weight (defaults web1..web4, .177-.180, weight 1). */
+    server: RealServerConfig;
+    /** The cluster address (default 172.16.16.172). */
+    vip: string;
+    /** The service port (default 80). */
+    port: number;
+    /** NFS export to mount on /var/www/html, `address:/path`. */
+    nfsServer: string;
+    nfsExportPath: string;
+    /** Steps that must finish first (the NFS export). */
+    dependsOn: pulumi.Resource[];
+}
+
+export class RealServer extends pulumi.ComponentResource {
+    public readonly serverName: string;
+    public readonly publicIp: string;
+    public readonly storageIp: string;
+    public readonly weight: number;
+    public readonly sshHint: string;
+    public readonly machine: Machine;
+    /** The last step: once done, the server can take traffic for the VIP. */
+    public readonly serving: command.remote.Command;
+
+    constructor(name: string, args: RealServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lvslab:index:RealServer", name, {}, opts);
+        const { lab, server } = args;
+        this.serverName = server.name;
+        this.publicIp = server.publicIp;
+        this.storageIp = server.storageIp;
+        this.weight = server.weight;
+        this.sshHint = sshHint(lab, server.publicIp);
+        this.machine = createMachine(
+            name,
+            {
+                lab,
+                hostname: server.name,
+                nics: [publicNic(lab, server.publicIp), storageNic(lab, server.storageIp, "eth1")],
+            },
+            this,
+        );
+        const vip = guestStep(
+            `${name}-vip`,
+            {
+                lab,
+                host: server.publicIp,
+                step: "real-server-vip",
+                params: { VIP: args.vip, PUBLIC_IP: server.publicIp },
+                domain: this.machine.domain,
+            },
+            this,
+        );
+        this.serving = guestStep(
+            `${name}-web`,
+            {
+                lab,
+                host: server.publicIp,
+                step: "real-server-web",
+                params: {
+                    SERVER_NAME: server.name,
+                    NFS_SERVER: args.nfsServer,
+                    EXPORT_PATH: args.nfsExportPath,
+                    PORT: String(args.port),
+                },
+                domain: this.machine.domain,
+                dependsOn: [vip, ...args.dependsOn],
+            },
+            this,
+        );
+        this.registerOutputs({
+            serverName: this.serverName,
+            publicIp: this.publicIp,
+            storageIp: this.storageIp,
+            weight: this.weight,
+            sshHint: this.sshHint,
+        });
+    }
+}

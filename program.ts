@@ -1,0 +1,106 @@
+// The lab as one Pulumi program: read and validate the stack config, compose
+// the role components, return the stack outputs. index.ts runs it under the
+// Pulumi CLI; scripts/automation.ts runs the same function inline.
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as os from "os";
+import { CONFIG_KEYS, ConfigError, LabConfig, RawConfig, validateConfig } from "./components/config";
+import { Director } from "./components/director";
+import { Foundation } from "./components/foundation";
+import { NfsStore } from "./components/nfsStore";
+import { RealServer } from "./components/realServer";
+
+/** Reads every known key of the stack config as the raw strings validation takes. */
+export function readRawConfig(config: pulumi.Config): RawConfig {
+    const raw: Record<string, string | undefined> = {};
+    for (const key of CONFIG_KEYS) {
+        raw[key] = config.get(key);
+    }
+    return raw;
+}
+
+/** Validates config against this host; throws one error listing every problem. */
+export function loadLabConfig(raw: RawConfig): LabConfig {
+    const result = validateConfig(raw, { fileExists: (file) => fs.existsSync(file), homeDir: os.homedir() });
+    if (!result.ok) {
+        throw new ConfigError(result.problems);
+    }
+    return result.config;
+}
+
+export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.Config()))) {
+    const foundation = new Foundation("lab", {
+        config,
+        sshPublicKey: fs.readFileSync(`${config.sshKeyPath}.pub`, "utf8").trim(),
+        sshPrivateKey: pulumi.secret(fs.readFileSync(config.sshKeyPath, "utf8")),
+    });
+    const labContext = foundation.context;
+
+    const nfs = new NfsStore(config.nfs.name, {
+        lab: labContext,
+        machine: config.nfs,
+        exportPath: config.nfsExportPath,
+        pageContent: config.pageContent,
+    });
+    const realServers = config.realServers.map(
+        (server) =>
+            new RealServer(server.name, {
+                lab: labContext,
+                server,
+                vip: config.vip,
+                port: config.port,
+                nfsServer: config.nfs.storageIp,
+                nfsExportPath: config.nfsExportPath,
+                dependsOn: [nfs.exported],
+            }),
+    );
+    const director = new Director(config.director.name, {
+        lab: labContext,
+        machine: config.director,
+        vip: config.vip,
+        port: config.port,
+        scheduler: config.scheduler,
+        persistenceTimeout: config.persistenceTimeout,
+        realServers: config.realServers,
+        realServersReady: realServers.map((server) => server.serving),
+    });
+
+    const machines = [director.machine, nfs.machine, ...realServers.map((server) => server.machine)];
+    return {
+        vipUrl: config.port === 80 ? `http://${config.vip}/` : `http://${config.vip}:${config.port}/`,
+        vip: config.vip,
+        port: config.port,
+        scheduler: config.scheduler,
+        expectedPage: config.pageContent,
+        identityHeader: "X-Real-Server",
+        director: {
+            name: config.director.name,
+            publicIp: director.publicIp,
+            storageIp: director.storageIp,
+            vip: director.vip,
+            sshHint: director.sshHint,
+        },
+        realServers: realServers.map((server) => ({
+            name: server.serverName,
+            publicIp: server.publicIp,
+            storageIp: server.storageIp,
+            weight: server.weight,
+            sshHint: server.sshHint,
+        })),
+        nfs: { name: config.nfs.name, storageIp: nfs.storageIp, sshHint: nfs.sshHint },
+        nfsExport: nfs.exportTarget,
+        ipvsTable: director.ipvsTable,
+        ssh: { user: config.sshUser, privateKeyPath: config.sshKeyPath },
+        libvirt: {
+            uri: config.libvirtUri,
+            domainType: config.domainType,
+            pool: config.storagePool,
+            prefix: foundation.libvirtPrefix,
+            networks: [foundation.publicNetwork.name, foundation.storageNetwork.name],
+            domains: machines.map((machine) => machine.domain.name),
+            volumes: [foundation.baseImage.name, ...machines.flatMap((machine) => [machine.disk.name, machine.seed.name])],
+        },
+    };
+}
+
+export type LabOutputs = ReturnType<typeof lab>;
