@@ -7,6 +7,8 @@ export default tseslint.config(
     { ignores: ["bin/", "node_modules/", "eslint.config.mjs"] },
     ...tseslint.configs.recommended,
     {
+        // The Pulumi rule needs type information to know what is an Output.
+        languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
         plugins: { "@pulumi": pulumi },
         rules: {
             "@pulumi/no-output-in-template-literal": "error",

@@ -4,17 +4,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
-import { CONFIG_KEYS, ConfigError, LabConfig, RawConfig, validateConfig } from "./components/config";
+import { ConfigError, LabConfig, RawConfig, validateConfig } from "./components/config";
 import { Director } from "./components/director";
 import { Foundation } from "./components/foundation";
 import { NfsStore } from "./components/nfsStore";
 import { RealServer } from "./components/realServer";
 
-/** Reads every known key of the stack config as the raw strings validation takes. */
+/**
+ * Reads every key of the project's config namespace as the raw strings
+ * validation takes, unknown ones included so that a misspelt key is refused
+ * rather than silently ignored.
+ */
 export function readRawConfig(config: pulumi.Config): RawConfig {
     const raw: Record<string, string | undefined> = {};
-    for (const key of CONFIG_KEYS) {
-        raw[key] = config.get(key);
+    const prefix = `${config.name}:`;
+    for (const key of Object.keys(pulumi.runtime.allConfig())) {
+        if (key.startsWith(prefix)) {
+            raw[key.slice(prefix.length)] = config.get(key.slice(prefix.length));
+        }
     }
     return raw;
 }

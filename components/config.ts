@@ -334,7 +334,11 @@ function realServersFrom(
     problems: Problems,
 ): RealServerConfig[] {
     if (raw.realServers !== undefined && raw.realServers !== "") {
-        if (raw.realServerCount !== undefined || raw.realServerWeights !== undefined) {
+        // Pulumi passes Pulumi.yaml's default count even when the stack sets
+        // none, so only a different count conflicts with the list.
+        const countSet = raw.realServerCount !== undefined && raw.realServerCount !== "" && raw.realServerCount !== CONFIG_DEFAULTS.realServerCount;
+        const weightsSet = raw.realServerWeights !== undefined && raw.realServerWeights !== "";
+        if (countSet || weightsSet) {
             problems.add("realServers", "set either realServers (an explicit list) or realServerCount/realServerWeights, not both");
         }
         return explicitRealServers(parseJson(problems, "realServers", raw.realServers), problems);

@@ -35,9 +35,13 @@ export function fillTemplate(template: string, values: Readonly<Record<string, s
     return rendered;
 }
 
-/** A YAML double-quoted scalar: JSON strings are valid YAML. */
+/**
+ * A YAML double-quoted scalar. A JSON string is one, except that JSON leaves
+ * DEL and the C1 controls raw, which YAML refuses (DEL) or reads as a line
+ * break (NEL), so those are escaped too.
+ */
 function yamlString(value: string): string {
-    return JSON.stringify(value);
+    return JSON.stringify(value).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 export interface UserDataParams {
@@ -94,7 +98,9 @@ export function renderNetworkConfig(nics: readonly GuestNic[]): string {
             match: { macaddress: nic.mac },
             "set-name": nic.name,
             addresses: [`${nic.address}/${nic.prefixLength}`],
-            ...(nic.gateway ? { routes: [{ to: "default", via: nic.gateway }] } : {}),
+            // 0.0.0.0/0, not "default": cloud-init 22.4 (Debian 12) parses v2
+            // routes itself and refuses "default" as an address.
+            ...(nic.gateway ? { routes: [{ to: "0.0.0.0/0", via: nic.gateway }] } : {}),
         };
     }
     return `${JSON.stringify({ version: 2, ethernets }, undefined, 2)}\n`;
@@ -135,7 +141,12 @@ export function shellQuote(value: string): string {
  */
 export function renderStep<N extends StepName>(step: N, params: StepParams[N]): string {
     const assignments = Object.entries(params)
-        .map(([name, value]) => `readonly ${name}=${shellQuote(String(value))}`)
+        .map(([name, value]) => {
+            const text = String(value);
+            // A "$" or "`" in a value is literal text, not a missed expansion.
+            const literal = /[$`]/.test(text) ? "# shellcheck disable=SC2016 # a literal value\n" : "";
+            return `${literal}readonly ${name}=${shellQuote(text)}`;
+        })
         .join("\n");
     return [
         "#!/bin/bash",

@@ -51,8 +51,9 @@ export function parseSubnet(text: string): Subnet | string {
     }
     const address = parseIpv4(match[1]);
     const prefixLength = Number(match[2]);
-    if (address === undefined || prefixLength > 30 || prefixLength < 8) {
-        return `"${text}" is not a usable IPv4 subnet (the prefix length must be 8..30)`;
+    // At most /16 because macFor() keeps only an address's last two octets.
+    if (address === undefined || prefixLength > 30 || prefixLength < 16) {
+        return `"${text}" is not a usable IPv4 subnet (the prefix length must be 16..30)`;
     }
     const network = (address & maskOf(prefixLength)) >>> 0;
     if (network !== address) {

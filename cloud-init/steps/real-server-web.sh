@@ -9,13 +9,22 @@ WEB_ROOT=/var/www/html
 IDENTITY_DIR=/var/lib/lvslab
 CONF_FILE=/etc/apache2/conf-available/lvslab-identity.conf
 PORTS_FILE=/etc/apache2/ports.conf
+FSTAB_FILE=/etc/fstab
 FSTAB_TAG="# lvs-dr-lab web root"
+
+# The fstab without the lab's line. grep exits 1 when nothing is left (an
+# empty fstab, or only our line), which pipefail would turn into a failure.
+fstab_others() {
+    if [ -f "$FSTAB_FILE" ]; then
+        grep -vF "$FSTAB_TAG" "$FSTAB_FILE" || [ $? -eq 1 ]
+    fi
+}
 
 apply() {
     ensure_packages apache2 nfs-common
     local fstab_line="$NFS_SERVER:$EXPORT_PATH $WEB_ROOT nfs defaults,_netdev,nofail 0 0 $FSTAB_TAG"
-    if ! grep -qxF "$fstab_line" /etc/fstab; then
-        grep -vF "$FSTAB_TAG" /etc/fstab | { cat; printf '%s\n' "$fstab_line"; } | write_file /etc/fstab 0644
+    if ! grep -qsxF "$fstab_line" "$FSTAB_FILE"; then
+        fstab_others | { cat; printf '%s\n' "$fstab_line"; } | write_file "$FSTAB_FILE" 0644
         systemctl daemon-reload
     fi
     mkdir -p "$WEB_ROOT"
@@ -54,7 +63,7 @@ remove() {
     if mountpoint -q "$WEB_ROOT"; then
         umount -l "$WEB_ROOT" || true
     fi
-    if grep -qF "$FSTAB_TAG" /etc/fstab; then
-        grep -vF "$FSTAB_TAG" /etc/fstab | write_file /etc/fstab 0644
+    if grep -qsF "$FSTAB_TAG" "$FSTAB_FILE"; then
+        fstab_others | write_file "$FSTAB_FILE" 0644
     fi
 }
