@@ -148,7 +148,7 @@ export function checkDomain(news: DomainInputs): CheckAnswer<DomainInputs> {
             });
         }
     }
-    const inputs: DomainInputs = {
+    const filled: DomainInputs = {
         ...news,
         nics,
         diskFormat: news.diskFormat ?? "qcow2",
@@ -156,6 +156,9 @@ export function checkDomain(news: DomainInputs): CheckAnswer<DomainInputs> {
         consoleLogPath:
             news.consoleLogPath ?? (isUnknown(news.name) || typeof news.name !== "string" ? undefined : defaultConsoleLogPath(news.name)),
     };
+    // A default that derives from a value still unknown (in a preview) is left
+    // out, not set to undefined: the engine's protobuf Struct refuses undefined.
+    const inputs = Object.fromEntries(Object.entries(filled).filter(([, value]) => value !== undefined)) as DomainInputs;
     return { inputs, failures };
 }
 

@@ -126,6 +126,15 @@ describe("domain inputs", () => {
         assert.equal(checkDomain({ ...dom, domainType: "kvm", cpuModel: undefined }).inputs.cpuModel, "host-passthrough");
     });
 
+    it("leaves out, rather than sets to undefined, defaults whose source is unknown in a preview", () => {
+        // The engine's protobuf Struct refuses undefined values ("Unexpected struct type").
+        const r = checkDomain({ ...dom, name: UNKNOWN, domainType: UNKNOWN as "qemu", cpuModel: undefined, consoleLogPath: undefined });
+        assert.deepEqual(r.failures, []);
+        for (const [key, value] of Object.entries(r.inputs)) {
+            assert.notEqual(value, undefined, `${key} is present with an undefined value`);
+        }
+    });
+
     it("lower-cases MACs so that the state matches what libvirt reports", () => {
         const r = checkDomain({ ...dom, nics: [{ network: "n", mac: "52:54:00:AB:CD:EF" }] });
         assert.equal(r.inputs.nics[0].mac, "52:54:00:ab:cd:ef");
