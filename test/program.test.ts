@@ -3,7 +3,7 @@
 // and what changes when the number of real servers does.
 import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
-import { describe, it, before } from "node:test";
+import { after, before, describe, it } from "node:test";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -88,14 +88,16 @@ describe("the lab's resource graph (seed topology)", () => {
     let resources: Recorded[];
     let outputs: Record<string, unknown>;
 
+    let dir: string;
     before(async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvslab-graph-"));
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvslab-graph-"));
         keyPath = path.join(dir, "id_ed25519");
         fs.writeFileSync(keyPath, "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n");
         fs.writeFileSync(`${keyPath}.pub`, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests lab@test\n");
         program = await import("../program");
         ({ resources, outputs } = await declare(configFor()));
     });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("declares six domains, two networks, one base image and one overlay and seed per VM", () => {
         assert.equal(ofKind(resources, "Domain").length, 6);
