@@ -61,6 +61,12 @@ export function scalingProblems(result: OperationResult, serverName: string, dir
         if (step.op === "update" && step.name === `${directorName}-ipvs`) {
             continue;
         }
+        // Dynamic providers are configured with the whole stack config, so
+        // their provider shows as updated when any setting changes; it is no
+        // machine and nothing is replaced by it.
+        if (step.op === "update" && step.type.startsWith("pulumi:providers:")) {
+            continue;
+        }
         problems.push(`unexpected ${step.op} of ${step.type} ${step.name}`);
     }
     if (!changedSteps(result).some((step) => step.op === "update" && step.name === `${directorName}-ipvs`)) {
