@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# mmdebstrap hooks for scripts/image.sh: `hooks.sh essential|customize ROOT`.
+# They run on the build host as root; ROOT is the guest's root tree, with
+# /proc, /sys and /dev mounted inside it by mmdebstrap.
+set -euo pipefail
+umask 022
+
+stage=${1:?stage}
+root=${2:?root tree}
+recipe=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+in_root() { chroot "$root" "$@"; }
+
+# Copy image/rootfs/ and image/cloud.cfg.d/ into the tree. `install` sets the
+# modes explicitly, so a checkout made with an odd umask cannot leak into the
+# image (e.g. a 0700 /etc).
+install_files() {
+  local f mode
+  while IFS= read -r -d '' f; do
+    f=${f#./}
+    mode=0644
+    [[ -x $recipe/rootfs/$f ]] && mode=0755
+    install -D -m "$mode" "$recipe/rootfs/$f" "$root/$f"
+  done < <(cd "$recipe/rootfs" && find . -type f -print0)
+  for f in "$recipe"/cloud.cfg.d/*.cfg; do
+    install -D -m 0644 "$f" "$root/etc/cloud/cloud.cfg.d/${f##*/}"
+  done
+}
+
+unit_exists() {
+  local d
+  for d in usr/lib/systemd/system lib/systemd/system etc/systemd/system; do
+    [[ -e $root/$d/$1 ]] && return 0
+  done
+  return 1
+}
+
+customize() {
+  local verb unit
+  # Turn off what the preset file names (the single list of units kept off).
+  # Package postinsts enable their services regardless of presets.
+  while read -r verb unit _; do
+    [[ $verb == disable ]] || continue
+    if unit_exists "$unit"; then
+      in_root systemctl disable --quiet "$unit"
+    fi
+  done < "$root/etc/systemd/system-preset/10-lvslab.preset"
+
+  # cloud-init renders network-config v2 for networkd (see 90_lvslab.cfg).
+  in_root systemctl enable --quiet systemd-networkd.service
+
+  # Saves one cloud-init Python start-up per boot: the config stage's modules
+  # run in the init and final stages instead (see 90_lvslab.cfg). Masked, not
+  # disabled, because cloud-final.service Wants= it.
+  in_root systemctl mask --quiet cloud-config.service
+  # Only registers python3's .pyc handler with binfmt_misc; a static unit, so
+  # it can only be masked.
+  in_root systemctl mask --quiet systemd-binfmt.service
+
+  # Generators for what the guests never have (encrypted, verity or integrity
+  # volumes, GPT auto-mounts, hibernation, offline updates, systemd.run=).
+  # Each one costs 150-300 ms of every boot under emulation.
+  local g
+  mkdir -p "$root/etc/systemd/system-generators"
+  for g in systemd-cryptsetup-generator systemd-integritysetup-generator \
+    systemd-veritysetup-generator systemd-gpt-auto-generator \
+    systemd-hibernate-resume-generator systemd-system-update-generator \
+    systemd-run-generator; do
+    ln -sfn /dev/null "$root/etc/systemd/system-generators/$g"
+  done
+
+  # Per-instance identity is created at first boot, as on a Debian cloud image:
+  # an empty machine-id makes systemd generate one without "first boot"
+  # semantics; cloud-init's ssh module generates the host keys.
+  rm -f "$root"/etc/ssh/ssh_host_*
+  : > "$root/etc/machine-id"
+  rm -f "$root/var/lib/dbus/machine-id" "$root/var/lib/systemd/random-seed"
+
+  # No root password: access is by the users cloud-init creates.
+  in_root usermod -p '*' root
+
+  # mmdebstrap copied the build host's name and resolver; replace them.
+  echo localhost > "$root/etc/hostname"
+  cat > "$root/etc/hosts" <<'EOF'
+127.0.0.1	localhost
+::1		localhost ip6-localhost ip6-loopback
+ff02::1		ip6-allnodes
+ff02::2		ip6-allrouters
+EOF
+  # Guests have no DNS; lookups against the empty default fail at once.
+  echo '# No DNS server in the lab; names come from /etc/hosts.' > "$root/etc/resolv.conf"
+
+  # C.UTF-8 is built into libc, so no locale needs generating.
+  echo 'LANG=C.UTF-8' > "$root/etc/default/locale"
+
+  # Drop superseded .debs so the host-side package cache does not grow forever.
+  in_root apt-get -qq autoclean
+}
+
+case $stage in
+  essential) install_files ;;  # before the kernel's initramfs is generated
+  customize) customize ;;
+  *) echo "hooks.sh: unknown stage: $stage" >&2; exit 2 ;;
+esac
