@@ -35,7 +35,8 @@ readonly SECURITY_MIRROR=http://deb.debian.org/debian-security
 readonly DISK_SIZE=4G
 readonly FS_LABEL=lvslab-root
 # Modules the lab cannot work without; the build fails if the kernel lacks one.
-readonly REQUIRED_MODULES=(ip_vs ip_vs_rr ip_vs_wrr nfs nfsv4 nfsd ext4 virtio_blk virtio_net virtio_pci isofs)
+# ata_piix, sr_mod and isofs read the NoCloud seed from an IDE cdrom.
+readonly REQUIRED_MODULES=(ip_vs ip_vs_rr ip_vs_wrr nfs nfsv4 nfsd ext4 virtio_blk virtio_net virtio_pci ata_piix sr_mod isofs)
 
 print_path=0
 force=0
@@ -92,6 +93,9 @@ for f in /usr/lib/EXTLINUX/mbr.bin /usr/lib/syslinux/mbr/mbr.bin; do
 done
 [[ -n $mbr_bin ]] || die "no syslinux mbr.bin found; install: apt-get install extlinux syslinux-common"
 [[ -f $recipe_dir/packages.txt ]] || die "missing recipe file $recipe_dir/packages.txt"
+# mmdebstrap splits hook arguments on blanks.
+[[ $recipe_dir$cache_root != *[[:space:]]* ]] ||
+  die "the checkout and LVSLAB_CACHE paths must not contain blanks: $recipe_dir, $cache_root"
 
 mkdir -p "$image_dir" "$deb_cache"
 
