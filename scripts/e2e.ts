@@ -75,10 +75,6 @@ export function scalingProblems(result: OperationResult, serverName: string, dir
     return problems;
 }
 
-function smokeProblems(report: Awaited<ReturnType<typeof smokeTest>>): string[] {
-    return report.problems;
-}
-
 /** libvirt objects whose names start with the lab's prefix. */
 export function leftovers(uri: string, pool: string, prefix: string): string[] {
     const virsh = (...args: string[]): string[] => {
@@ -110,14 +106,17 @@ async function main(): Promise<number> {
     const requests = Number(process.env.LVSLAB_E2E_REQUESTS ?? "200");
     const stack = await openStack(stackName);
     const started = Date.now();
-    let outputs: SmokeInputs & { libvirt: { uri: string; pool: string; prefix: string }; realServers: SmokeInputs["realServers"] };
     const baseCount = Number((await stack.getConfig("lvs-dr-lab:realServerCount")).value);
+    // Every smoke phase reads the outputs afresh: scaling changes them.
+    const smokePhase = (name: string) =>
+        phase(name, async () => smokeTest((await plainOutputs(stack)) as unknown as SmokeInputs, requests), (report) => report.problems);
 
     try {
         await phase("clean start (destroy leftovers of an earlier run)", () => runOperation(stack, "destroy"));
         await phase("up from nothing", () => runOperation(stack, "up"));
-        outputs = (await plainOutputs(stack)) as unknown as typeof outputs;
-        await phase("smoke", () => smokeTest(outputs, requests), smokeProblems);
+        // What the stack made in libvirt, to prove after destroy that it is gone.
+        const { libvirt } = (await plainOutputs(stack)) as unknown as { libvirt: { uri: string; pool: string; prefix: string } };
+        await smokePhase("smoke");
         await phase("no-op up", () => runOperation(stack, "up"), (result) => {
             const changed = changedSteps(result);
             return changed.length === 0 ? [] : changed.map((step) => `${step.op} ${step.type} ${step.name}`);
@@ -127,12 +126,12 @@ async function main(): Promise<number> {
         await phase(`scale to ${baseCount + 1} real servers`, () => runOperation(stack, "up"), (result) =>
             scalingProblems(result, added, "director"),
         );
-        await phase(`smoke with ${baseCount + 1}`, async () => smokeTest((await plainOutputs(stack)) as unknown as SmokeInputs, requests), smokeProblems);
+        await smokePhase(`smoke with ${baseCount + 1}`);
         await setRealServerCount(stack, baseCount);
         await phase(`scale back to ${baseCount}`, () => runOperation(stack, "up"), (result) => scalingProblems(result, added, "director"));
-        await phase(`smoke with ${baseCount}`, async () => smokeTest((await plainOutputs(stack)) as unknown as SmokeInputs, requests), smokeProblems);
+        await smokePhase(`smoke with ${baseCount}`);
         await phase("destroy", () => runOperation(stack, "destroy"));
-        await phase("nothing left", async () => leftovers(outputs.libvirt.uri, outputs.libvirt.pool, outputs.libvirt.prefix), (left) =>
+        await phase("nothing left", async () => leftovers(libvirt.uri, libvirt.pool, libvirt.prefix), (left) =>
             left.map((entry) => `${entry} is still there`),
         );
     } finally {
