@@ -18,7 +18,7 @@ import {
     replacingDiff,
 } from "./checks";
 import { isNotFound, parseInfo, virsh, virshError, virshOk } from "./virsh";
-import { renderNetworkXml } from "./xml";
+import { NetworkSpec, renderNetworkXml } from "./xml";
 
 export interface NetworkArgs {
     /** libvirt connection URI, e.g. "qemu:///system". Required. */
@@ -40,15 +40,9 @@ export interface NetworkArgs {
     dns?: pulumi.Input<boolean>;
 }
 
-/** The inputs as the provider sees them (resolved). */
-export interface NetworkInputs {
+/** The inputs as the provider sees them (resolved): the network's spec and where to make it. */
+export interface NetworkInputs extends NetworkSpec {
     connectionUri: string;
-    name: string;
-    bridgeName: string;
-    mode: "nat" | "isolated";
-    hostAddress: string;
-    prefixLength: number;
-    dns?: boolean;
 }
 
 /** What the provider stores: the inputs plus what libvirt reports. */
