@@ -219,6 +219,20 @@ is_up() {
     esac
 }
 
+# start_daemon NAME PIDFILE DAEMON_LOG: starts a libvirt daemon inside the
+# namespace and waits for its pid. LIBVIRT_LOG_OUTPUTS sends the daemon's own
+# log to the state dir; its fds go to the log too, so no caller's pipe is
+# held open by the daemon.
+start_daemon() {
+    local name=$1 pidfile=$2 daemon_log=$3
+    log "starting $name in $NS"
+    ip netns exec "$NS" env LIBVIRT_LOG_OUTPUTS="3:file:$daemon_log" \
+        "$name" -d --pid-file "$pidfile" </dev/null >>"$LOG" 2>&1 ||
+        die "$name -d (in netns $NS) exited with an error"
+    wait_pidfile "$pidfile" "$name" 10 ||
+        die "$name did not come up (no live pid in $pidfile after 10 s)"
+}
+
 cmd_start() {
     mkdir -p "$RUN_DIR"
     local mode
@@ -265,21 +279,8 @@ cmd_start() {
     echo netns >"$MODE_FILE"
     run_logged 10 ip netns exec "$NS" ip link set lo up || die "bringing lo up in netns $NS"
 
-    log "starting virtlogd in $NS"
-    # The env var sends the daemon's own log to the state dir; fds go to the
-    # log too so no caller's pipe is held open by the daemon.
-    ip netns exec "$NS" env LIBVIRT_LOG_OUTPUTS="3:file:$VIRTLOGD_LOG" \
-        virtlogd -d --pid-file "$VIRTLOGD_PID" </dev/null >>"$LOG" 2>&1 ||
-        die "virtlogd -d (in netns $NS) exited with an error"
-    wait_pidfile "$VIRTLOGD_PID" virtlogd 10 ||
-        die "virtlogd did not come up (no live pid in $VIRTLOGD_PID after 10 s)"
-
-    log "starting libvirtd in $NS"
-    ip netns exec "$NS" env LIBVIRT_LOG_OUTPUTS="3:file:$LIBVIRTD_LOG" \
-        libvirtd -d --pid-file "$LIBVIRTD_PID" </dev/null >>"$LOG" 2>&1 ||
-        die "libvirtd -d (in netns $NS) exited with an error"
-    wait_pidfile "$LIBVIRTD_PID" libvirtd 10 ||
-        die "libvirtd did not come up (no live pid in $LIBVIRTD_PID after 10 s)"
+    start_daemon virtlogd "$VIRTLOGD_PID" "$VIRTLOGD_LOG"
+    start_daemon libvirtd "$LIBVIRTD_PID" "$LIBVIRTD_LOG"
 
     local deadline=$((SECONDS + START_TIMEOUT))
     until libvirt_answers; do
