@@ -4,8 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
-import { ConfigError, LabConfig, RawConfig, validateConfig } from "./components/config";
-import { Director } from "./components/director";
+import { ConfigError, LabConfig, RawConfig, usesKeepalived, validateConfig } from "./components/config";
+import { Director, DirectorRole, forwardingAddress, LoadBalancing } from "./components/director";
 import { Foundation } from "./components/foundation";
 import { NfsStore } from "./components/nfsStore";
 import { RealServer } from "./components/realServer";
@@ -35,6 +35,9 @@ export function loadLabConfig(raw: RawConfig): LabConfig {
     return result.config;
 }
 
+/** What the active director answers when health checks have taken out every real server. */
+export const SORRY_PAGE = "sorry: no real server is available right now";
+
 export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.Config()))) {
     const foundation = new Foundation("lab", {
         config,
@@ -55,43 +58,74 @@ export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.C
                 lab: labContext,
                 server,
                 vip: config.vip,
-                port: config.port,
+                mode: config.mode,
+                natGateway: config.storageVip,
+                ports: config.ports,
                 nfsServer: config.nfs.storageIp,
                 nfsExportPath: config.nfsExportPath,
                 dependsOn: [nfs.exported],
             }),
     );
-    const director = new Director(config.director.name, {
-        lab: labContext,
-        machine: config.director,
+    const balancing: LoadBalancing = {
         vip: config.vip,
-        port: config.port,
+        mode: config.mode,
+        ports: config.ports,
         scheduler: config.scheduler,
         persistenceTimeout: config.persistenceTimeout,
         realServers: config.realServers,
-        realServersReady: realServers.map((server) => server.serving),
-    });
+        healthCheck: config.healthCheck,
+        storageVip: config.storageVip,
+        sorryPage: config.sorryServer ? SORRY_PAGE : undefined,
+        keepalived: usesKeepalived(config),
+    };
+    const roles: DirectorRole[] = config.directors.length === 1 ? ["single"] : ["MASTER", "BACKUP"];
+    const directors = config.directors.map(
+        (machine, index) =>
+            new Director(machine.name, {
+                lab: labContext,
+                machine,
+                role: roles[index],
+                balancing,
+                vrrp: config.vrrp,
+                vrrpPassword: labContext.vrrpPassword,
+                realServersReady: realServers.map((server) => server.serving),
+            }),
+    );
+    const [director] = directors;
 
-    const machines = [director.machine, nfs.machine, ...realServers.map((server) => server.machine)];
+    const machines = [...directors.map((d) => d.machine), nfs.machine, ...realServers.map((server) => server.machine)];
     return {
         vipUrl: config.port === 80 ? `http://${config.vip}/` : `http://${config.vip}:${config.port}/`,
         vip: config.vip,
         port: config.port,
+        ports: config.ports,
+        mode: config.mode,
         scheduler: config.scheduler,
+        keepalived: balancing.keepalived,
+        healthCheck: config.healthCheck.kind,
         expectedPage: config.pageContent,
+        sorryPage: balancing.sorryPage ?? null,
         identityHeader: "X-Real-Server",
+        /** The first director: the only one, or the VRRP MASTER. */
         director: {
-            name: config.director.name,
+            name: config.directors[0].name,
             publicIp: director.publicIp,
             storageIp: director.storageIp,
-            vip: director.vip,
             sshHint: director.sshHint,
         },
+        directors: directors.map((d, index) => ({
+            name: config.directors[index].name,
+            role: d.role,
+            publicIp: d.publicIp,
+            storageIp: d.storageIp,
+            sshHint: d.sshHint,
+        })),
         realServers: realServers.map((server) => ({
             name: server.serverName,
             publicIp: server.publicIp,
             storageIp: server.storageIp,
             weight: server.weight,
+            forwardingAddress: forwardingAddress(config.mode, server),
             sshHint: server.sshHint,
         })),
         nfs: { name: config.nfs.name, storageIp: nfs.storageIp, sshHint: nfs.sshHint },

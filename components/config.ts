@@ -9,6 +9,16 @@ import { firstHost, formatIpv4, isUsableHost, parseIpv4, parseSubnet, Subnet } f
 export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"] as const;
 export type Scheduler = (typeof SCHEDULERS)[number];
 
+/** How the director forwards to the real servers: direct routing, NAT or IPIP tunnel. */
+export const FORWARDING_MODES = ["dr", "nat", "tun"] as const;
+export type ForwardingMode = (typeof FORWARDING_MODES)[number];
+
+export const HEALTH_CHECK_KINDS = ["none", "http", "tcp"] as const;
+export type HealthCheckKind = (typeof HEALTH_CHECK_KINDS)[number];
+
+export const VRRP_AUTHENTICATIONS = ["pass", "none"] as const;
+export type VrrpAuthentication = (typeof VRRP_AUTHENTICATIONS)[number];
+
 export const DOMAIN_TYPES = ["kvm", "qemu"] as const;
 export type DomainType = (typeof DOMAIN_TYPES)[number];
 
@@ -38,6 +48,30 @@ export interface VmSize {
     diskGiB: number;
 }
 
+/** How keepalived checks the real servers (kind "none": never taken out). */
+export interface HealthCheck {
+    kind: HealthCheckKind;
+    /** HTTP only: the path requested and the status that means healthy. */
+    path: string;
+    expectedStatus: number;
+    /** Seconds between checks of one server (keepalived's delay_loop). */
+    intervalSeconds: number;
+    /** Seconds a connection may take (connect_timeout). */
+    timeoutSeconds: number;
+    /** Failed attempts after the first before the server is taken out (retry). */
+    retries: number;
+}
+
+/** VRRP between two directors. */
+export interface VrrpSettings {
+    virtualRouterId: number;
+    masterPriority: number;
+    backupPriority: number;
+    advertIntervalSeconds: number;
+    /** "pass": a generated password (keepalived's PASS, 8 characters); "none": no authentication. */
+    authentication: VrrpAuthentication;
+}
+
 /** The validated configuration every component takes. Plain data only. */
 export interface LabConfig {
     /** Prefix of every libvirt object's name. */
@@ -53,11 +87,23 @@ export interface LabConfig {
     publicHostIp: string;
     storageHostIp: string;
     vip: string;
+    /** Forwarding mode of every virtual service. */
+    mode: ForwardingMode;
+    /** The main service port (the smoke test's). */
     port: number;
+    /** Every service port: `port` first, then `extraPorts`. */
+    ports: number[];
     scheduler: Scheduler;
     /** Seconds of client persistence (`ipvsadm -p`); 0 turns it off. */
     persistenceTimeout: number;
-    director: DualHomedMachine;
+    /** One director (the seed), or MASTER then BACKUP. */
+    directors: DualHomedMachine[];
+    /** NAT mode: the real servers' gateway on the storage network, held by the active director. */
+    storageVip: string;
+    healthCheck: HealthCheck;
+    /** The active director answers itself (a sorry page) when no real server is left. */
+    sorryServer: boolean;
+    vrrp: VrrpSettings;
     nfs: MachineAddresses;
     /** Directory exported by the NFS store. */
     nfsExportPath: string;
@@ -95,11 +141,29 @@ export const CONFIG_DEFAULTS = {
     publicSubnet: "172.16.16.0/24",
     storageSubnet: "192.168.7.0/24",
     vip: "172.16.16.172",
+    mode: "dr",
     port: "80",
+    extraPorts: "[]",
     scheduler: "rr",
     persistenceTimeout: "0",
+    directors: "1",
     directorPublicIp: "172.16.16.173",
     directorStorageIp: "192.168.7.173",
+    director2PublicIp: "172.16.16.174",
+    director2StorageIp: "192.168.7.174",
+    storageVip: "192.168.7.172",
+    healthCheck: "none",
+    healthCheckPath: "/",
+    healthCheckStatus: "200",
+    healthCheckInterval: "3",
+    healthCheckTimeout: "2",
+    healthCheckRetries: "1",
+    sorryServer: "false",
+    vrrpRouterId: "51",
+    vrrpMasterPriority: "150",
+    vrrpBackupPriority: "100",
+    vrrpAdvertInterval: "1",
+    vrrpAuthentication: "pass",
     nfsStorageIp: "192.168.7.250",
     nfsExportPath: "/opt/wwwroot",
     pageContent: "welcome to beijing!!!",
@@ -181,7 +245,19 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
         problems.add("scheduler", `unknown scheduler "${scheduler}"; use one of ${SCHEDULERS.join(" ")}`);
     }
 
+    const mode = get("mode");
+    if (!(FORWARDING_MODES as readonly string[]).includes(mode)) {
+        problems.add("mode", `unknown forwarding mode "${mode}"; use dr (direct routing), nat or tun (IPIP tunnel)`);
+    }
     const port = parseInteger(problems, "port", get("port"), 1, 65535);
+    const ports = [port, ...extraPortsFrom(problems, get("extraPorts"), port)];
+    const directorCount = parseInteger(problems, "directors", get("directors"), 1, 2);
+    const healthCheck = healthCheckFrom(problems, get);
+    const sorryServer = parseBoolean(problems, "sorryServer", get("sorryServer"));
+    if (sorryServer && healthCheck.kind === "none") {
+        problems.add("sorryServer", "answers only when health checks have taken every real server out; set healthCheck to http or tcp, or sorryServer to false");
+    }
+    const vrrp = vrrpFrom(problems, get);
     const persistenceTimeout = parseInteger(problems, "persistenceTimeout", get("persistenceTimeout"), 0, 86400);
     const vm: VmSize = {
         vcpus: parseInteger(problems, "vcpus", get("vcpus"), 1, 16),
@@ -236,13 +312,21 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
 
     const vip = get("vip");
     checkAddress("vip", vip, publicSubnet, "publicSubnet");
-    const director: DualHomedMachine = {
-        name: "director",
-        publicIp: get("directorPublicIp"),
-        storageIp: get("directorStorageIp"),
-    };
-    checkAddress("directorPublicIp", director.publicIp, publicSubnet, "publicSubnet");
-    checkAddress("directorStorageIp", director.storageIp, storageSubnet, "storageSubnet");
+    const directorKeys = [
+        { name: "director", publicKey: "directorPublicIp", storageKey: "directorStorageIp" },
+        { name: "director2", publicKey: "director2PublicIp", storageKey: "director2StorageIp" },
+    ] as const;
+    const directors: DualHomedMachine[] = directorKeys.slice(0, directorCount === 2 ? 2 : 1).map((keys) => {
+        const machine = { name: keys.name, publicIp: get(keys.publicKey), storageIp: get(keys.storageKey) };
+        checkAddress(keys.publicKey, machine.publicIp, publicSubnet, "publicSubnet");
+        checkAddress(keys.storageKey, machine.storageIp, storageSubnet, "storageSubnet");
+        return machine;
+    });
+    // Only NAT routes through it, so only NAT claims the address.
+    const storageVip = get("storageVip");
+    if (mode === "nat") {
+        checkAddress("storageVip", storageVip, storageSubnet, "storageSubnet");
+    }
     const nfs: MachineAddresses = { name: "nfs", storageIp: get("nfsStorageIp") };
     checkAddress("nfsStorageIp", nfs.storageIp, storageSubnet, "storageSubnet");
 
@@ -252,7 +336,7 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
         checkAddress(`${key}.publicIp`, server.publicIp, publicSubnet, "publicSubnet");
         checkAddress(`${key}.storageIp`, server.storageIp, storageSubnet, "storageSubnet");
     });
-    const names = new Set<string>(["director", "nfs"]);
+    const names = new Set<string>([...directors.map((machine) => machine.name), "nfs"]);
     for (const server of realServers) {
         if (names.has(server.name)) {
             problems.add("realServers", `the name "${server.name}" is used twice; give every machine its own name`);
@@ -306,10 +390,16 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
             publicHostIp: firstHost(publicSubnet),
             storageHostIp: firstHost(storageSubnet),
             vip,
+            mode: mode as ForwardingMode,
             port,
+            ports,
             scheduler: scheduler as Scheduler,
             persistenceTimeout,
-            director,
+            directors,
+            storageVip,
+            healthCheck,
+            sorryServer,
+            vrrp,
             nfs,
             nfsExportPath,
             pageContent,
@@ -319,6 +409,80 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
             sshKeyPath,
         },
     };
+}
+
+function parseBoolean(problems: Problems, key: string, text: string): boolean {
+    if (text === "true" || text === "false") {
+        return text === "true";
+    }
+    problems.add(key, `"${text}" is not true or false`);
+    return false;
+}
+
+function parseChoice<T extends string>(problems: Problems, key: string, text: string, choices: readonly T[]): T {
+    if ((choices as readonly string[]).includes(text)) {
+        return text as T;
+    }
+    problems.add(key, `"${text}" is not one of ${choices.join(", ")}`);
+    return choices[0];
+}
+
+/** More service ports next to `port`, e.g. [8080]: each its own virtual service. */
+function extraPortsFrom(problems: Problems, text: string, port: number): number[] {
+    const parsed = parseJson(problems, "extraPorts", text);
+    if (parsed === undefined) {
+        return [];
+    }
+    if (!Array.isArray(parsed) || !parsed.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)) {
+        problems.add("extraPorts", "must be a list of TCP ports from 1 to 65535, e.g. [8080]");
+        return [];
+    }
+    const ports = parsed as number[];
+    if (new Set([port, ...ports]).size !== ports.length + 1) {
+        problems.add("extraPorts", `lists a port twice or repeats port ${port}; give each service port once`);
+        return [];
+    }
+    if (ports.length > 8) {
+        problems.add("extraPorts", `has ${ports.length} ports; the lab serves at most 8 extra ones`);
+        return [];
+    }
+    return ports;
+}
+
+function healthCheckFrom(problems: Problems, get: (key: keyof typeof CONFIG_DEFAULTS) => string): HealthCheck {
+    const kind = parseChoice(problems, "healthCheck", get("healthCheck"), HEALTH_CHECK_KINDS);
+    const urlPath = get("healthCheckPath");
+    if (!/^\/[A-Za-z0-9._~\/?=&%-]*$/.test(urlPath)) {
+        problems.add("healthCheckPath", `"${urlPath}" must be a URL path starting with / (letters, digits and . _ ~ / ? = & % -)`);
+    }
+    const check: HealthCheck = {
+        kind,
+        path: urlPath,
+        expectedStatus: parseInteger(problems, "healthCheckStatus", get("healthCheckStatus"), 100, 599),
+        intervalSeconds: parseInteger(problems, "healthCheckInterval", get("healthCheckInterval"), 1, 3600),
+        timeoutSeconds: parseInteger(problems, "healthCheckTimeout", get("healthCheckTimeout"), 1, 300),
+        retries: parseInteger(problems, "healthCheckRetries", get("healthCheckRetries"), 0, 10),
+    };
+    return check;
+}
+
+function vrrpFrom(problems: Problems, get: (key: keyof typeof CONFIG_DEFAULTS) => string): VrrpSettings {
+    const vrrp: VrrpSettings = {
+        virtualRouterId: parseInteger(problems, "vrrpRouterId", get("vrrpRouterId"), 1, 255),
+        masterPriority: parseInteger(problems, "vrrpMasterPriority", get("vrrpMasterPriority"), 2, 254),
+        backupPriority: parseInteger(problems, "vrrpBackupPriority", get("vrrpBackupPriority"), 1, 253),
+        advertIntervalSeconds: parseInteger(problems, "vrrpAdvertInterval", get("vrrpAdvertInterval"), 1, 255),
+        authentication: parseChoice(problems, "vrrpAuthentication", get("vrrpAuthentication"), VRRP_AUTHENTICATIONS),
+    };
+    if (vrrp.backupPriority >= vrrp.masterPriority) {
+        problems.add("vrrpBackupPriority", `${vrrp.backupPriority} is not below vrrpMasterPriority ${vrrp.masterPriority}; the BACKUP needs the lower priority`);
+    }
+    return vrrp;
+}
+
+/** Whether keepalived runs on the directors: for VRRP, health checks or a sorry server. */
+export function usesKeepalived(config: Pick<LabConfig, "directors" | "healthCheck" | "sorryServer">): boolean {
+    return config.directors.length > 1 || config.healthCheck.kind !== "none" || config.sorryServer;
 }
 
 function overlaps(a: Subnet, b: Subnet): boolean {

@@ -1,105 +1,177 @@
-// The LVS director: holds the VIP on its public NIC and schedules
-// connections to the real servers in direct-routing mode.
+// An LVS director: takes connections for the VIP and schedules them to the
+// real servers in the configured forwarding mode. Alone it holds the VIP
+// itself; as one of two, keepalived's VRRP moves the VIP between them. The
+// table is kept by ipvsadm (the seed) or by keepalived (VRRP, health checks).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { DualHomedMachine, RealServerConfig, Scheduler } from "./config";
+import { DualHomedMachine, ForwardingMode, HealthCheck, RealServerConfig, Scheduler, VrrpSettings } from "./config";
 import { guestStep } from "./guestStep";
+import { KeepalivedParams, renderKeepalivedConf, VrrpInstance } from "./keepalived";
 import { LabContext } from "./lab";
 import { createMachine, Machine } from "./machine";
-import { publicNic, sshHint, storageNic } from "./nics";
+import { PUBLIC_NIC, publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
+
+/** What the director balances: the same for both directors of a pair. */
+export interface LoadBalancing {
+    /** The cluster address (default 172.16.16.172). */
+    vip: string;
+    /** dr (the seed), nat or tun. */
+    mode: ForwardingMode;
+    /** Service ports, one virtual service each (default [80]). */
+    ports: number[];
+    scheduler: Scheduler;
+    /** Seconds of persistence, 0 for none. */
+    persistenceTimeout: number;
+    realServers: RealServerConfig[];
+    healthCheck: HealthCheck;
+    /** NAT: the real servers' gateway on the storage network. */
+    storageVip: string;
+    /** The page the director serves itself when no real server is left; none when undefined. */
+    sorryPage?: string;
+    /** Run keepalived (VRRP, health checks or a sorry server); otherwise ipvsadm keeps the table. */
+    keepalived: boolean;
+}
+
+/** The director's part in a pair: alone ("single"), or VRRP MASTER/BACKUP. */
+export type DirectorRole = "single" | "MASTER" | "BACKUP";
 
 export interface DirectorArgs {
     /** The lab's shared context (config, networks, base image, credentials). */
     lab: LabContext;
     /** Name and addresses (default director, 172.16.16.173, 192.168.7.173). */
     machine: DualHomedMachine;
-    /** The cluster address (default 172.16.16.172). */
-    vip: string;
-    /** The service port (default 80). */
-    port: number;
-    /** Scheduler (default rr). */
-    scheduler: Scheduler;
-    /** Seconds of persistence, 0 for none (default 0). */
-    persistenceTimeout: number;
-    /** The servers behind the VIP, each with its weight. */
-    realServers: RealServerConfig[];
+    role: DirectorRole;
+    balancing: LoadBalancing;
+    /** VRRP settings; used by MASTER and BACKUP. */
+    vrrp: VrrpSettings;
+    /** The shared VRRP password (PASS authentication); undefined for none. */
+    vrrpPassword?: pulumi.Output<string>;
     /** Steps after which the real servers are ready for traffic. */
     realServersReady: pulumi.Resource[];
 }
 
-/** The REAL_SERVERS parameter of the ipvs step: "address:weight" pairs. */
-export function realServerEntries(servers: readonly RealServerConfig[]): string {
-    return servers.map((server) => `${server.publicIp}:${server.weight}`).join(" ");
+/** The address a real server is reached at: its storage address in NAT mode, else its public one. */
+export function forwardingAddress(mode: ForwardingMode, server: Pick<RealServerConfig, "publicIp" | "storageIp">): string {
+    return mode === "nat" ? server.storageIp : server.publicIp;
+}
+
+/** The REAL_SERVERS parameter of the director step: "address:weight" pairs. */
+export function realServerEntries(mode: ForwardingMode, servers: readonly RealServerConfig[]): string {
+    return servers.map((server) => `${forwardingAddress(mode, server)}:${server.weight}`).join(" ");
+}
+
+/** The floating addresses: the VIP on the public NIC, and in NAT mode the real servers' gateway. */
+export function serviceAddresses(balancing: LoadBalancing, lab: LabContext): { address: string; prefixLength: number; device: string }[] {
+    const addresses = [{ address: balancing.vip, prefixLength: lab.config.publicSubnet.prefixLength, device: PUBLIC_NIC }];
+    if (balancing.mode === "nat") {
+        addresses.push({ address: balancing.storageVip, prefixLength: lab.config.storageSubnet.prefixLength, device: STORAGE_NIC });
+    }
+    return addresses;
+}
+
+/** keepalived.conf for one director of the lab. */
+export function keepalivedParams(
+    name: string,
+    role: DirectorRole,
+    balancing: LoadBalancing,
+    vrrp: VrrpSettings,
+    lab: LabContext,
+    password: string | undefined,
+): KeepalivedParams {
+    const vrrpInstance: VrrpInstance | undefined =
+        role === "single"
+            ? undefined
+            : {
+                  state: role,
+                  interface: PUBLIC_NIC,
+                  virtualRouterId: vrrp.virtualRouterId,
+                  priority: role === "MASTER" ? vrrp.masterPriority : vrrp.backupPriority,
+                  advertIntervalSeconds: vrrp.advertIntervalSeconds,
+                  password,
+                  addresses: serviceAddresses(balancing, lab),
+                  syncInterface: STORAGE_NIC,
+              };
+    return {
+        routerName: name,
+        vrrp: vrrpInstance,
+        services: balancing.ports.map((port) => ({
+            vip: balancing.vip,
+            port,
+            scheduler: balancing.scheduler,
+            mode: balancing.mode,
+            persistenceTimeout: balancing.persistenceTimeout,
+            healthCheck: balancing.healthCheck,
+            // The director itself: IPVS hands connections to a local address
+            // to the local stack, where the sorry page answers.
+            sorryServer: balancing.sorryPage === undefined ? undefined : { address: "127.0.0.1", port },
+            realServers: balancing.realServers.map((server) => ({ address: forwardingAddress(balancing.mode, server), weight: server.weight })),
+        })),
+    };
 }
 
 export class Director extends pulumi.ComponentResource {
     public readonly publicIp: string;
     public readonly storageIp: string;
-    public readonly vip: string;
+    public readonly role: DirectorRole;
     public readonly sshHint: string;
     public readonly machine: Machine;
-    /** The ipvs step; its stdout is `ipvsadm -Ln` after configuration. */
-    public readonly ipvs: command.remote.Command;
+    /** The load-balancing step; its stdout is `ipvsadm -Ln` after configuration. */
+    public readonly loadBalancer: command.remote.Command;
     public readonly ipvsTable: pulumi.Output<string>;
 
     constructor(name: string, args: DirectorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:Director", name, {}, opts);
-        const { lab, machine } = args;
+        const { lab, machine, balancing } = args;
         this.publicIp = machine.publicIp;
         this.storageIp = machine.storageIp;
-        this.vip = args.vip;
+        this.role = args.role;
         this.sshHint = sshHint(lab, machine.publicIp);
         this.machine = createMachine(
             name,
             {
                 lab,
                 hostname: machine.name,
-                nics: [publicNic(lab, machine.publicIp), storageNic(lab, machine.storageIp, "eth1")],
+                nics: [publicNic(lab, machine.publicIp), storageNic(lab, machine.storageIp, STORAGE_NIC)],
             },
             this,
         );
-        const vip = guestStep(
-            `${name}-vip`,
+        const staticAddresses =
+            args.role === "single" ? serviceAddresses(balancing, lab).map((entry) => `${entry.address}/${entry.prefixLength}=${entry.device}`) : [];
+        const password: pulumi.Output<string | undefined> = args.vrrpPassword ?? pulumi.output(undefined);
+        const keepalivedConf = password.apply((secret) =>
+            balancing.keepalived ? renderKeepalivedConf(keepalivedParams(machine.name, args.role, balancing, args.vrrp, lab, secret)) : "",
+        );
+        // Changing the servers, weights, scheduler, mode or checks re-runs
+        // this step in place; no machine is replaced.
+        this.loadBalancer = guestStep(
+            `${name}-lb`,
             {
                 lab,
                 host: machine.publicIp,
-                step: "director-vip",
-                params: {
-                    VIP: args.vip,
-                    PREFIX_LENGTH: String(lab.config.publicSubnet.prefixLength),
-                    PUBLIC_IP: machine.publicIp,
-                    PORT: String(args.port),
-                },
+                step: "director-lb",
+                params: keepalivedConf.apply((conf) => ({
+                    MODE: balancing.mode,
+                    VIP: balancing.vip,
+                    PORTS: balancing.ports.join(" "),
+                    SCHEDULER: balancing.scheduler,
+                    PERSISTENCE: String(balancing.persistenceTimeout),
+                    REAL_SERVERS: realServerEntries(balancing.mode, balancing.realServers),
+                    NICS: `${PUBLIC_NIC} ${STORAGE_NIC}`,
+                    FORWARD_IP: balancing.mode === "nat" ? ("1" as const) : ("0" as const),
+                    STATIC_ADDRESSES: staticAddresses.join(" "),
+                    SORRY_PAGE: balancing.sorryPage ?? "",
+                    KEEPALIVED_CONF: conf,
+                })),
                 domain: this.machine.domain,
+                dependsOn: args.realServersReady,
             },
             this,
         );
-        // Changing the servers, weights or scheduler re-runs this step in
-        // place; no machine is replaced.
-        this.ipvs = guestStep(
-            `${name}-ipvs`,
-            {
-                lab,
-                host: machine.publicIp,
-                step: "director-ipvs",
-                params: {
-                    VIP: args.vip,
-                    PORT: String(args.port),
-                    SCHEDULER: args.scheduler,
-                    PERSISTENCE: String(args.persistenceTimeout),
-                    FORWARDING: "g",
-                    REAL_SERVERS: realServerEntries(args.realServers),
-                },
-                domain: this.machine.domain,
-                dependsOn: [vip, ...args.realServersReady],
-            },
-            this,
-        );
-        this.ipvsTable = this.ipvs.stdout;
+        this.ipvsTable = this.loadBalancer.stdout;
         this.registerOutputs({
             publicIp: this.publicIp,
             storageIp: this.storageIp,
-            vip: this.vip,
+            role: this.role,
             sshHint: this.sshHint,
             ipvsTable: this.ipvsTable,
         });

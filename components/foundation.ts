@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { LabConfig } from "./config";
 import { LabContext } from "./lab";
+import { VRRP_PASSWORD_LENGTH } from "./keepalived";
 import { Network, Volume } from "./libvirt";
 
 export interface FoundationArgs {
@@ -37,6 +38,12 @@ export class Foundation extends pulumi.ComponentResource {
         );
         this.libvirtPrefix = pulumi.interpolate`${config.namePrefix}-${suffix.result}`;
         const consolePassword = new random.RandomPassword(`${name}-console-password`, { length: 20, special: false }, childOpts);
+        // Shared by the two directors' VRRP adverts; keepalived's PASS
+        // authentication reads 8 characters.
+        const vrrpPassword =
+            config.directors.length > 1 && config.vrrp.authentication === "pass"
+                ? new random.RandomPassword(`${name}-vrrp-password`, { length: VRRP_PASSWORD_LENGTH, special: false }, childOpts).result
+                : undefined;
 
         const networks = {
             public: { mode: "nat" as const, subnet: config.publicSubnet, hostIp: config.publicHostIp, tag: "p" },
@@ -81,6 +88,7 @@ export class Foundation extends pulumi.ComponentResource {
             sshPublicKey: args.sshPublicKey,
             sshPrivateKey: pulumi.secret(args.sshPrivateKey),
             consolePassword: consolePassword.result,
+            vrrpPassword,
         };
         this.registerOutputs({
             libvirtPrefix: this.libvirtPrefix,

@@ -4,13 +4,14 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import type { ForwardingMode } from "./config";
 
 /** Where the templates live; also found from bin/ after compilation. */
 export const TEMPLATE_DIR = fs.existsSync(path.join(__dirname, "..", "cloud-init"))
     ? path.join(__dirname, "..", "cloud-init")
     : path.join(__dirname, "..", "..", "cloud-init");
 
-function readTemplate(relative: string): string {
+export function readTemplate(relative: string): string {
     return fs.readFileSync(path.join(TEMPLATE_DIR, relative), "utf8");
 }
 
@@ -115,16 +116,35 @@ export function instanceIdFor(hostname: string, ...parts: string[]): string {
 /** The guest steps and the parameters each one takes. */
 export interface StepParams {
     "nfs-export": { EXPORT_PATH: string; CLIENT_SUBNET: string; PAGE_CONTENT: string };
-    "real-server-vip": { VIP: string; PUBLIC_IP: string };
-    "real-server-web": { SERVER_NAME: string; NFS_SERVER: string; EXPORT_PATH: string; PORT: string };
-    "director-vip": { VIP: string; PREFIX_LENGTH: string; PUBLIC_IP: string; PORT: string };
-    "director-ipvs": {
+    "real-server-forwarding": {
+        MODE: ForwardingMode;
         VIP: string;
-        PORT: string;
+        PUBLIC_IP: string;
+        STORAGE_IP: string;
+        /** The storage subnet in CIDR form (NAT: routed directly, not via the director). */
+        STORAGE_SUBNET: string;
+        /** NAT: the director's floating storage address; empty otherwise. */
+        NAT_GATEWAY: string;
+    };
+    /** PORTS: space-separated service ports. */
+    "real-server-web": { SERVER_NAME: string; NFS_SERVER: string; EXPORT_PATH: string; PORTS: string };
+    "director-lb": {
+        MODE: ForwardingMode;
+        VIP: string;
+        PORTS: string;
         SCHEDULER: string;
         PERSISTENCE: string;
-        FORWARDING: "g" | "m" | "i";
+        /** Space-separated "address:weight" pairs. */
         REAL_SERVERS: string;
+        /** The director's NICs, space-separated. */
+        NICS: string;
+        FORWARD_IP: "0" | "1";
+        /** "address/prefix=nic ..." the step holds itself; empty when VRRP holds them. */
+        STATIC_ADDRESSES: string;
+        /** The sorry page's text; empty for none. */
+        SORRY_PAGE: string;
+        /** keepalived.conf; empty when ipvsadm keeps the table. */
+        KEEPALIVED_CONF: string;
     };
 }
 export type StepName = keyof StepParams;

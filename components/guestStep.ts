@@ -9,7 +9,8 @@ export interface GuestStepArgs<N extends StepName> {
     /** The address the lab host reaches the guest on. */
     host: pulumi.Input<string>;
     step: N;
-    params: StepParams[N];
+    /** An Output when a parameter is secret (the whole script then is). */
+    params: StepParams[N] | pulumi.Output<StepParams[N]>;
     /** The guest's domain: when it goes, the step's undo is skipped (nothing left to undo). */
     domain: pulumi.Resource;
     dependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -27,7 +28,7 @@ export function guestStep<N extends StepName>(
     args: GuestStepArgs<N>,
     parent: pulumi.Resource,
 ): command.remote.Command {
-    const script = renderStep(args.step, args.params);
+    const script = pulumi.output(args.params).apply((params) => renderStep(args.step, params as StepParams[N]));
     return new command.remote.Command(
         name,
         {
@@ -38,8 +39,8 @@ export function guestStep<N extends StepName>(
                 dialErrorLimit: SSH_DIAL_LIMIT,
                 perDialTimeout: SSH_DIAL_TIMEOUT_SECONDS,
             },
-            create: stepCommand(script, "apply"),
-            delete: stepCommand(script, "remove"),
+            create: script.apply((text) => stepCommand(text, "apply")),
+            delete: script.apply((text) => stepCommand(text, "remove")),
             addPreviousOutputInEnv: false,
         },
         {

@@ -18,6 +18,8 @@ export interface LabContext {
     sshPrivateKey: pulumi.Output<string>;
     /** Serial console password of the operator user, a secret. */
     consolePassword: pulumi.Output<string>;
+    /** The directors' shared VRRP password, a secret; only with two directors and PASS authentication. */
+    vrrpPassword?: pulumi.Output<string>;
 }
 
 /**

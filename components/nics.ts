@@ -4,12 +4,17 @@ import { LabContext } from "./lab";
 import { MachineNic } from "./machine";
 import { macFor } from "./net";
 
+/** What the guests name their NICs (network-config renames them by MAC). */
+export const PUBLIC_NIC = "eth0";
+/** The storage NIC of a machine on both networks; the NFS store's only NIC is eth0. */
+export const STORAGE_NIC = "eth1";
+
 export const PUBLIC_NETWORK_INDEX = 1;
 export const STORAGE_NETWORK_INDEX = 2;
 
 export function publicNic(lab: LabContext, address: string): MachineNic {
     return {
-        name: "eth0",
+        name: PUBLIC_NIC,
         network: lab.publicNetwork,
         mac: macFor(PUBLIC_NETWORK_INDEX, address),
         address,

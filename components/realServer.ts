@@ -1,12 +1,13 @@
-// A real server in LVS-DR mode: answers for the VIP on its loopback without
-// announcing it, and serves the NFS-shared web root with apache.
+// A real server: takes forwarded connections the way the director's mode
+// needs (the VIP on lo for DR, on tunl0 for TUN, replies routed back through
+// the director for NAT) and serves the NFS-shared web root with apache.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { RealServerConfig } from "./config";
+import { ForwardingMode, RealServerConfig } from "./config";
 import { guestStep } from "./guestStep";
 import { LabContext } from "./lab";
 import { createMachine, Machine } from "./machine";
-import { publicNic, sshHint, storageNic } from "./nics";
+import { publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
 
 export interface RealServerArgs {
     /** The lab's shared context (config, networks, base image, credentials). */
@@ -15,8 +16,12 @@ export interface RealServerArgs {
     server: RealServerConfig;
     /** The cluster address (default 172.16.16.172). */
     vip: string;
-    /** The service port (default 80). */
-    port: number;
+    /** The director's forwarding mode. */
+    mode: ForwardingMode;
+    /** NAT: the director's floating storage address, the way back for replies. */
+    natGateway: string;
+    /** Service ports apache listens on (default [80]). */
+    ports: number[];
     /** NFS export to mount on /var/www/html, `address:/path`. */
     nfsServer: string;
     nfsExportPath: string;
@@ -47,17 +52,25 @@ export class RealServer extends pulumi.ComponentResource {
             {
                 lab,
                 hostname: server.name,
-                nics: [publicNic(lab, server.publicIp), storageNic(lab, server.storageIp, "eth1")],
+                nics: [publicNic(lab, server.publicIp), storageNic(lab, server.storageIp, STORAGE_NIC)],
             },
             this,
         );
-        const vip = guestStep(
-            `${name}-vip`,
+        // A mode change re-runs this step in place.
+        const forwarding = guestStep(
+            `${name}-forwarding`,
             {
                 lab,
                 host: server.publicIp,
-                step: "real-server-vip",
-                params: { VIP: args.vip, PUBLIC_IP: server.publicIp },
+                step: "real-server-forwarding",
+                params: {
+                    MODE: args.mode,
+                    VIP: args.vip,
+                    PUBLIC_IP: server.publicIp,
+                    STORAGE_IP: server.storageIp,
+                    STORAGE_SUBNET: lab.config.storageSubnet.cidr,
+                    NAT_GATEWAY: args.mode === "nat" ? args.natGateway : "",
+                },
                 domain: this.machine.domain,
             },
             this,
@@ -72,10 +85,10 @@ export class RealServer extends pulumi.ComponentResource {
                     SERVER_NAME: server.name,
                     NFS_SERVER: args.nfsServer,
                     EXPORT_PATH: args.nfsExportPath,
-                    PORT: String(args.port),
+                    PORTS: args.ports.join(" "),
                 },
                 domain: this.machine.domain,
-                dependsOn: [vip, ...args.dependsOn],
+                dependsOn: [forwarding, ...args.dependsOn],
             },
             this,
         );

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, it } from "node:test";
-import { CONFIG_DEFAULTS, CONFIG_KEYS, ConfigError, LabConfig, MIN_MEMORY_MIB, RawConfig, SCHEDULERS } from "../components/config";
+import { CONFIG_DEFAULTS, CONFIG_KEYS, ConfigError, LabConfig, MIN_MEMORY_MIB, RawConfig, SCHEDULERS, usesKeepalived } from "../components/config";
 import { firstHost, formatIpv4, isUsableHost, macFor, parseIpv4, parseSubnet, Subnet } from "../components/net";
 import { accepted, assertProblem, BASE_IMAGE, HOME, hostWithFiles, refused, SEED_RAW } from "./helpers/seed";
 import { projectFile } from "./helpers/tools";
@@ -32,10 +32,16 @@ const SEED_CONFIG: LabConfig = {
     publicHostIp: "172.16.16.1",
     storageHostIp: "192.168.7.1",
     vip: "172.16.16.172",
+    mode: "dr",
     port: 80,
+    ports: [80],
     scheduler: "rr",
     persistenceTimeout: 0,
-    director: { name: "director", publicIp: "172.16.16.173", storageIp: "192.168.7.173" },
+    directors: [{ name: "director", publicIp: "172.16.16.173", storageIp: "192.168.7.173" }],
+    storageVip: "192.168.7.172",
+    healthCheck: { kind: "none", path: "/", expectedStatus: 200, intervalSeconds: 3, timeoutSeconds: 2, retries: 1 },
+    sorryServer: false,
+    vrrp: { virtualRouterId: 51, masterPriority: 150, backupPriority: 100, advertIntervalSeconds: 1, authentication: "pass" },
     nfs: { name: "nfs", storageIp: "192.168.7.250" },
     nfsExportPath: "/opt/wwwroot",
     pageContent: "welcome to beijing!!!",
@@ -417,5 +423,84 @@ describe("net: macFor", () => {
 
     it("refuses a non-address", () => {
         assert.throws(() => macFor(1, "web1"), /"web1" is not an IPv4 address/);
+    });
+});
+
+describe("validateConfig: beyond the seed (modes, two directors, health checks, more services)", () => {
+    it("reads two directors, a mode, extra ports and health checks into typed settings", () => {
+        const config = accepted({
+            ...SEED_RAW,
+            directors: "2",
+            mode: "nat",
+            extraPorts: "[8080, 8443]",
+            healthCheck: "http",
+            healthCheckPath: "/health?full=1",
+            healthCheckInterval: "2",
+            healthCheckTimeout: "1",
+            healthCheckRetries: "0",
+            sorryServer: "true",
+            vrrpMasterPriority: "200",
+        });
+        assert.deepEqual(config.directors, [
+            { name: "director", publicIp: "172.16.16.173", storageIp: "192.168.7.173" },
+            { name: "director2", publicIp: "172.16.16.174", storageIp: "192.168.7.174" },
+        ]);
+        assert.equal(config.mode, "nat");
+        assert.deepEqual(config.ports, [80, 8080, 8443]);
+        assert.deepEqual(config.healthCheck, { kind: "http", path: "/health?full=1", expectedStatus: 200, intervalSeconds: 2, timeoutSeconds: 1, retries: 0 });
+        assert.equal(config.sorryServer, true);
+        assert.equal(config.vrrp.masterPriority, 200);
+        assert.equal(usesKeepalived(config), true);
+    });
+
+    it("runs keepalived only for two directors, health checks or a sorry server", () => {
+        assert.equal(usesKeepalived(accepted(SEED_RAW)), false);
+        assert.equal(usesKeepalived(accepted({ ...SEED_RAW, healthCheck: "tcp" })), true, "health checks with one director");
+        assert.equal(usesKeepalived(accepted({ ...SEED_RAW, directors: "2" })), true, "VRRP without health checks");
+    });
+
+    it("refuses an unknown mode, naming the three", () => {
+        assertProblem(refused({ ...SEED_RAW, mode: "direct" }), "mode", `"direct"`, "dr", "nat", "tun");
+    });
+
+    it("refuses a third director", () => {
+        assertProblem(refused({ ...SEED_RAW, directors: "3" }), "directors", "from 1 to 2");
+    });
+
+    it("checks the second director's addresses only when there is one, and against every other machine", () => {
+        accepted({ ...SEED_RAW, director2PublicIp: "172.16.16.177" });
+        assertProblem(refused({ ...SEED_RAW, directors: "2", director2PublicIp: "172.16.16.177" }), "realServers (web1).publicIp", "already used by director2PublicIp");
+        assertProblem(refused({ ...SEED_RAW, directors: "2", director2StorageIp: "10.0.0.1" }), "director2StorageIp", "outside storageSubnet");
+    });
+
+    it("claims the storage VIP only in NAT mode, where it must be free", () => {
+        accepted({ ...SEED_RAW, storageVip: "192.168.7.250" });
+        assertProblem(refused({ ...SEED_RAW, mode: "nat", storageVip: "192.168.7.250" }), "nfsStorageIp", "already used by storageVip");
+    });
+
+    it("refuses extra ports that are not a list of ports, or repeat one", () => {
+        assertProblem(refused({ ...SEED_RAW, extraPorts: "8080" }), "extraPorts", "list of TCP ports");
+        assertProblem(refused({ ...SEED_RAW, extraPorts: "[70000]" }), "extraPorts", "from 1 to 65535");
+        assertProblem(refused({ ...SEED_RAW, extraPorts: "[80]" }), "extraPorts", "repeats port 80");
+        assertProblem(refused({ ...SEED_RAW, extraPorts: "[8080, 8080]" }), "extraPorts", "give each service port once");
+    });
+
+    it("refuses unknown health checks and out-of-range timings", () => {
+        const problems = refused({ ...SEED_RAW, healthCheck: "icmp", healthCheckInterval: "0", healthCheckStatus: "99", healthCheckPath: "health" });
+        assertProblem(problems, "healthCheck", `"icmp"`, "none, http, tcp");
+        assertProblem(problems, "healthCheckInterval", "from 1 to 3600");
+        assertProblem(problems, "healthCheckStatus", "from 100 to 599");
+        assertProblem(problems, "healthCheckPath", "starting with /");
+    });
+
+    it("refuses a sorry server without health checks, saying why", () => {
+        assertProblem(refused({ ...SEED_RAW, sorryServer: "true" }), "sorryServer", "set healthCheck to http or tcp");
+        assertProblem(refused({ ...SEED_RAW, sorryServer: "yes" }), "sorryServer", "not true or false");
+    });
+
+    it("refuses a BACKUP priority not below the MASTER's, and unknown VRRP authentication", () => {
+        assertProblem(refused({ ...SEED_RAW, vrrpBackupPriority: "150" }), "vrrpBackupPriority", "not below vrrpMasterPriority 150");
+        assertProblem(refused({ ...SEED_RAW, vrrpAuthentication: "ah" }), "vrrpAuthentication", "pass, none");
+        assertProblem(refused({ ...SEED_RAW, vrrpRouterId: "256" }), "vrrpRouterId", "from 1 to 255");
     });
 });

@@ -22,6 +22,7 @@ import {
     TEMPLATE_DIR,
     UserDataParams,
 } from "../components/guestConfig";
+import { realServerEntries } from "../components/director";
 import { macFor } from "../components/net";
 import { seedConfig } from "./helpers/seed";
 import { assertSucceeded, StepSandbox } from "./helpers/stepSandbox";
@@ -34,20 +35,30 @@ const FSTAB_TAG = "# lvs-dr-lab web root";
 /** The parameters each step gets for the seed, as the role components pass them. */
 function seedSteps(config: LabConfig): { [N in StepName]: StepParams[N] } {
     const web1 = config.realServers[0];
-    const port = String(config.port);
+    const ports = config.ports.join(" ");
     return {
         "nfs-export": { EXPORT_PATH: config.nfsExportPath, CLIENT_SUBNET: config.storageSubnet.cidr, PAGE_CONTENT: config.pageContent },
-        "real-server-vip": { VIP: config.vip, PUBLIC_IP: web1.publicIp },
-        "real-server-web": { SERVER_NAME: web1.name, NFS_SERVER: config.nfs.storageIp, EXPORT_PATH: config.nfsExportPath, PORT: port },
-        "director-vip": { VIP: config.vip, PREFIX_LENGTH: String(config.publicSubnet.prefixLength), PUBLIC_IP: config.director.publicIp, PORT: port },
-        "director-ipvs": {
+        "real-server-forwarding": {
+            MODE: config.mode,
             VIP: config.vip,
-            PORT: port,
+            PUBLIC_IP: web1.publicIp,
+            STORAGE_IP: web1.storageIp,
+            STORAGE_SUBNET: config.storageSubnet.cidr,
+            NAT_GATEWAY: "",
+        },
+        "real-server-web": { SERVER_NAME: web1.name, NFS_SERVER: config.nfs.storageIp, EXPORT_PATH: config.nfsExportPath, PORTS: ports },
+        "director-lb": {
+            MODE: config.mode,
+            VIP: config.vip,
+            PORTS: ports,
             SCHEDULER: config.scheduler,
             PERSISTENCE: String(config.persistenceTimeout),
-            FORWARDING: "g",
-            // "address:weight" pairs, as components/director.ts builds them.
-            REAL_SERVERS: config.realServers.map((server) => `${server.publicIp}:${server.weight}`).join(" "),
+            REAL_SERVERS: realServerEntries(config.mode, config.realServers),
+            NICS: "eth0 eth1",
+            FORWARD_IP: "0",
+            STATIC_ADDRESSES: `${config.vip}/24=eth0`,
+            SORRY_PAGE: "",
+            KEEPALIVED_CONF: "",
         },
     };
 }
@@ -155,8 +166,8 @@ describe("renderMetaData and instanceIdFor", () => {
 
 describe("renderNetworkConfig", () => {
     const directorNics: GuestNic[] = [
-        { name: "eth0", mac: macFor(1, SEED.director.publicIp), address: SEED.director.publicIp, prefixLength: 24, gateway: SEED.publicHostIp },
-        { name: "eth1", mac: macFor(2, SEED.director.storageIp), address: SEED.director.storageIp, prefixLength: 24 },
+        { name: "eth0", mac: macFor(1, SEED.directors[0].publicIp), address: SEED.directors[0].publicIp, prefixLength: 24, gateway: SEED.publicHostIp },
+        { name: "eth1", mac: macFor(2, SEED.directors[0].storageIp), address: SEED.directors[0].storageIp, prefixLength: 24 },
     ];
 
     it("is JSON of network-config version 2: NICs matched by MAC and renamed, addresses with prefix, the default route only where there is a gateway", () => {
@@ -239,10 +250,10 @@ describe("renderStep: every step, rendered with the seed's values", () => {
         });
     }
 
-    it("director-ipvs carries the scheduler, gateway (DR) forwarding and each real server with its weight", () => {
-        const script = renderStep("director-ipvs", SEED_STEPS["director-ipvs"]);
+    it("director-lb carries the scheduler, DR mode and each real server with its weight", () => {
+        const script = renderStep("director-lb", SEED_STEPS["director-lb"]);
         assert.ok(script.includes("\nreadonly SCHEDULER='rr'\n"));
-        assert.ok(script.includes("\nreadonly FORWARDING='g'\n"));
+        assert.ok(script.includes("\nreadonly MODE='dr'\n"));
         assert.ok(script.includes("\nreadonly REAL_SERVERS='172.16.16.177:1 172.16.16.178:1 172.16.16.179:1 172.16.16.180:1'\n"));
     });
 
@@ -273,19 +284,59 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             "ip() {",
             '    record ip "$@"',
             '    case "$*" in',
-            ...Object.entries(outputs).map(([args, output]) => `        ${JSON.stringify(args)}) printf '%s\\n' ${JSON.stringify(output)} ;;`),
+            ...Object.entries(outputs).map(([args, output]) => `        ${JSON.stringify(args)}) printf '%b\\n' ${JSON.stringify(output)} ;;`),
             "    esac",
             "}",
         ].join("\n");
 
-    it("director-ipvs: creates the service with the scheduler and adds every real server in DR mode (-g) with its weight", () => {
-        const dir = "ipvs-fresh";
+    /** Every path of the director step, inside the sandbox directory `dir`. */
+    function directorPaths(dir: string): Record<string, string> {
+        return {
+            SYSCTL_FILE: sandbox.file(`${dir}/60-lvslab-director.conf`),
+            MODULES_FILE: sandbox.file(`${dir}/modules.conf`),
+            ADDRESS_UNIT_FILE: sandbox.file(`${dir}/lvslab-vip.service`),
+            RULES_FILE: sandbox.file(`${dir}/ipvsadm.rules`),
+            IPVS_UNIT_FILE: sandbox.file(`${dir}/lvslab-ipvs.service`),
+            KEEPALIVED_FILE: sandbox.file(`${dir}/keepalived.conf`),
+            SORRY_DIR: sandbox.file(`${dir}/sorry`),
+            SORRY_SITE: sandbox.file(`${dir}/lvslab-sorry.conf`),
+            SORRY_PORTS_FILE: sandbox.file(`${dir}/ports.conf`),
+        };
+    }
+
+    /**
+     * ipvsadm over a fake table: "services" lists the VIP:port services
+     * present ("-A" adds one), "listing" is what `-Ln -t SERVICE` prints.
+     * The `ip` stub shows the VIP on eth0 so the address check passes.
+     */
+    function directorStubs(dir: string, extra = ""): string {
+        return [
+            "ipvsadm() {",
+            '    record ipvsadm "$@"',
+            `    local state="$SANDBOX/${dir}"`,
+            '    touch "$state/services" "$state/listing"',
+            '    case "$1" in',
+            '        -A) echo "$3" >>"$state/services" ;;',
+            '        -D) grep -vxF "$3" "$state/services" >"$state/services.new" || true; mv "$state/services.new" "$state/services" ;;',
+            '        -Ln) if [ "$#" -gt 1 ]; then grep -qxF "$3" "$state/services" || return 1; cat "$state/listing";',
+            '             else sed "s/^/TCP  /" "$state/services"; fi ;;',
+            `        -Sn) printf '%s\\n' '-A -t ${VIP}:80 -s rr' ;;`,
+            "    esac",
+            "}",
+            ipStub({ "-o addr show dev eth0": `2: eth0    inet ${VIP}/24 scope global secondary eth0` }),
+            extra,
+        ].join("\n");
+    }
+
+    /** The ipvsadm calls that change the table. */
+    function changesOf(calls: readonly string[]): string[] {
+        return calls.filter((call) => /^ipvsadm -[AEDaed] /.test(call));
+    }
+
+    it("director-lb (ipvsadm): creates the service with the scheduler and adds every real server in DR mode (-g) with its weight", () => {
+        const dir = "lb-fresh";
         fs.mkdirSync(sandbox.file(dir));
-        fs.writeFileSync(sandbox.file(`${dir}/listing`), "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
-        const run = sandbox.run(renderStep("director-ipvs", SEED_STEPS["director-ipvs"]), "apply", {
-            paths: ipvsPaths(dir),
-            stubs: ipvsadmStub(dir),
-        });
+        const run = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: directorStubs(dir) });
         assertSucceeded(run);
         const service = `${VIP}:80`;
         assert.deepEqual(changesOf(run.calls), [
@@ -294,14 +345,22 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         ]);
         assert.ok(run.calls.includes("modprobe ip_vs_rr"), run.calls.join("\n"));
         assert.equal(sandbox.read(`${dir}/modules.conf`), "ip_vs\nip_vs_rr\n");
+        assert.equal(
+            sandbox.read(`${dir}/60-lvslab-director.conf`),
+            ["all", "default", "eth0", "eth1"].map((scope) => `net.ipv4.conf.${scope}.send_redirects = 0\n`).join("") + "net.ipv4.ip_forward = 0\n",
+        );
         assert.equal(sandbox.read(`${dir}/ipvsadm.rules`), `-A -t ${service} -s rr\n`);
-        assert.ok(sandbox.read(`${dir}/unit`).includes(`ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < ${sandbox.file(`${dir}/ipvsadm.rules`)}'`));
+        assert.ok(sandbox.read(`${dir}/lvslab-ipvs.service`).includes(`ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < ${sandbox.file(`${dir}/ipvsadm.rules`)}'`));
+        const unit = sandbox.read(`${dir}/lvslab-vip.service`);
+        assert.ok(unit.includes(`ExecStart=/sbin/ip addr replace ${VIP}/24 dev eth0\n`), unit);
+        assert.ok(unit.includes(`ExecStop=-/sbin/ip addr del ${VIP}/24 dev eth0\n`), unit);
+        assert.ok(!run.calls.some((call) => call.startsWith("keepalived") || call.includes("keepalived")), "no keepalived in the seed");
     });
 
-    it("director-ipvs: brings an existing table to the wanted one in place: edits kept servers, adds new ones, deletes the rest, never flushes", () => {
-        const dir = "ipvs-reconcile";
+    it("director-lb (ipvsadm): brings an existing table to the wanted one in place: edits kept servers, adds new ones, deletes the rest and unwanted services, never flushes", () => {
+        const dir = "lb-reconcile";
         fs.mkdirSync(sandbox.file(dir));
-        fs.writeFileSync(sandbox.file(`${dir}/exists`), "");
+        fs.writeFileSync(sandbox.file(`${dir}/services`), `${VIP}:80\n${VIP}:8443\n`);
         fs.writeFileSync(
             sandbox.file(`${dir}/listing`),
             [
@@ -313,100 +372,233 @@ describe("renderStep: what each step does, run in a sandbox", () => {
                 "",
             ].join("\n"),
         );
-        const params = { ...SEED_STEPS["director-ipvs"], SCHEDULER: "wrr", PERSISTENCE: "300", REAL_SERVERS: "172.16.16.177:3 172.16.16.178:0" };
-        const run = sandbox.run(renderStep("director-ipvs", params), "apply", { paths: ipvsPaths(dir), stubs: ipvsadmStub(dir) });
+        const params = { ...SEED_STEPS["director-lb"], MODE: "tun" as const, SCHEDULER: "wrr", PERSISTENCE: "300", REAL_SERVERS: "172.16.16.177:3 172.16.16.178:0" };
+        const run = sandbox.run(renderStep("director-lb", params), "apply", { paths: directorPaths(dir), stubs: directorStubs(dir) });
         assertSucceeded(run);
         const service = `${VIP}:80`;
         assert.deepEqual(changesOf(run.calls), [
             `ipvsadm -E -t ${service} -s wrr -p 300`,
-            `ipvsadm -e -t ${service} -r 172.16.16.177:80 -g -w 3`,
-            `ipvsadm -a -t ${service} -r 172.16.16.178:80 -g -w 0`,
+            `ipvsadm -e -t ${service} -r 172.16.16.177:80 -i -w 3`,
+            `ipvsadm -a -t ${service} -r 172.16.16.178:80 -i -w 0`,
             `ipvsadm -d -t ${service} -r 172.16.16.199:80`,
+            `ipvsadm -D -t ${VIP}:8443`,
         ]);
     });
 
-    function ipvsPaths(dir: string): Record<string, string> {
-        return { RULES_FILE: sandbox.file(`${dir}/ipvsadm.rules`), MODULES_FILE: sandbox.file(`${dir}/modules.conf`), UNIT_FILE: sandbox.file(`${dir}/unit`) };
-    }
-
-    /** ipvsadm with the service present once "exists" is there (or after -A), listing "listing". */
-    function ipvsadmStub(dir: string): string {
-        return [
-            "ipvsadm() {",
-            '    record ipvsadm "$@"',
-            `    local state="$SANDBOX/${dir}"`,
-            '    case "$1" in',
-            '        -A) touch "$state/exists" ;;',
-            '        -Ln) if [ "$#" -gt 1 ]; then [ -f "$state/exists" ] || return 1; cat "$state/listing"; fi ;;',
-            `        -Sn) printf '%s\\n' '-A -t ${VIP}:80 -s rr' ;;`,
-            "    esac",
-            "}",
-        ].join("\n");
-    }
-
-    /** The ipvsadm calls that change the table. */
-    function changesOf(calls: readonly string[]): string[] {
-        return calls.filter((call) => /^ipvsadm -[AEaed] /.test(call));
-    }
-
-    it("real-server-vip: suppresses ARP (arp_ignore=1, arp_announce=2) for all, default, lo and the public NIC, and puts the VIP on lo as /32", () => {
-        const dir = "rs-vip";
-        const paths = { SYSCTL_FILE: sandbox.file(`${dir}/60-lvslab-arp.conf`), UNIT_FILE: sandbox.file(`${dir}/lvslab-vip.service`) };
-        const stubs = ipStub({
-            "-o -4 addr show": "2: eth0    inet 172.16.16.177/24 brd 172.16.16.255 scope global eth0",
-            "-o addr show dev lo": `1: lo    inet ${VIP}/32 scope global lo`,
-        });
-        const script = renderStep("real-server-vip", SEED_STEPS["real-server-vip"]);
-        const run = sandbox.run(script, "apply", { paths, stubs });
+    it("director-lb (NAT): forwards IP, holds the real servers' gateway on the storage NIC too, and masquerades (-m)", () => {
+        const dir = "lb-nat";
+        fs.mkdirSync(sandbox.file(dir));
+        const params = {
+            ...SEED_STEPS["director-lb"],
+            MODE: "nat" as const,
+            FORWARD_IP: "1" as const,
+            REAL_SERVERS: "192.168.7.177:1",
+            STATIC_ADDRESSES: `${VIP}/24=eth0 192.168.7.172/24=eth1`,
+        };
+        const stubs = directorStubs(dir, ipStub({ "-o addr show dev eth0": `2: eth0    inet ${VIP}/24 scope global secondary eth0`, "-o addr show dev eth1": "3: eth1    inet 192.168.7.172/24 scope global secondary eth1" }));
+        const run = sandbox.run(renderStep("director-lb", params), "apply", { paths: directorPaths(dir), stubs });
         assertSucceeded(run);
-        const expected = ["all", "default", "lo", "eth0"].flatMap((scope) => [`net.ipv4.conf.${scope}.arp_ignore = 1`, `net.ipv4.conf.${scope}.arp_announce = 2`]);
-        assert.equal(sandbox.read(`${dir}/60-lvslab-arp.conf`), `${expected.join("\n")}\n`);
-        assert.ok(run.calls.includes(`sysctl -q -p ${paths.SYSCTL_FILE}`), run.calls.join("\n"));
-        const unit = sandbox.read(`${dir}/lvslab-vip.service`);
-        assert.ok(unit.includes(`ExecStart=/sbin/ip addr replace ${VIP}/32 dev lo\n`), unit);
-        assert.ok(run.calls.includes("systemctl restart lvslab-vip.service"), run.calls.join("\n"));
-
-        const again = sandbox.run(script, "apply", { paths, stubs });
-        assertSucceeded(again);
-        assert.doesNotMatch(again.stderr, /wrote/, "a second apply rewrites nothing");
-
-        const removed = sandbox.run(script, "remove", { paths, stubs });
-        assertSucceeded(removed);
-        assert.ok(!sandbox.exists(`${dir}/60-lvslab-arp.conf`) && !sandbox.exists(`${dir}/lvslab-vip.service`));
-        assert.ok(removed.calls.includes(`ip addr del ${VIP}/32 dev lo`), removed.calls.join("\n"));
-        for (const scope of ["all", "default", "lo"]) {
-            assert.ok(removed.calls.includes(`sysctl -q -w net.ipv4.conf.${scope}.arp_ignore=0 net.ipv4.conf.${scope}.arp_announce=0`), removed.calls.join("\n"));
-        }
+        assert.match(sandbox.read(`${dir}/60-lvslab-director.conf`), /\nnet\.ipv4\.ip_forward = 1\n$/);
+        assert.ok(changesOf(run.calls).includes(`ipvsadm -a -t ${VIP}:80 -r 192.168.7.177:80 -m -w 1`), run.calls.join("\n"));
+        assert.ok(sandbox.read(`${dir}/lvslab-vip.service`).includes("ExecStart=/sbin/ip addr replace 192.168.7.172/24 dev eth1\n"));
     });
 
-    it("director-vip: turns send_redirects off for all, default and the public NIC, and holds the VIP on that NIC with the packet filter open", () => {
-        const dir = "dir-vip";
-        const paths = { SYSCTL_FILE: sandbox.file(`${dir}/60-lvslab-director.conf`), UNIT_FILE: sandbox.file(`${dir}/lvslab-vip.service`) };
-        const run = sandbox.run(renderStep("director-vip", SEED_STEPS["director-vip"]), "apply", {
-            paths,
-            stubs: ipStub({
-                "-o -4 addr show": "2: eth0    inet 172.16.16.173/24 brd 172.16.16.255 scope global eth0",
-                "-o addr show dev eth0": `2: eth0    inet ${VIP}/24 scope global secondary eth0`,
-            }),
-        });
-        assertSucceeded(run);
-        assert.equal(
-            sandbox.read(`${dir}/60-lvslab-director.conf`),
-            "net.ipv4.conf.all.send_redirects = 0\nnet.ipv4.conf.default.send_redirects = 0\nnet.ipv4.conf.eth0.send_redirects = 0\n",
-        );
-        const unit = sandbox.read(`${dir}/lvslab-vip.service`);
-        assert.ok(unit.includes(`ExecStart=/sbin/ip addr replace ${VIP}/24 dev eth0\n`), unit);
-        assert.ok(unit.includes(`iptables -C INPUT -d ${VIP}/32 -p tcp --dport 80 -j ACCEPT 2>/dev/null || iptables -I INPUT -d ${VIP}/32 -p tcp --dport 80 -j ACCEPT`), unit);
-    });
-
-    it("director-vip: fails loudly when no NIC carries the director's address", () => {
-        const dir = "dir-vip-missing";
-        const run = sandbox.run(renderStep("director-vip", SEED_STEPS["director-vip"]), "apply", {
-            paths: { SYSCTL_FILE: sandbox.file(`${dir}/sysctl.conf`), UNIT_FILE: sandbox.file(`${dir}/unit`) },
-            stubs: ipStub({}),
-        });
+    it("director-lb: fails loudly when an address it holds does not come up", () => {
+        const dir = "lb-no-vip";
+        fs.mkdirSync(sandbox.file(dir));
+        const run = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: directorStubs(dir, ipStub({})) });
         assert.notEqual(run.status, 0);
-        assert.match(run.stderr, /no interface carries 172\.16\.16\.173/);
+        assert.match(run.stderr, /172\.16\.16\.172\/24 is not on eth0/);
+    });
+
+    describe("director-lb (keepalived)", () => {
+        const conf = "# lvs-dr-lab: keepalived on director\nglobal_defs {\n}\n";
+        /** keepalived accepting every config unless "refuse" exists; the service "active" once started. */
+        const keepalivedStubs = (dir: string): string =>
+            directorStubs(
+                dir,
+                [
+                    `keepalived() { record keepalived "$@"; [ ! -f "$SANDBOX/${dir}/refuse" ]; }`,
+                    "systemctl() {",
+                    '    record systemctl "$@"',
+                    '    case "$1 ${2:-}" in',
+                    // keepalived sets up a service per port once it runs.
+                    `        "restart keepalived") touch "$SANDBOX/${dir}/active"; for p in $PORTS; do echo "$VIP:$p"; done >>"$SANDBOX/${dir}/services" ;;`,
+                    `        "is-active -q") [ "\${3:-}" = keepalived ] && [ -f "$SANDBOX/${dir}/active" ] ;;`,
+                    "    esac",
+                    "}",
+                ].join("\n"),
+            );
+
+        it("hands the table from ipvsadm to keepalived: the restore unit and its services go, the tested config is installed and keepalived started", () => {
+            const dir = "lb-keepalived";
+            fs.mkdirSync(sandbox.file(dir));
+            const seedRun = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
+            assertSucceeded(seedRun);
+            const script = renderStep("director-lb", { ...SEED_STEPS["director-lb"], KEEPALIVED_CONF: conf });
+            const run = sandbox.run(script, "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
+            assertSucceeded(run);
+            assert.ok(!sandbox.exists(`${dir}/lvslab-ipvs.service`) && !sandbox.exists(`${dir}/ipvsadm.rules`), "ipvsadm's restore is gone");
+            assert.ok(run.calls.includes(`ipvsadm -D -t ${VIP}:80`), run.calls.join("\n"));
+            assert.ok(run.calls.some((call) => /^keepalived --config-test -f \S+$/.test(call)), run.calls.join("\n"));
+            assert.equal(sandbox.read(`${dir}/keepalived.conf`), conf + "\n");
+            assert.ok(run.calls.includes("systemctl restart keepalived"), run.calls.join("\n"));
+            assert.ok(!changesOf(run.calls).some((call) => / -[aAeE] /.test(call)), "keepalived, not ipvsadm, fills the table");
+
+            const again = sandbox.run(script, "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
+            assertSucceeded(again);
+            assert.ok(!again.calls.some((call) => /^systemctl (restart|reload) keepalived$/.test(call)), "an unchanged config leaves keepalived alone");
+
+            const changedConf = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], KEEPALIVED_CONF: `${conf}# weight change\n` }), "apply", {
+                paths: directorPaths(dir),
+                stubs: keepalivedStubs(dir),
+            });
+            assertSucceeded(changedConf);
+            assert.ok(changedConf.calls.includes("systemctl reload keepalived"), "a changed config is reloaded, keeping the VRRP state");
+
+            const back = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
+            assertSucceeded(back);
+            assert.ok(back.calls.includes("systemctl disable --now keepalived"), back.calls.join("\n"));
+            assert.ok(!sandbox.exists(`${dir}/keepalived.conf`) && sandbox.exists(`${dir}/lvslab-ipvs.service`), "and back to ipvsadm");
+        });
+
+        it("refuses a config keepalived --config-test rejects, leaving the installed one alone", () => {
+            const dir = "lb-keepalived-bad";
+            fs.mkdirSync(sandbox.file(dir));
+            fs.writeFileSync(sandbox.file(`${dir}/refuse`), "");
+            const run = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], KEEPALIVED_CONF: conf }), "apply", {
+                paths: directorPaths(dir),
+                stubs: keepalivedStubs(dir),
+            });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /keepalived refused the rendered configuration/);
+            assert.ok(!sandbox.exists(`${dir}/keepalived.conf`));
+        });
+
+        it("with VRRP holds no address itself: an earlier static VIP unit is stopped (its ExecStop removes the VIP) and removed", () => {
+            const dir = "lb-vrrp";
+            fs.mkdirSync(sandbox.file(dir));
+            assertSucceeded(sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) }));
+            const run = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], STATIC_ADDRESSES: "", KEEPALIVED_CONF: conf }), "apply", {
+                paths: directorPaths(dir),
+                stubs: keepalivedStubs(dir),
+            });
+            assertSucceeded(run);
+            assert.ok(run.calls.includes("systemctl disable --now lvslab-vip.service"), run.calls.join("\n"));
+            assert.ok(!sandbox.exists(`${dir}/lvslab-vip.service`));
+        });
+
+        it("serves a sorry page on every service port from its own apache when asked, and takes it away again", () => {
+            const dir = "lb-sorry";
+            fs.mkdirSync(sandbox.file(dir));
+            const params = { ...SEED_STEPS["director-lb"], PORTS: "80 8080", KEEPALIVED_CONF: conf, SORRY_PAGE: "sorry, it's down" };
+            const run = sandbox.run(renderStep("director-lb", params), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
+            assertSucceeded(run);
+            assert.equal(sandbox.read(`${dir}/sorry/index.html`), "sorry, it's down\n");
+            assert.equal(sandbox.read(`${dir}/ports.conf`), "Listen 80\nListen 8080\n");
+            assert.ok(sandbox.read(`${dir}/lvslab-sorry.conf`).includes(`DocumentRoot ${sandbox.file(`${dir}/sorry`)}\n`));
+            assert.ok(run.calls.includes("a2ensite -q lvslab-sorry"), run.calls.join("\n"));
+            const removed = sandbox.run(renderStep("director-lb", { ...params, SORRY_PAGE: "" }), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
+            assertSucceeded(removed);
+            assert.ok(!sandbox.exists(`${dir}/lvslab-sorry.conf`) && !sandbox.exists(`${dir}/sorry/index.html`));
+            assert.ok(removed.calls.includes("systemctl disable --now apache2"), removed.calls.join("\n"));
+        });
+    });
+
+    describe("real-server-forwarding", () => {
+        const forwardingPaths = (dir: string): Record<string, string> => ({
+            SYSCTL_FILE: sandbox.file(`${dir}/60-lvslab-real-server.conf`),
+            MODULES_FILE: sandbox.file(`${dir}/lvslab-ipip.conf`),
+            UNIT_FILE: sandbox.file(`${dir}/lvslab-forwarding.service`),
+        });
+        const nicsStub = (extra: Record<string, string> = {}): string =>
+            ipStub({
+                "-o -4 addr show": "2: eth0    inet 172.16.16.177/24 brd 172.16.16.255 scope global eth0\n3: eth1    inet 192.168.7.177/24 scope global eth1",
+                "-o addr show dev lo": `1: lo    inet ${VIP}/32 scope global lo`,
+                "-o addr show dev tunl0": `4: tunl0    inet ${VIP}/32 scope global tunl0`,
+                "route show table 100": "default via 192.168.7.172 dev eth1",
+                ...extra,
+            });
+        const arpLines = (ignore: number, announce: number): string[] =>
+            ["all", "default", "lo", "eth0"].flatMap((scope) => [`net.ipv4.conf.${scope}.arp_ignore = ${ignore}`, `net.ipv4.conf.${scope}.arp_announce = ${announce}`]);
+
+        it("dr: suppresses ARP (arp_ignore=1, arp_announce=2) for all, default, lo and the public NIC, and puts the VIP on lo as /32", () => {
+            const dir = "rs-dr";
+            const paths = forwardingPaths(dir);
+            const script = renderStep("real-server-forwarding", SEED_STEPS["real-server-forwarding"]);
+            const run = sandbox.run(script, "apply", { paths, stubs: nicsStub() });
+            assertSucceeded(run);
+            assert.equal(sandbox.read(`${dir}/60-lvslab-real-server.conf`), `${arpLines(1, 2).join("\n")}\n`);
+            assert.ok(run.calls.includes(`sysctl -q -p ${paths.SYSCTL_FILE}`), run.calls.join("\n"));
+            const unit = sandbox.read(`${dir}/lvslab-forwarding.service`);
+            assert.ok(unit.includes(`ExecStart=/sbin/ip addr replace ${VIP}/32 dev lo\n`), unit);
+            assert.ok(!sandbox.exists(`${dir}/lvslab-ipip.conf`));
+
+            const again = sandbox.run(script, "apply", { paths, stubs: nicsStub() });
+            assertSucceeded(again);
+            assert.doesNotMatch(again.stderr, /wrote/, "a second apply rewrites nothing");
+            assert.ok(!again.calls.includes("systemctl stop lvslab-forwarding.service"), "nor stops the unit");
+
+            const removed = sandbox.run(script, "remove", { paths, stubs: nicsStub() });
+            assertSucceeded(removed);
+            assert.ok(!sandbox.exists(`${dir}/60-lvslab-real-server.conf`) && !sandbox.exists(`${dir}/lvslab-forwarding.service`));
+            assert.ok(removed.calls.includes("systemctl disable --now lvslab-forwarding.service"), removed.calls.join("\n"));
+            for (const scope of ["all", "default", "lo"]) {
+                assert.ok(removed.calls.includes(`sysctl -q -w net.ipv4.conf.${scope}.arp_ignore=0 net.ipv4.conf.${scope}.arp_announce=0`), removed.calls.join("\n"));
+            }
+        });
+
+        it("tun: loads ipip (now and at boot), puts the VIP on tunl0, keeps ARP suppressed and turns reverse-path filtering off for tunl0; the DR unit is stopped first", () => {
+            const dir = "rs-tun";
+            const paths = forwardingPaths(dir);
+            assertSucceeded(sandbox.run(renderStep("real-server-forwarding", SEED_STEPS["real-server-forwarding"]), "apply", { paths, stubs: nicsStub() }));
+            const run = sandbox.run(renderStep("real-server-forwarding", { ...SEED_STEPS["real-server-forwarding"], MODE: "tun" }), "apply", { paths, stubs: nicsStub() });
+            assertSucceeded(run);
+            assert.equal(sandbox.read(`${dir}/lvslab-ipip.conf`), "ipip\n");
+            assert.ok(run.calls.includes("modprobe ipip"), run.calls.join("\n"));
+            assert.equal(
+                sandbox.read(`${dir}/60-lvslab-real-server.conf`),
+                `${[...arpLines(1, 2), "net.ipv4.conf.all.rp_filter = 0", "net.ipv4.conf.tunl0.rp_filter = 0"].join("\n")}\n`,
+            );
+            const unit = sandbox.read(`${dir}/lvslab-forwarding.service`);
+            assert.ok(unit.includes(`ExecStart=/sbin/ip addr replace ${VIP}/32 dev tunl0\n`), unit);
+            assert.ok(!unit.includes("dev lo"), unit);
+            const stop = run.calls.indexOf("systemctl stop lvslab-forwarding.service");
+            const start = run.calls.indexOf("systemctl start lvslab-forwarding.service");
+            assert.ok(stop >= 0 && stop < start, "the old (DR) unit stops, taking the VIP off lo, before the new one starts");
+        });
+
+        it("nat: no VIP and ARP as usual; replies from the storage address are routed back through the director by a rule of their own", () => {
+            const dir = "rs-nat";
+            const paths = forwardingPaths(dir);
+            const params = { ...SEED_STEPS["real-server-forwarding"], MODE: "nat" as const, NAT_GATEWAY: "192.168.7.172" };
+            const run = sandbox.run(renderStep("real-server-forwarding", params), "apply", { paths, stubs: nicsStub() });
+            assertSucceeded(run);
+            assert.equal(sandbox.read(`${dir}/60-lvslab-real-server.conf`), `${[...arpLines(0, 0), "net.ipv4.conf.eth1.rp_filter = 2"].join("\n")}\n`);
+            const unit = sandbox.read(`${dir}/lvslab-forwarding.service`);
+            for (const line of [
+                "ExecStart=/sbin/ip route replace 192.168.7.0/24 dev eth1 table 100",
+                "ExecStart=/sbin/ip route replace default via 192.168.7.172 dev eth1 table 100",
+                "ExecStart=/sbin/ip rule add priority 1000 from 192.168.7.177 table 100",
+                "ExecStop=-/sbin/ip rule del priority 1000",
+            ]) {
+                assert.ok(unit.includes(`${line}\n`), `${line}\n---\n${unit}`);
+            }
+            assert.ok(!unit.includes(VIP), "NAT puts no VIP on the real server");
+
+            const missing = sandbox.run(renderStep("real-server-forwarding", params), "apply", { paths, stubs: nicsStub({ "route show table 100": "" }) });
+            assert.notEqual(missing.status, 0);
+            assert.match(missing.stderr, /no route via 192\.168\.7\.172 in table 100/);
+        });
+
+        it("fails loudly when no NIC carries the server's address", () => {
+            const run = sandbox.run(renderStep("real-server-forwarding", SEED_STEPS["real-server-forwarding"]), "apply", {
+                paths: forwardingPaths("rs-missing"),
+                stubs: ipStub({}),
+            });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /no interface carries 172\.16\.16\.177/);
+        });
     });
 
     it("nfs-export: exports the path rw,sync,no_root_squash to the storage subnet and writes the page exactly, quotes and all", () => {
@@ -451,6 +643,7 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.ok(conf.includes('Header always set X-Real-Server "web1"\n'), conf);
             assert.ok(conf.includes(`Alias /whoami ${sandbox.file(`${dir}/identity`)}/whoami\n`), conf);
             assert.equal(sandbox.read(`${dir}/ports.conf`), "Listen 80\n");
+            assert.ok(run.calls.includes("curl -fsS --max-time 10 http://127.0.0.1:80/whoami"), run.calls.join("\n"));
             assert.ok(run.calls.includes("systemctl restart apache2"), run.calls.join("\n"));
 
             const again = sandbox.run(script, "apply", { paths: webPaths(dir) });
@@ -479,7 +672,7 @@ describe("renderStep: what each step does, run in a sandbox", () => {
 });
 
 describe("stepCommand", () => {
-    const script = renderStep("real-server-vip", SEED_STEPS["real-server-vip"]);
+    const script = renderStep("real-server-forwarding", SEED_STEPS["real-server-forwarding"]);
 
     for (const action of ["apply", "remove"] as const) {
         it(`carries the script base64-encoded so that decoding gives it back exactly (${action})`, () => {

@@ -3,7 +3,7 @@
 # via fstab with _netdev) and apache serving it. Each server names itself in
 # an X-Real-Server response header and at /whoami, outside the shared root,
 # so a test can tell which server answered.
-# Parameters: SERVER_NAME NFS_SERVER EXPORT_PATH PORT
+# Parameters: SERVER_NAME NFS_SERVER EXPORT_PATH PORTS (space-separated; apache must answer on each)
 
 WEB_ROOT=/var/www/html
 IDENTITY_DIR=/var/lib/lvslab
@@ -41,7 +41,10 @@ Alias /whoami $IDENTITY_DIR/whoami
     Require all granted
 </Directory>
 CONF
-    printf 'Listen %s\n' "$PORT" | write_file "$PORTS_FILE" 0644
+    local port
+    for port in $PORTS; do
+        printf 'Listen %s\n' "$port"
+    done | write_file "$PORTS_FILE" 0644
     a2enmod -q headers >&2
     a2enconf -q lvslab-identity >&2
     apache2ctl configtest >&2
@@ -49,8 +52,10 @@ CONF
     if changed || ! systemctl is-active -q apache2; then
         systemctl restart apache2
     fi
-    curl -fsS --max-time 10 "http://127.0.0.1:$PORT/whoami" >/dev/null || { log "apache does not answer on port $PORT"; exit 1; }
-    log "serving $NFS_SERVER:$EXPORT_PATH on port $PORT"
+    for port in $PORTS; do
+        curl -fsS --max-time 10 "http://127.0.0.1:$port/whoami" >/dev/null || { log "apache does not answer on port $port"; exit 1; }
+    done
+    log "serving $NFS_SERVER:$EXPORT_PATH on port(s) $PORTS"
 }
 
 remove() {

@@ -11,7 +11,7 @@ import { shellQuote } from "../../components/guestConfig";
 import { findExecutable, makeTempDir } from "./tools";
 
 /** Real tools lib.sh's write_file, log and interface_with use, plus cat/touch for stubs. */
-const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "install", "rm", "mktemp", "dirname", "hostname", "touch"];
+const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "install", "rm", "mktemp", "dirname", "hostname", "touch", "mv", "sed"];
 
 /** Every system command a step calls, recorded and otherwise a no-op unless a test overrides it. */
 const STUBBED_COMMANDS = [
@@ -28,6 +28,10 @@ const STUBBED_COMMANDS = [
     "a2enmod",
     "a2enconf",
     "a2disconf",
+    "a2ensite",
+    "a2dissite",
+    "keepalived",
+    "sleep",
     "apache2ctl",
     "curl",
     "apt-get",

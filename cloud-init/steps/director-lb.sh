@@ -1,0 +1,304 @@
+# shellcheck shell=bash
+# Director: the kernel settings of its forwarding mode, the addresses it holds
+# itself (one director; two leave them to VRRP), an optional sorry page, and
+# the IPVS table, kept either by ipvsadm (the seed) or by keepalived (VRRP,
+# health checks). One step, so switching between them is one in-place update
+# that hands the table over in order. Prints `ipvsadm -Ln` when done.
+# Parameters:
+#   VIP PORTS SCHEDULER PERSISTENCE MODE (dr|nat|tun)
+#   REAL_SERVERS      space-separated "address:weight" pairs
+#   NICS              the director's NICs (ICMP redirects go off on each)
+#   FORWARD_IP        1 in NAT mode (replies come back through the director)
+#   STATIC_ADDRESSES  "address/prefix=nic ..." this step holds; empty with VRRP
+#   SORRY_PAGE        text of the page served when no real server is left; empty for none
+#   KEEPALIVED_CONF   keepalived.conf; empty: ipvsadm keeps the table
+
+SYSCTL_FILE=/etc/sysctl.d/60-lvslab-director.conf
+MODULES_FILE=/etc/modules-load.d/lvslab-ipvs.conf
+ADDRESS_UNIT=lvslab-vip.service
+ADDRESS_UNIT_FILE=/etc/systemd/system/$ADDRESS_UNIT
+RULES_FILE=/etc/lvslab/ipvsadm.rules
+IPVS_UNIT=lvslab-ipvs.service
+IPVS_UNIT_FILE=/etc/systemd/system/$IPVS_UNIT
+KEEPALIVED_FILE=/etc/keepalived/keepalived.conf
+KEEPALIVED_MARK="# lvs-dr-lab:"
+SORRY_DIR=/var/lib/lvslab/sorry
+SORRY_SITE=/etc/apache2/sites-available/lvslab-sorry.conf
+SORRY_PORTS_FILE=/etc/apache2/ports.conf
+
+forwarding_flag() {
+    case "$MODE" in
+        dr) echo g ;;
+        nat) echo m ;;
+        tun) echo i ;;
+        *) log "unknown MODE $MODE"; exit 1 ;;
+    esac
+}
+
+configure_kernel() {
+    {
+        local scope
+        for scope in all default $NICS; do
+            printf 'net.ipv4.conf.%s.send_redirects = 0\n' "$scope"
+        done
+        printf 'net.ipv4.ip_forward = %s\n' "$FORWARD_IP"
+    } | write_file "$SYSCTL_FILE" 0644
+    sysctl -q -p "$SYSCTL_FILE"
+    printf 'ip_vs\nip_vs_%s\n' "$SCHEDULER" | write_file "$MODULES_FILE" 0644
+    modprobe ip_vs
+    modprobe "ip_vs_$SCHEDULER"
+}
+
+address_unit() {
+    local entry
+    cat <<UNIT
+[Unit]
+Description=lvs-dr-lab: the director's service addresses ($STATIC_ADDRESSES)
+After=network-online.target
+Wants=network-online.target
+Before=keepalived.service $IPVS_UNIT
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+UNIT
+    for entry in $STATIC_ADDRESSES; do
+        printf 'ExecStart=/sbin/ip addr replace %s dev %s\n' "${entry%%=*}" "${entry##*=}"
+    done
+    for entry in $STATIC_ADDRESSES; do
+        printf 'ExecStop=-/sbin/ip addr del %s dev %s\n' "${entry%%=*}" "${entry##*=}"
+    done
+    printf '\n[Install]\nWantedBy=multi-user.target\n'
+}
+
+release_static_addresses() {
+    if [ -f "$ADDRESS_UNIT_FILE" ]; then
+        # Stopping runs the unit's own ExecStop: its addresses go with it.
+        systemctl disable --now "$ADDRESS_UNIT" >&2 || true
+        remove_file "$ADDRESS_UNIT_FILE"
+        systemctl daemon-reload
+    fi
+}
+
+hold_static_addresses() {
+    if [ -z "$STATIC_ADDRESSES" ]; then
+        release_static_addresses
+        return
+    fi
+    local unit entry
+    unit=$(address_unit)
+    if [ -f "$ADDRESS_UNIT_FILE" ] && ! printf '%s\n' "$unit" | cmp -s - "$ADDRESS_UNIT_FILE"; then
+        # The old unit takes its old addresses away before the new one runs.
+        systemctl stop "$ADDRESS_UNIT"
+    fi
+    printf '%s\n' "$unit" | write_file "$ADDRESS_UNIT_FILE" 0644
+    systemctl daemon-reload
+    systemctl enable "$ADDRESS_UNIT" >&2
+    systemctl start "$ADDRESS_UNIT"
+    for entry in $STATIC_ADDRESSES; do
+        ip -o addr show dev "${entry##*=}" | grep -q " ${entry%%=*} " || { log "${entry%%=*} is not on ${entry##*=}"; exit 1; }
+    done
+    log "holding $STATIC_ADDRESSES"
+}
+
+configure_sorry_page() {
+    if [ -z "$SORRY_PAGE" ]; then
+        remove_sorry_page
+        return
+    fi
+    ensure_packages apache2
+    printf '%s\n' "$SORRY_PAGE" | write_file "$SORRY_DIR/index.html" 0644
+    local port
+    for port in $PORTS; do
+        printf 'Listen %s\n' "$port"
+    done | write_file "$SORRY_PORTS_FILE" 0644
+    write_file "$SORRY_SITE" 0644 <<SITE
+# lvs-dr-lab: answers for the VIP when health checks have taken out every real server.
+<VirtualHost *:*>
+    DocumentRoot $SORRY_DIR
+    Header always set X-Real-Server "sorry-$(hostname)"
+    <Directory $SORRY_DIR>
+        Require all granted
+    </Directory>
+</VirtualHost>
+SITE
+    a2enmod -q headers >&2
+    a2dissite -q 000-default >&2 || true
+    a2ensite -q lvslab-sorry >&2
+    apache2ctl configtest >&2
+    systemctl enable apache2 >&2
+    if changed || ! systemctl is-active -q apache2; then
+        systemctl restart apache2
+    fi
+}
+
+remove_sorry_page() {
+    if [ -f "$SORRY_SITE" ]; then
+        a2dissite -q lvslab-sorry >&2 || true
+        remove_file "$SORRY_SITE"
+        systemctl disable --now apache2 >&2 || true
+    fi
+    remove_file "$SORRY_DIR/index.html"
+}
+
+# The virtual services on the VIP as ipvsadm lists them, "VIP:port" a line.
+present_services() {
+    ipvsadm -Ln | awk -v vip="$VIP" '$1 == "TCP" && index($2, vip ":") == 1 { print $2 }'
+}
+
+delete_services() {
+    local service
+    for service in $(present_services); do
+        ipvsadm -D -t "$service"
+        log "deleted virtual service $service"
+    done
+}
+
+# One virtual service brought to the wanted state in place: entries added,
+# edited or deleted one by one, never a flush, so live connections survive.
+reconcile_service() {
+    local port=$1 service="$VIP:$1" options=(-s "$SCHEDULER") flag
+    flag=$(forwarding_flag)
+    if [ "$PERSISTENCE" -gt 0 ]; then
+        options+=(-p "$PERSISTENCE")
+    fi
+    if ipvsadm -Ln -t "$service" >/dev/null 2>&1; then
+        ipvsadm -E -t "$service" "${options[@]}"
+    else
+        ipvsadm -A -t "$service" "${options[@]}"
+    fi
+    local present wanted=() entry address weight
+    present=$(ipvsadm -Ln -t "$service" | awk '$1 == "->" && $2 ~ /^[0-9]/ { print $2 }')
+    for entry in $REAL_SERVERS; do
+        address=${entry%%:*}
+        weight=${entry##*:}
+        wanted+=("$address:$port")
+        if grep -qxF "$address:$port" <<<"$present"; then
+            ipvsadm -e -t "$service" -r "$address:$port" "-$flag" -w "$weight"
+        else
+            ipvsadm -a -t "$service" -r "$address:$port" "-$flag" -w "$weight"
+            log "added real server $address:$port weight $weight"
+        fi
+    done
+    for entry in $present; do
+        if ! printf '%s\n' "${wanted[@]}" | grep -qxF "$entry"; then
+            ipvsadm -d -t "$service" -r "$entry"
+            log "deleted real server $entry"
+        fi
+    done
+}
+
+stop_keepalived() {
+    if grep -qsF "$KEEPALIVED_MARK" "$KEEPALIVED_FILE"; then
+        # keepalived takes its virtual services with it when it stops.
+        systemctl disable --now keepalived >&2 || true
+        remove_file "$KEEPALIVED_FILE"
+    fi
+}
+
+table_by_ipvsadm() {
+    ensure_packages ipvsadm
+    stop_keepalived
+    local port service
+    for port in $PORTS; do
+        reconcile_service "$port"
+    done
+    for service in $(present_services); do
+        if [[ " $PORTS " != *" ${service##*:} "* ]]; then
+            ipvsadm -D -t "$service"
+            log "deleted virtual service $service"
+        fi
+    done
+    ipvsadm -Sn | write_file "$RULES_FILE" 0644
+    write_file "$IPVS_UNIT_FILE" 0644 <<UNIT
+[Unit]
+Description=lvs-dr-lab: restore the IPVS table
+After=network-online.target $ADDRESS_UNIT
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < $RULES_FILE'
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    systemctl daemon-reload
+    systemctl enable "$IPVS_UNIT" >&2
+}
+
+table_by_keepalived() {
+    ensure_packages ipvsadm keepalived
+    if [ -f "$IPVS_UNIT_FILE" ]; then
+        # From here keepalived owns the table: ipvsadm's copy goes first.
+        systemctl disable "$IPVS_UNIT" >&2 || true
+        remove_file "$IPVS_UNIT_FILE"
+        remove_file "$RULES_FILE"
+        systemctl daemon-reload
+        delete_services
+    fi
+    local staged reload=0
+    staged=$(mktemp)
+    printf '%s\n' "$KEEPALIVED_CONF" >"$staged"
+    if ! keepalived --config-test -f "$staged" >&2; then
+        rm -f "$staged"
+        log "keepalived refused the rendered configuration (see above)"
+        exit 1
+    fi
+    if ! cmp -s "$staged" "$KEEPALIVED_FILE"; then
+        reload=1
+    fi
+    write_file "$KEEPALIVED_FILE" 0600 <"$staged"
+    rm -f "$staged"
+    systemctl enable keepalived >&2
+    if ! systemctl is-active -q keepalived; then
+        systemctl restart keepalived
+    elif [ "$reload" = 1 ]; then
+        # A reload keeps the VRRP state and edits the table in place.
+        systemctl reload keepalived
+    fi
+    # keepalived builds the table asynchronously: wait (bounded) for every service.
+    local port attempt
+    for port in $PORTS; do
+        for ((attempt = 1; attempt <= 30; attempt++)); do
+            ipvsadm -Ln -t "$VIP:$port" >/dev/null 2>&1 && break
+            sleep 1
+        done
+        ipvsadm -Ln -t "$VIP:$port" >/dev/null 2>&1 || { log "keepalived did not set up $VIP:$port within 30 s"; exit 1; }
+    done
+}
+
+apply() {
+    configure_kernel
+    hold_static_addresses
+    configure_sorry_page
+    if [ -n "$KEEPALIVED_CONF" ]; then
+        table_by_keepalived
+    else
+        table_by_ipvsadm
+    fi
+    ipvsadm -Ln
+}
+
+remove() {
+    stop_keepalived
+    if [ -f "$IPVS_UNIT_FILE" ]; then
+        systemctl disable "$IPVS_UNIT" >&2 || true
+    fi
+    remove_file "$IPVS_UNIT_FILE"
+    remove_file "$RULES_FILE"
+    if command -v ipvsadm >/dev/null 2>&1; then
+        delete_services
+    fi
+    release_static_addresses
+    remove_sorry_page
+    systemctl daemon-reload
+    remove_file "$SYSCTL_FILE"
+    remove_file "$MODULES_FILE"
+    local scope
+    for scope in all default; do
+        sysctl -q -w "net.ipv4.conf.$scope.send_redirects=1"
+    done
+    sysctl -q -w net.ipv4.ip_forward=0
+}
