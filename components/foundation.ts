@@ -42,7 +42,7 @@ export class Foundation extends pulumi.ComponentResource {
         // authentication reads 8 characters.
         const vrrpPassword =
             config.directors.length > 1 && config.vrrp.authentication === "pass"
-                ? new random.RandomPassword(`${name}-vrrp-password`, { length: VRRP_PASSWORD_LENGTH, special: false }, childOpts).result
+                ? pulumi.secret(new random.RandomPassword(`${name}-vrrp-password`, { length: VRRP_PASSWORD_LENGTH, special: false }, childOpts).result)
                 : undefined;
 
         const networks = {

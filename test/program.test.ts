@@ -30,7 +30,7 @@ pulumi.runtime.setMocks(
                 state.result = "ab12cd";
             }
             if (args.type === "random:index/randomPassword:RandomPassword") {
-                state.result = "console-password";
+                state.result = "Pw0".padEnd(Number(inputs.length), "x");
             }
             if (args.type === "command:remote:Command") {
                 state.stdout = "IP Virtual Server version 1.2.1\n";
@@ -53,6 +53,9 @@ import type { LabConfig } from "../components/config";
 
 let program: typeof ProgramModule;
 let keyPath: string;
+/** Holds the fake key pair; made by the first suite, removed after all of them. */
+let dir: string;
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function configFor(overrides: Record<string, string> = {}): LabConfig {
     return program.loadLabConfig({ baseImage: keyPath, sshKeyPath: keyPath, domainType: "qemu", storagePool: "lvslab", ...overrides });
@@ -75,11 +78,23 @@ async function declare(config: LabConfig): Promise<{ resources: Recorded[]; outp
     return { resources: recorded, outputs: resolved };
 }
 
+const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
+
+/** Whether a recorded input is a secret (the mocks see it wrapped). */
+function isSecret(value: unknown): boolean {
+    return typeof value === "object" && value !== null && SECRET_SIGNATURE in value;
+}
+
+/** A recorded input with a secret's wrapping taken off. */
+function plain(value: unknown): unknown {
+    return isSecret(value) ? (value as { value: unknown }).value : value;
+}
+
 const ofKind = (resources: Recorded[], kind: string): Recorded[] => resources.filter((r) => r.type.endsWith(`:${kind}`));
 
 /** The script a guest step runs, decoded from its create command. */
 function stepScript(step: Recorded): string {
-    const match = /echo ([A-Za-z0-9+/=]+) \| base64 -d/.exec(String(step.inputs.create));
+    const match = /echo ([A-Za-z0-9+/=]+) \| base64 -d/.exec(String(plain(step.inputs.create)));
     assert.ok(match, `step ${step.name} has no embedded script`);
     return Buffer.from(match[1], "base64").toString("utf8");
 }
@@ -88,7 +103,6 @@ describe("the lab's resource graph (seed topology)", () => {
     let resources: Recorded[];
     let outputs: Record<string, unknown>;
 
-    let dir: string;
     before(async () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvslab-graph-"));
         keyPath = path.join(dir, "id_ed25519");
@@ -97,7 +111,6 @@ describe("the lab's resource graph (seed topology)", () => {
         program = await import("../program");
         ({ resources, outputs } = await declare(configFor()));
     });
-    after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("declares six domains, two networks, one base image and one overlay and seed per VM", () => {
         assert.equal(ofKind(resources, "Domain").length, 6);
@@ -153,26 +166,28 @@ describe("the lab's resource graph (seed topology)", () => {
         assert.equal(network.ethernets.eth1.routes, undefined);
     });
 
-    it("has the director forward to every real server in gateway mode with its weight, scheduled rr", () => {
-        const ipvs = resources.find((r) => r.name === "director-ipvs");
-        assert.ok(ipvs);
-        const script = stepScript(ipvs);
+    it("has the director forward to every real server in DR mode with its weight, scheduled rr, ipvsadm keeping the table", () => {
+        const lb = resources.find((r) => r.name === "director-lb");
+        assert.ok(lb);
+        const script = stepScript(lb);
         assert.match(script, /readonly SCHEDULER='rr'/);
-        assert.match(script, /readonly FORWARDING='g'/);
+        assert.match(script, /readonly MODE='dr'/);
+        assert.match(script, /readonly PORTS='80'/);
         assert.match(script, /readonly REAL_SERVERS='172\.16\.16\.177:1 172\.16\.16\.178:1 172\.16\.16\.179:1 172\.16\.16\.180:1'/);
         assert.match(script, /readonly VIP='172\.16\.16\.172'/);
-        assert.match(script, /ipvsadm -a -t "\$service" -r "\$address:\$PORT" "-\$FORWARDING" -w "\$weight"/);
+        assert.match(script, /readonly STATIC_ADDRESSES='172\.16\.16\.172\/24=eth0'/, "one director holds the VIP itself");
+        assert.match(script, /readonly KEEPALIVED_CONF=''/, "the seed has no keepalived");
+        assert.match(script, /readonly FORWARD_IP='0'/);
     });
 
-    it("turns ICMP redirects off on the director and suppresses ARP for the VIP on the real servers", () => {
-        const directorVip = stepScript(resources.find((r) => r.name === "director-vip") as Recorded);
-        assert.match(directorVip, /for scope in all default "\$public_nic"/);
-        assert.match(directorVip, /send_redirects = 0/);
-        const webVip = stepScript(resources.find((r) => r.name === "web1-vip") as Recorded);
-        assert.match(webVip, /for scope in all default lo "\$public_nic"/);
-        assert.match(webVip, /arp_ignore = 1/);
-        assert.match(webVip, /arp_announce = 2/);
-        assert.match(webVip, /ip addr replace \$VIP\/32 dev lo/);
+    it("turns ICMP redirects off on both director NICs and suppresses ARP for the VIP on the real servers", () => {
+        const director = stepScript(resources.find((r) => r.name === "director-lb") as Recorded);
+        assert.match(director, /readonly NICS='eth0 eth1'/);
+        assert.match(director, /send_redirects = 0/);
+        const web = stepScript(resources.find((r) => r.name === "web1-forwarding") as Recorded);
+        assert.match(web, /readonly MODE='dr'/);
+        assert.match(web, /for scope in all default lo "\$public_nic"/);
+        assert.match(web, /ExecStart=\/sbin\/ip addr replace \$VIP\/32 dev lo/);
     });
 
     it("exports the web root to the storage subnet and mounts it on every real server at boot", () => {
@@ -187,8 +202,8 @@ describe("the lab's resource graph (seed topology)", () => {
 
     it("connects every step over SSH with a secret key and a bounded wait", () => {
         const steps = ofKind(resources, "Command");
-        assert.equal(steps.length, 1 + 2 * 4 + 2, "one NFS step, two per real server, two on the director");
-        const secretSignature = "4dabf18193072939515e22adb298388d";
+        assert.equal(steps.length, 1 + 2 * 4 + 1, "one NFS step, two per real server, one on the director");
+        const secretSignature = SECRET_SIGNATURE;
         for (const step of steps) {
             const wrapped = step.inputs.connection as Record<string, unknown>;
             assert.ok(secretSignature in wrapped, `${step.name}'s connection (with the private key) is a secret`);
@@ -234,6 +249,81 @@ describe("the lab's resource graph (seed topology)", () => {
                 return JSON.stringify(twin?.inputs) !== JSON.stringify(r.inputs);
             })
             .map((r) => r.name);
-        assert.deepEqual(changed, ["director-ipvs"]);
+        assert.deepEqual(changed, ["director-lb"]);
+    });
+
+    it("switches the forwarding mode in place: only the director's table and each real server's forwarding change", async () => {
+        const dr = resources;
+        const nat = (await declare(configFor({ mode: "nat" }))).resources;
+        const key = (r: Recorded): string => `${r.type}::${r.name}`;
+        assert.deepEqual(dr.map(key).sort(), nat.map(key).sort(), "no resource is added or removed");
+        const changed = dr
+            .filter((r) => JSON.stringify(nat.find((n) => key(n) === key(r))?.inputs) !== JSON.stringify(r.inputs))
+            .map((r) => r.name)
+            .sort();
+        assert.deepEqual(changed, ["director-lb", "web1-forwarding", "web2-forwarding", "web3-forwarding", "web4-forwarding"]);
+        const director = stepScript(nat.find((r) => r.name === "director-lb") as Recorded);
+        assert.match(director, /readonly REAL_SERVERS='192\.168\.7\.177:1 192\.168\.7\.178:1 192\.168\.7\.179:1 192\.168\.7\.180:1'/, "NAT reaches the servers on storage");
+        assert.match(director, /readonly FORWARD_IP='1'/);
+        assert.match(director, /readonly STATIC_ADDRESSES='172\.16\.16\.172\/24=eth0 192\.168\.7\.172\/24=eth1'/);
+        const web = stepScript(nat.find((r) => r.name === "web2-forwarding") as Recorded);
+        assert.match(web, /readonly MODE='nat'/);
+        assert.match(web, /readonly NAT_GATEWAY='192\.168\.7\.172'/);
+    });
+});
+
+describe("the lab's resource graph (two directors, HTTP health checks, two ports)", () => {
+    let resources: Recorded[];
+    let outputs: Record<string, unknown>;
+    before(async () => {
+        ({ resources, outputs } = await declare(configFor({ directors: "2", healthCheck: "http", extraPorts: "[8080]" })));
+    });
+
+    /** The keepalived.conf a director's step installs. */
+    function keepalivedConf(name: string): string {
+        const match = /\nreadonly KEEPALIVED_CONF='([^']*)'\n/.exec(stepScript(resources.find((r) => r.name === `${name}-lb`) as Recorded));
+        assert.ok(match, `${name}-lb carries a keepalived.conf`);
+        return match[1];
+    }
+
+    it("declares seven domains: a MASTER and a BACKUP director", () => {
+        assert.equal(ofKind(resources, "Domain").length, 7);
+        assert.deepEqual(
+            (outputs.directors as { name: string; role: string; publicIp: string }[]).map((d) => [d.name, d.role, d.publicIp]),
+            [
+                ["director", "MASTER", "172.16.16.173"],
+                ["director2", "BACKUP", "172.16.16.174"],
+            ],
+        );
+    });
+
+    it("leaves the VIP to VRRP and gives both directors the same virtual servers, with the higher priority on the MASTER", () => {
+        const master = keepalivedConf("director");
+        const backup = keepalivedConf("director2");
+        assert.match(master, /state MASTER\n\s+interface eth0\n\s+virtual_router_id 51\n\s+priority 150\n/);
+        assert.match(backup, /state BACKUP\n\s+interface eth0\n\s+virtual_router_id 51\n\s+priority 100\n/);
+        assert.match(master, /virtual_ipaddress \{\n\s+172\.16\.16\.172\/24 dev eth0\n\s+\}/);
+        const servers = (conf: string): string => conf.slice(conf.indexOf("virtual_server"));
+        assert.equal(servers(master), servers(backup));
+        assert.equal((servers(master).match(/HTTP_GET/g) ?? []).length, 8, "four servers checked on each of two ports");
+        assert.match(servers(master), /virtual_server 172\.16\.16\.172 8080 \{/);
+        for (const name of ["director", "director2"]) {
+            assert.match(stepScript(resources.find((r) => r.name === `${name}-lb`) as Recorded), /readonly STATIC_ADDRESSES=''/);
+        }
+    });
+
+    it("shares one generated VRRP password and keeps the steps that carry it secret", () => {
+        const password = (conf: string): string => (/auth_pass (\S+)/.exec(conf) ?? [])[1];
+        assert.equal(password(keepalivedConf("director")), password(keepalivedConf("director2")));
+        assert.match(password(keepalivedConf("director")), /^[A-Za-z0-9]{8}$/);
+        const passwords = resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name.includes("vrrp"));
+        assert.equal(passwords.length, 1);
+        for (const name of ["director-lb", "director2-lb"]) {
+            assert.ok(isSecret((resources.find((r) => r.name === name) as Recorded).inputs.create), `${name}'s script is a secret`);
+        }
+    });
+
+    it("has apache listen on both ports on every real server", () => {
+        assert.match(stepScript(resources.find((r) => r.name === "web4-web") as Recorded), /readonly PORTS='80 8080'/);
     });
 });
