@@ -7,6 +7,7 @@ import * as os from "os";
 import { ConfigError, LabConfig, RawConfig, usesKeepalived, validateConfig } from "./components/config";
 import { Director, DirectorRole, forwardingAddress, LoadBalancing } from "./components/director";
 import { Foundation } from "./components/foundation";
+import { healthCheckWindowSeconds } from "./components/keepalived";
 import { NfsStore } from "./components/nfsStore";
 import { RealServer } from "./components/realServer";
 
@@ -102,7 +103,7 @@ export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.C
         mode: config.mode,
         scheduler: config.scheduler,
         keepalived: balancing.keepalived,
-        healthCheck: config.healthCheck.kind,
+        healthCheck: { ...config.healthCheck, windowSeconds: healthCheckWindowSeconds(config.healthCheck) },
         expectedPage: config.pageContent,
         sorryPage: balancing.sorryPage ?? null,
         identityHeader: "X-Real-Server",

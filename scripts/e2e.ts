@@ -1,13 +1,34 @@
-// The end-to-end test: the dev topology on a fresh stack, for real. Runs
-// inside the lab host's namespace (scripts/e2e.sh puts it there). Phases:
-// up, smoke, a no-op up, scale to N+1 and back (smoke each time, nothing else
-// replaced), destroy, and proof that nothing of the lab is left in libvirt.
-import * as auto from "@pulumi/pulumi/automation";
+// The end-to-end test: the dev topology on a fresh stack, for real, with two
+// directors, HTTP health checks and a second service port. Runs inside the
+// lab host's namespace (scripts/e2e.sh puts it there). Phases: up, smoke, a
+// no-op up; under continuous requests a real server's web server stopped and
+// started (out of the table and back) and the MASTER's keepalived stopped and
+// started (VIP to the BACKUP and back); scale to N+1 and back; DR -> NAT ->
+// TUN in place (smoke each time, nothing else replaced); destroy, and proof
+// that nothing of the lab is left in libvirt.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { openStack, OperationResult, plainOutputs, PROJECT_ROOT, runOperation } from "./automation";
+import { LoadProbe, ProbeSample, summarizeProbe } from "./probe";
 import { smokeTest, SmokeInputs } from "./smoke";
+import { sshRun } from "./ssh";
+
+/** What the e2e stack sets on top of the dev topology. */
+export const E2E_CONFIG: Readonly<Record<string, string>> = {
+    directors: "2",
+    healthCheck: "http",
+    healthCheckInterval: "2",
+    healthCheckTimeout: "1",
+    healthCheckRetries: "1",
+    extraPorts: "[8080]",
+};
+
+/** The modes the e2e switches to in place after testing DR. */
+export const LATER_MODES = ["nat", "tun"] as const;
+
+/** A failover must serve again within this many seconds ("within a few seconds"). */
+export const FAILOVER_LIMIT_SECONDS = 10;
 
 interface Phase {
     name: string;
@@ -17,6 +38,8 @@ interface Phase {
 }
 
 const phases: Phase[] = [];
+/** What the drills measured, for bench/results/e2e.json. */
+const measurements: Record<string, Record<string, number | string | undefined>> = {};
 
 async function phase<T>(name: string, body: () => Promise<T>, check: (value: T) => string[] = () => []): Promise<T> {
     console.log(`\n=== e2e: ${name}`);
@@ -47,18 +70,20 @@ export function changedSteps(result: OperationResult): { op: string; type: strin
 }
 
 /**
- * What scaling may touch: creating or deleting the one added server's own
- * resources, and updating the director's IPVS step in place. Anything else
+ * What an in-place change may touch: create or delete the resources of
+ * `ownedBy` (a server being added or removed), update the `updatable` steps
+ * in place; every step in `required` must have been updated. Anything else
  * (a replace, or a change to another machine) is a problem.
  */
-export function scalingProblems(result: OperationResult, serverName: string, directorName: string): string[] {
+export function inPlaceProblems(result: OperationResult, allowed: { ownedBy?: string; updatable: string[]; required: string[] }): string[] {
     const problems: string[] = [];
-    for (const step of changedSteps(result)) {
-        const ownedByServer = step.name === serverName || step.name.startsWith(`${serverName}-`);
-        if ((step.op === "create" || step.op === "delete") && ownedByServer) {
+    const changed = changedSteps(result);
+    for (const step of changed) {
+        const owned = allowed.ownedBy !== undefined && (step.name === allowed.ownedBy || step.name.startsWith(`${allowed.ownedBy}-`));
+        if ((step.op === "create" || step.op === "delete") && owned) {
             continue;
         }
-        if (step.op === "update" && step.name === `${directorName}-ipvs`) {
+        if (step.op === "update" && allowed.updatable.includes(step.name)) {
             continue;
         }
         // Dynamic providers are configured with the whole stack config, so
@@ -69,10 +94,25 @@ export function scalingProblems(result: OperationResult, serverName: string, dir
         }
         problems.push(`unexpected ${step.op} of ${step.type} ${step.name}`);
     }
-    if (!changedSteps(result).some((step) => step.op === "update" && step.name === `${directorName}-ipvs`)) {
-        problems.push("the director's IPVS table was not updated");
+    for (const name of allowed.required) {
+        if (!changed.some((step) => step.op === "update" && step.name === name)) {
+            problems.push(`${name} was not updated`);
+        }
     }
     return problems;
+}
+
+/** Scaling: the one server's own resources come or go, every director's table is updated in place. */
+export function scalingProblems(result: OperationResult, serverName: string, directorNames: string[]): string[] {
+    const tables = directorNames.map((name) => `${name}-lb`);
+    return inPlaceProblems(result, { ownedBy: serverName, updatable: tables, required: tables });
+}
+
+/** A mode switch: the directors' tables and the real servers' forwarding, all in place. */
+export function modeSwitchProblems(result: OperationResult, directorNames: string[], serverNames: string[]): string[] {
+    const tables = directorNames.map((name) => `${name}-lb`);
+    const forwarding = serverNames.map((name) => `${name}-forwarding`);
+    return inPlaceProblems(result, { updatable: [...tables, ...forwarding], required: [...tables, ...forwarding] });
 }
 
 /** libvirt objects whose names start with the lab's prefix. */
@@ -97,8 +137,153 @@ export function leftovers(uri: string, pool: string, prefix: string): string[] {
     return found.filter((entry) => entry.split(" ")[1].startsWith(prefix));
 }
 
-async function setRealServerCount(stack: auto.Stack, count: number): Promise<void> {
-    await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(count) });
+interface DrillOutputs extends SmokeInputs {
+    healthCheck: { kind: string; windowSeconds: number };
+    directors: { name: string; role: string; publicIp: string }[];
+    realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string }[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `test` once a second until it holds; returns when it did (ms since the epoch), or undefined after `limitMs`. */
+async function waitFor(test: () => Promise<boolean>, limitMs: number): Promise<number | undefined> {
+    const deadline = Date.now() + limitMs;
+    while (Date.now() < deadline) {
+        if (await test().catch(() => false)) {
+            return Date.now();
+        }
+        await sleep(1000);
+    }
+    return undefined;
+}
+
+/** Waits (bounded) until the probe's last `count` requests all succeeded. */
+async function waitForSteadySuccess(samples: readonly ProbeSample[], since: number, count: number, limitMs: number): Promise<void> {
+    await waitFor(async () => {
+        const recent = samples.filter((sample) => sample.at >= since).slice(-count);
+        return recent.length === count && recent.every((sample) => sample.ok);
+    }, limitMs);
+}
+
+const seconds = (from: number, to: number | undefined): string => (to === undefined ? "never" : `${((to - from) / 1000).toFixed(1)} s`);
+
+function holdsVip(out: DrillOutputs, directorIp: string): Promise<boolean> {
+    return sshRun(out.ssh, directorIp, "ip -o -4 addr show", 15_000).then((text) => text.includes(` ${out.vip}/`));
+}
+
+function inTable(out: DrillOutputs, directorIp: string, address: string): Promise<boolean> {
+    return sshRun(out.ssh, directorIp, `sudo ipvsadm -Ln -t ${out.vip}:${out.port}`, 15_000).then((text) => text.includes(` ${address}:${out.port} `));
+}
+
+/**
+ * A real server's web server stopped under load: the health check takes it
+ * out within its window (the only time requests may fail), and puts it back
+ * once it is started again.
+ */
+async function healthDrill(out: DrillOutputs): Promise<string[]> {
+    const server = out.realServers[0];
+    const director = out.directors[0];
+    const windowMs = out.healthCheck.windowSeconds * 1000;
+    const probe = new LoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
+    probe.start();
+    await sleep(3000);
+    const stoppedAt = Date.now();
+    await sshRun(out.ssh, server.publicIp, "sudo systemctl stop apache2");
+    const outAt = await waitFor(async () => !(await inTable(out, director.publicIp, server.forwardingAddress)), windowMs + 30_000);
+    await sleep(4000);
+    const startedAt = Date.now();
+    await sshRun(out.ssh, server.publicIp, "sudo systemctl start apache2");
+    const backAt = await waitFor(() => inTable(out, director.publicIp, server.forwardingAddress), windowMs + 30_000);
+    await sleep(4000);
+    const samples = await probe.stop();
+    const summary = summarizeProbe(samples, stoppedAt);
+    const answeredAgain = backAt !== undefined && samples.some((sample) => sample.at > backAt && sample.server === server.name);
+    console.log(
+        `health drill: ${server.name} left the table after ${seconds(stoppedAt, outAt)} (window ${out.healthCheck.windowSeconds} s), ` +
+            `came back ${seconds(startedAt, backAt)} after apache started; ${summary.failed} of ${summary.requests} requests failed, ` +
+            `the last ${summary.lastFailureAfterSeconds?.toFixed(1) ?? "-"} s after the stop`,
+    );
+    measurements.healthCheck = {
+        server: server.name,
+        windowSeconds: out.healthCheck.windowSeconds,
+        leftTableAfterSeconds: outAt === undefined ? undefined : (outAt - stoppedAt) / 1000,
+        backInTableAfterSeconds: backAt === undefined ? undefined : (backAt - startedAt) / 1000,
+        requests: summary.requests,
+        failedRequests: summary.failed,
+        lastFailureAfterSeconds: summary.lastFailureAfterSeconds,
+    };
+    const problems: string[] = [];
+    if (outAt === undefined) {
+        problems.push(`${server.name} never left the table`);
+    }
+    if (backAt === undefined) {
+        problems.push(`${server.name} never came back into the table`);
+    } else if (!answeredAgain) {
+        problems.push(`${server.name} is back in the table but answered no request`);
+    }
+    // Allowed: failures until the check notices, plus a second for the last in-flight request.
+    const allowedMs = windowMs + 2000;
+    const late = samples.filter((sample) => !sample.ok && sample.at - stoppedAt > allowedMs);
+    if (late.length > 0) {
+        problems.push(`${late.length} request(s) failed later than the ${out.healthCheck.windowSeconds} s health-check window (+2 s) after the stop`);
+    }
+    return problems;
+}
+
+/**
+ * The MASTER's keepalived stopped under load: the BACKUP takes the VIP and
+ * requests succeed again within FAILOVER_LIMIT_SECONDS; started again, the
+ * MASTER takes the VIP back, likewise.
+ */
+async function failoverDrill(out: DrillOutputs): Promise<string[]> {
+    const [master, backup] = out.directors;
+    const problems: string[] = [];
+    const probe = new LoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
+    probe.start();
+    await sleep(3000);
+    const stoppedAt = Date.now();
+    await sshRun(out.ssh, master.publicIp, "sudo systemctl stop keepalived");
+    const movedAt = await waitFor(() => holdsVip(out, backup.publicIp), 30_000);
+    await waitForSteadySuccess(probe.samples, stoppedAt, 20, 60_000);
+    const away = summarizeProbe(probe.samples, stoppedAt);
+    const startedAt = Date.now();
+    await sshRun(out.ssh, master.publicIp, "sudo systemctl start keepalived");
+    const backAt = await waitFor(async () => (await holdsVip(out, master.publicIp)) && !(await holdsVip(out, backup.publicIp)), 60_000);
+    await waitForSteadySuccess(probe.samples, startedAt, 20, 60_000);
+    const samples = await probe.stop();
+    const back = summarizeProbe(
+        samples.filter((sample) => sample.at >= startedAt),
+        startedAt,
+    );
+    const awayFailures = samples.filter((sample) => !sample.ok && sample.at >= stoppedAt && sample.at < startedAt).length;
+    console.log(
+        `failover drill: MASTER's keepalived stopped: VIP on ${backup.name} after ${seconds(stoppedAt, movedAt)}, ` +
+            `${awayFailures} request(s) failed, serving again after ${away.recoveredAfterSeconds.toFixed(1)} s; ` +
+            `started again: VIP back on ${master.name} after ${seconds(startedAt, backAt)}, ${back.failedAfterEvent} request(s) failed, ` +
+            `serving again after ${back.recoveredAfterSeconds.toFixed(1)} s; ${samples.length} requests in all`,
+    );
+    measurements.failover = {
+        vipMovedAfterSeconds: movedAt === undefined ? undefined : (movedAt - stoppedAt) / 1000,
+        failedRequestsOnFailover: awayFailures,
+        servingAgainAfterSeconds: away.recoveredAfterSeconds,
+        vipBackAfterSeconds: backAt === undefined ? undefined : (backAt - startedAt) / 1000,
+        failedRequestsOnFailback: back.failedAfterEvent,
+        servingAgainAfterFailbackSeconds: back.recoveredAfterSeconds,
+        requests: samples.length,
+    };
+    if (movedAt === undefined) {
+        problems.push(`the VIP never moved to ${backup.name}`);
+    }
+    if (away.recoveredAfterSeconds > FAILOVER_LIMIT_SECONDS) {
+        problems.push(`requests failed for ${away.recoveredAfterSeconds.toFixed(1)} s after the MASTER stopped (limit ${FAILOVER_LIMIT_SECONDS} s)`);
+    }
+    if (backAt === undefined) {
+        problems.push(`the VIP never moved back to ${master.name}`);
+    }
+    if (back.recoveredAfterSeconds > FAILOVER_LIMIT_SECONDS) {
+        problems.push(`requests failed for ${back.recoveredAfterSeconds.toFixed(1)} s after the MASTER returned (limit ${FAILOVER_LIMIT_SECONDS} s)`);
+    }
+    return problems;
 }
 
 async function main(): Promise<number> {
@@ -107,29 +292,42 @@ async function main(): Promise<number> {
     const stack = await openStack(stackName);
     const started = Date.now();
     const baseCount = Number((await stack.getConfig("lvs-dr-lab:realServerCount")).value);
-    // Every smoke phase reads the outputs afresh: scaling changes them.
-    const smokePhase = (name: string) =>
-        phase(name, async () => smokeTest((await plainOutputs(stack)) as unknown as SmokeInputs, requests), (report) => report.problems);
+    const outputs = async (): Promise<DrillOutputs> => (await plainOutputs(stack)) as unknown as DrillOutputs;
+    // Every smoke phase reads the outputs afresh: scaling and modes change them.
+    const smokePhase = (name: string) => phase(name, async () => smokeTest(await outputs(), requests), (report) => report.problems);
+    const directorNames = ["director", "director2"];
 
     try {
         await phase("clean start (destroy leftovers of an earlier run)", () => runOperation(stack, "destroy"));
-        await phase("up from nothing", () => runOperation(stack, "up"));
+        for (const [key, value] of Object.entries(E2E_CONFIG)) {
+            await stack.setConfig(`lvs-dr-lab:${key}`, { value });
+        }
+        await phase("up from nothing (DR, two directors, HTTP checks, ports 80 and 8080)", () => runOperation(stack, "up"));
         // What the stack made in libvirt, to prove after destroy that it is gone.
         const { libvirt } = (await plainOutputs(stack)) as unknown as { libvirt: { uri: string; pool: string; prefix: string } };
-        await smokePhase("smoke");
+        await smokePhase("smoke (dr)");
         await phase("no-op up", () => runOperation(stack, "up"), (result) => {
             const changed = changedSteps(result);
             return changed.length === 0 ? [] : changed.map((step) => `${step.op} ${step.type} ${step.name}`);
         });
+        await phase("health check: web1's apache stopped and started under load", async () => healthDrill(await outputs()), (problems) => problems);
+        await phase("failover: MASTER's keepalived stopped and started under load", async () => failoverDrill(await outputs()), (problems) => problems);
+        await smokePhase("smoke after the drills");
+
         const added = `web${baseCount + 1}`;
-        await setRealServerCount(stack, baseCount + 1);
-        await phase(`scale to ${baseCount + 1} real servers`, () => runOperation(stack, "up"), (result) =>
-            scalingProblems(result, added, "director"),
-        );
+        await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(baseCount + 1) });
+        await phase(`scale to ${baseCount + 1} real servers`, () => runOperation(stack, "up"), (result) => scalingProblems(result, added, directorNames));
         await smokePhase(`smoke with ${baseCount + 1}`);
-        await setRealServerCount(stack, baseCount);
-        await phase(`scale back to ${baseCount}`, () => runOperation(stack, "up"), (result) => scalingProblems(result, added, "director"));
+        await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(baseCount) });
+        await phase(`scale back to ${baseCount}`, () => runOperation(stack, "up"), (result) => scalingProblems(result, added, directorNames));
         await smokePhase(`smoke with ${baseCount}`);
+
+        const servers = Array.from({ length: baseCount }, (_, index) => `web${index + 1}`);
+        for (const mode of LATER_MODES) {
+            await stack.setConfig("lvs-dr-lab:mode", { value: mode });
+            await phase(`switch to ${mode} in place`, () => runOperation(stack, "up"), (result) => modeSwitchProblems(result, directorNames, servers));
+            await smokePhase(`smoke (${mode})`);
+        }
         await phase("destroy", () => runOperation(stack, "destroy"));
         await phase("nothing left", async () => leftovers(libvirt.uri, libvirt.pool, libvirt.prefix), (left) =>
             left.map((entry) => `${entry} is still there`),
@@ -142,6 +340,7 @@ async function main(): Promise<number> {
             domainType: (await stack.getConfig("lvs-dr-lab:domainType").catch(() => ({ value: "kvm" }))).value,
             passed: phases.length > 0 && phases.every((p) => p.ok),
             phases,
+            measurements,
         };
         const file = path.join(PROJECT_ROOT, "bench", "results", "e2e.json");
         fs.mkdirSync(path.dirname(file), { recursive: true });

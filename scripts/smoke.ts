@@ -1,8 +1,10 @@
 // The smoke test: proves a running lab works using nothing but its stack
 // outputs. Many requests to the VIP must all return the shared page, every
-// real server must answer its share, and the director's IPVS table must list
-// one Route entry per real server. Run it from where the VIP is reachable
-// (inside the lab host's namespace: `scripts/lab smoke`).
+// real server must answer its share, every extra service port must answer,
+// each director's IPVS table must list every real server on every port with
+// the mode's forwarding (Route, Masq or Tunnel), and exactly one director
+// must hold the VIP. Run it from where the VIP is reachable (inside the lab
+// host's namespace: `scripts/lab smoke`).
 import * as http from "http";
 import { openStack, plainOutputs } from "./automation";
 import { sshRun } from "./ssh";
@@ -10,20 +12,33 @@ import { sshRun } from "./ssh";
 /** The outputs the smoke test reads. */
 export interface SmokeInputs {
     vipUrl: string;
+    vip: string;
+    port: number;
+    ports: number[];
+    mode: "dr" | "nat" | "tun";
     expectedPage: string;
     identityHeader: string;
     scheduler: string;
-    director: { publicIp: string };
+    directors: { name: string; role: string; publicIp: string }[];
     realServers: { name: string; publicIp: string; weight: number }[];
     ssh: { user: string; privateKeyPath: string };
 }
+
+/** How `ipvsadm -Ln` names each mode's forwarding. */
+export const FORWARD_NAMES: Readonly<Record<SmokeInputs["mode"], string>> = { dr: "Route", nat: "Masq", tun: "Tunnel" };
+
+/** Requests sent to each extra port: enough to see every server under rr. */
+const EXTRA_PORT_REQUESTS = 20;
 
 export interface SmokeReport {
     requests: number;
     succeeded: number;
     failures: string[];
     answersByServer: Record<string, number>;
-    routeEntries: number;
+    /** Real-server entries with the mode's forwarding, per director. */
+    entriesByDirector: Record<string, number>;
+    /** The director(s) holding the VIP: exactly one when all is well. */
+    vipHolders: string[];
     ipvsTable: string;
     problems: string[];
     seconds: number;
@@ -35,7 +50,7 @@ interface HttpAnswer {
     server: string | undefined;
 }
 
-function get(url: string, header: string, timeoutMs: number): Promise<HttpAnswer> {
+export function get(url: string, header: string, timeoutMs: number): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
         // A new connection per request: IPVS schedules connections, not requests.
         const request = http.get(url, { agent: false, timeout: timeoutMs }, (response) => {
@@ -69,9 +84,14 @@ export function expectedShares(inputs: Pick<SmokeInputs, "scheduler" | "realServ
     return undefined;
 }
 
-/** Counts the real-server lines of `ipvsadm -Ln` that forward with Route (DR). */
-export function countRouteEntries(ipvsTable: string): number {
-    return ipvsTable.split("\n").filter((line) => /^\s*->\s+\S+:\d+\s+Route\s/.test(line)).length;
+/** Counts the real-server lines of `ipvsadm -Ln` that forward the given way (Route, Masq, Tunnel). */
+export function countEntries(ipvsTable: string, forward: string): number {
+    return ipvsTable.split("\n").filter((line) => new RegExp(`^\\s*->\\s+\\S+:\\d+\\s+${forward}\\s`).test(line)).length;
+}
+
+/** The URL of the VIP on another port. */
+export function urlForPort(vip: string, port: number): string {
+    return port === 80 ? `http://${vip}/` : `http://${vip}:${port}/`;
 }
 
 /**
@@ -130,22 +150,52 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
         problems.push(`... and ${failures.length - 5} more failed requests`);
     }
     problems.push(...judgeDistribution(answersByServer, requests, inputs));
-    let ipvsTable = "";
-    try {
-        ipvsTable = await sshRun(inputs.ssh, inputs.director.publicIp, "sudo ipvsadm -Ln");
-    } catch (error) {
-        problems.push(`could not read the director's IPVS table: ${error instanceof Error ? error.message : String(error)}`);
+    for (const port of inputs.ports.filter((p) => p !== inputs.port)) {
+        const url = urlForPort(inputs.vip, port);
+        let answered = 0;
+        for (let i = 0; i < EXTRA_PORT_REQUESTS; i++) {
+            try {
+                const answer = await get(url, inputs.identityHeader, 5000);
+                answered += answer.status === 200 && answer.body.trim() === inputs.expectedPage ? 1 : 0;
+            } catch {
+                // counted as not answered
+            }
+        }
+        if (answered !== EXTRA_PORT_REQUESTS) {
+            problems.push(`${url}: ${answered}/${EXTRA_PORT_REQUESTS} requests returned the shared page`);
+        }
     }
-    const routeEntries = countRouteEntries(ipvsTable);
-    if (routeEntries !== inputs.realServers.length) {
-        problems.push(`ipvsadm -Ln on the director lists ${routeEntries} Route entries; expected ${inputs.realServers.length}`);
+    const forward = FORWARD_NAMES[inputs.mode];
+    const expectedEntries = inputs.realServers.length * inputs.ports.length;
+    const entriesByDirector: Record<string, number> = {};
+    const vipHolders: string[] = [];
+    let ipvsTable = "";
+    for (const director of inputs.directors) {
+        try {
+            const table = await sshRun(inputs.ssh, director.publicIp, "sudo ipvsadm -Ln");
+            ipvsTable += `${director.name}:\n${table}`;
+            entriesByDirector[director.name] = countEntries(table, forward);
+            if (entriesByDirector[director.name] !== expectedEntries) {
+                problems.push(`ipvsadm -Ln on ${director.name} lists ${entriesByDirector[director.name]} ${forward} entries; expected ${expectedEntries}`);
+            }
+            const addresses = await sshRun(inputs.ssh, director.publicIp, "ip -o -4 addr show");
+            if (addresses.includes(` ${inputs.vip}/`)) {
+                vipHolders.push(director.name);
+            }
+        } catch (error) {
+            problems.push(`could not read ${director.name}'s IPVS table: ${error instanceof Error ? error.message : String(error)}`);
+        }
+    }
+    if (vipHolders.length !== 1) {
+        problems.push(`the VIP ${inputs.vip} is on ${vipHolders.length === 0 ? "no director" : vipHolders.join(" and ")}; expected exactly one`);
     }
     const report: SmokeReport = {
         requests,
         succeeded: requests - failures.length,
         failures,
         answersByServer,
-        routeEntries,
+        entriesByDirector,
+        vipHolders,
         ipvsTable,
         problems,
         seconds: (Date.now() - started) / 1000,
@@ -154,7 +204,9 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
     for (const [server, count] of Object.entries(answersByServer).sort()) {
         log(`  ${server.padEnd(12)} ${String(count).padStart(4)}  ${((count / requests) * 100).toFixed(1)}%`);
     }
-    log(`  director: ${routeEntries} Route entries in ipvsadm -Ln`);
+    for (const [name, count] of Object.entries(entriesByDirector)) {
+        log(`  ${name}: ${count} ${forward} entries in ipvsadm -Ln${vipHolders.includes(name) ? ", holds the VIP" : ""}`);
+    }
     log(ipvsTable.trimEnd().replace(/^/gm, "    "));
     log(problems.length === 0 ? "smoke: PASS" : `smoke: FAIL\n  - ${problems.join("\n  - ")}`);
     return report;

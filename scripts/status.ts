@@ -1,12 +1,15 @@
-// `scripts/lab status`: the machines of a stack and the director's live IPVS
-// table with per-server connection counts, from the stack outputs alone.
+// `scripts/lab status`: the machines of a stack, which director holds the
+// VIP, and each director's live IPVS table with per-server connection counts
+// (`ipvsadm -Ln`, as in the seed), from the stack outputs alone.
 import { openStack, plainOutputs } from "./automation";
 import { sshRun } from "./ssh";
 import { SmokeInputs } from "./smoke";
 
 interface StatusInputs extends SmokeInputs {
-    director: { publicIp: string; sshHint: string };
-    realServers: { name: string; publicIp: string; weight: number; sshHint: string }[];
+    keepalived: boolean;
+    healthCheck: { kind: string; windowSeconds: number };
+    directors: { name: string; role: string; publicIp: string; sshHint: string }[];
+    realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string; sshHint: string }[];
     nfs: { storageIp: string; sshHint: string };
     nfsExport: string;
 }
@@ -23,21 +26,29 @@ async function main(argv: string[]): Promise<number> {
         console.log(`stack ${stackName}: no lab (bring it up with scripts/lab up --stack ${stackName})`);
         return 3;
     }
-    console.log(`stack ${stackName}: ${outputs.vipUrl} (scheduler ${outputs.scheduler}), NFS ${outputs.nfsExport}`);
-    console.log(`  director  ${outputs.director.publicIp.padEnd(16)} ${outputs.director.sshHint}`);
+    const keeper = outputs.keepalived ? `keepalived (health check: ${outputs.healthCheck.kind}, a failed server leaves within ${outputs.healthCheck.windowSeconds} s)` : "ipvsadm";
+    console.log(`stack ${stackName}: ${outputs.vipUrl} ports ${outputs.ports.join(", ")}, mode ${outputs.mode}, scheduler ${outputs.scheduler}, table kept by ${keeper}`);
+    for (const director of outputs.directors) {
+        console.log(`  ${director.name.padEnd(10)} ${director.publicIp.padEnd(16)} ${director.role.padEnd(17)} ${director.sshHint}`);
+    }
     for (const server of outputs.realServers) {
-        console.log(`  ${server.name.padEnd(9)} ${server.publicIp.padEnd(16)} weight ${server.weight}  ${server.sshHint}`);
+        console.log(`  ${server.name.padEnd(10)} ${server.forwardingAddress.padEnd(16)} weight ${String(server.weight).padEnd(10)} ${server.sshHint}`);
     }
-    console.log(`  nfs       ${outputs.nfs.storageIp.padEnd(16)} ${outputs.nfs.sshHint}`);
-    try {
-        const table = await sshRun(outputs.ssh, outputs.director.publicIp, "sudo ipvsadm -Ln");
-        console.log("\ndirector: ipvsadm -Ln");
-        console.log(table.trimEnd());
-    } catch (error) {
-        console.log(`\ndirector unreachable: ${error instanceof Error ? error.message : String(error)}`);
-        return 1;
+    console.log(`  nfs        ${outputs.nfs.storageIp.padEnd(16)} ${outputs.nfsExport.padEnd(17)} ${outputs.nfs.sshHint}`);
+    let unreachable = 0;
+    for (const director of outputs.directors) {
+        try {
+            const table = await sshRun(outputs.ssh, director.publicIp, "sudo ipvsadm -Ln");
+            const addresses = await sshRun(outputs.ssh, director.publicIp, "ip -o -4 addr show");
+            const holds = addresses.includes(` ${outputs.vip}/`) ? "holds the VIP" : "does not hold the VIP";
+            console.log(`\n${director.name} (${holds}): ipvsadm -Ln`);
+            console.log(table.trimEnd());
+        } catch (error) {
+            unreachable += 1;
+            console.log(`\n${director.name} unreachable: ${error instanceof Error ? error.message : String(error)}`);
+        }
     }
-    return 0;
+    return unreachable === 0 ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

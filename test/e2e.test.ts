@@ -1,8 +1,10 @@
-// The end-to-end harness's own judgement: what scaling may change.
+// The end-to-end harness's own judgement: what scaling and a mode switch may
+// change, and how the drills read their continuous requests.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { OperationResult } from "../scripts/automation";
-import { scalingProblems } from "../scripts/e2e";
+import { modeSwitchProblems, scalingProblems } from "../scripts/e2e";
+import { ProbeSample, summarizeProbe } from "../scripts/probe";
 
 function result(...steps: [op: string, type: string, name: string][]): OperationResult {
     return {
@@ -13,36 +15,79 @@ function result(...steps: [op: string, type: string, name: string][]): Operation
     };
 }
 
-const IPVS_UPDATE: [string, string, string] = ["update", "command:remote:Command", "director-ipvs"];
+const COMMAND = "command:remote:Command";
+const DIRECTORS = ["director", "director2"];
 
 describe("scaling judgement", () => {
-    it("accepts the added server's own resources, the director's table update and a provider update", () => {
+    it("accepts the added server's own resources, both directors' table updates and a provider update", () => {
         const scaled = result(
             ["create", "lvslab:index:RealServer", "web5"],
             ["create", "pulumi-nodejs:dynamic/libvirt:Domain", "web5-vm"],
-            ["create", "command:remote:Command", "web5-web"],
+            ["create", COMMAND, "web5-web"],
             ["update", "pulumi:providers:pulumi-nodejs", "default"],
             ["same", "pulumi-nodejs:dynamic/libvirt:Domain", "web1-vm"],
-            IPVS_UPDATE,
+            ["update", COMMAND, "director-lb"],
+            ["update", COMMAND, "director2-lb"],
         );
-        assert.deepEqual(scalingProblems(scaled, "web5", "director"), []);
+        assert.deepEqual(scalingProblems(scaled, "web5", DIRECTORS), []);
     });
 
-    it("refuses a replaced or updated machine of another name, and a missing table update", () => {
+    it("refuses a replaced or updated machine of another name, and a director whose table was not updated", () => {
         const scaled = result(
             ["create", "pulumi-nodejs:dynamic/libvirt:Domain", "web5-vm"],
             ["replace", "pulumi-nodejs:dynamic/libvirt:Domain", "web1-vm"],
-            ["update", "command:remote:Command", "web2-web"],
+            ["update", COMMAND, "web2-web"],
+            ["update", COMMAND, "director-lb"],
         );
-        assert.deepEqual(scalingProblems(scaled, "web5", "director"), [
+        assert.deepEqual(scalingProblems(scaled, "web5", DIRECTORS), [
             "unexpected replace of pulumi-nodejs:dynamic/libvirt:Domain web1-vm",
-            "unexpected update of command:remote:Command web2-web",
-            "the director's IPVS table was not updated",
+            `unexpected update of ${COMMAND} web2-web`,
+            "director2-lb was not updated",
         ]);
     });
 
     it("does not take web50's resources for web5's", () => {
-        const scaled = result(["create", "pulumi-nodejs:dynamic/libvirt:Domain", "web50-vm"], IPVS_UPDATE);
-        assert.deepEqual(scalingProblems(scaled, "web5", "director"), ["unexpected create of pulumi-nodejs:dynamic/libvirt:Domain web50-vm"]);
+        const scaled = result(["create", "pulumi-nodejs:dynamic/libvirt:Domain", "web50-vm"], ["update", COMMAND, "director-lb"]);
+        assert.deepEqual(scalingProblems(scaled, "web5", ["director"]), ["unexpected create of pulumi-nodejs:dynamic/libvirt:Domain web50-vm"]);
+    });
+});
+
+describe("mode switch judgement", () => {
+    it("accepts in-place updates of the directors' tables and every server's forwarding, nothing else", () => {
+        const switched = result(["update", COMMAND, "director-lb"], ["update", COMMAND, "web1-forwarding"], ["update", COMMAND, "web2-forwarding"]);
+        assert.deepEqual(modeSwitchProblems(switched, ["director"], ["web1", "web2"]), []);
+    });
+
+    it("refuses a replaced step, a touched web tier and a server left in the old mode", () => {
+        const switched = result(["update", COMMAND, "director-lb"], ["replace", COMMAND, "web1-forwarding"], ["update", COMMAND, "web1-web"]);
+        assert.deepEqual(modeSwitchProblems(switched, ["director"], ["web1"]), [
+            `unexpected replace of ${COMMAND} web1-forwarding`,
+            `unexpected update of ${COMMAND} web1-web`,
+            "web1-forwarding was not updated",
+        ]);
+    });
+});
+
+describe("summarizeProbe", () => {
+    const at = (second: number, ok: boolean): ProbeSample => ({ at: 1_000_000 + second * 1000, ok });
+    const event = 1_000_000 + 10_000;
+
+    it("counts failures after the event and the time until requests succeed again", () => {
+        const samples = [at(9, true), at(10, false), at(11, false), at(12.5, false), at(13, true), at(14, true)];
+        assert.deepEqual(summarizeProbe(samples, event), {
+            requests: 6,
+            failed: 3,
+            failedAfterEvent: 3,
+            recoveredAfterSeconds: 3,
+            lastFailureAfterSeconds: 2.5,
+        });
+    });
+
+    it("reports no recovery as infinite, and nothing failed as zero", () => {
+        assert.equal(summarizeProbe([at(10, true), at(11, false)], event).recoveredAfterSeconds, Number.POSITIVE_INFINITY);
+        const clean = summarizeProbe([at(9, false), at(10, true), at(11, true)], event);
+        assert.equal(clean.recoveredAfterSeconds, 0);
+        assert.equal(clean.failedAfterEvent, 0);
+        assert.equal(clean.failed, 1, "a failure before the event still counts in the total");
     });
 });
