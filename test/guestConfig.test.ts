@@ -298,6 +298,7 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             RULES_FILE: sandbox.file(`${dir}/ipvsadm.rules`),
             IPVS_UNIT_FILE: sandbox.file(`${dir}/lvslab-ipvs.service`),
             KEEPALIVED_FILE: sandbox.file(`${dir}/keepalived.conf`),
+            KEEPALIVED_MODE_FILE: sandbox.file(`${dir}/keepalived-mode`),
             SORRY_DIR: sandbox.file(`${dir}/sorry`),
             SORRY_SITE: sandbox.file(`${dir}/lvslab-sorry.conf`),
             SORRY_PORTS_FILE: sandbox.file(`${dir}/ports.conf`),
@@ -455,6 +456,13 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             });
             assertSucceeded(changedConf);
             assert.ok(changedConf.calls.includes("systemctl reload keepalived"), "a changed config is reloaded, keeping the VRRP state");
+
+            const newMode = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], MODE: "tun", KEEPALIVED_CONF: `${conf}# tun\n` }), "apply", {
+                paths: directorPaths(dir),
+                stubs: keepalivedStubs(dir),
+            });
+            assertSucceeded(newMode);
+            assert.ok(newMode.calls.includes("systemctl restart keepalived"), "a new forwarding mode restarts keepalived: a reload would keep the old one");
 
             const back = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
             assertSucceeded(back);

@@ -22,6 +22,9 @@ IPVS_UNIT=lvslab-ipvs.service
 IPVS_UNIT_FILE=/etc/systemd/system/$IPVS_UNIT
 KEEPALIVED_FILE=/etc/keepalived/keepalived.conf
 KEEPALIVED_MARK="# lvs-dr-lab:"
+# The mode keepalived last ran with: a reload keeps existing real servers as
+# they are, so a different forwarding mode needs a restart.
+KEEPALIVED_MODE_FILE=/etc/lvslab/keepalived-mode
 SORRY_DIR=/var/lib/lvslab/sorry
 SORRY_SITE=/etc/apache2/sites-available/lvslab-sorry.conf
 SORRY_PORTS_FILE=/etc/apache2/ports.conf
@@ -193,6 +196,7 @@ stop_keepalived() {
         # keepalived takes its virtual services with it when it stops.
         systemctl disable --now keepalived >&2 || true
         remove_file "$KEEPALIVED_FILE"
+        remove_file "$KEEPALIVED_MODE_FILE"
     fi
 }
 
@@ -238,7 +242,10 @@ table_by_keepalived() {
         systemctl daemon-reload
         delete_services
     fi
-    local staged reload=0
+    local staged reload=0 restart=0
+    if [ "$(cat "$KEEPALIVED_MODE_FILE" 2>/dev/null || true)" != "$MODE" ]; then
+        restart=1
+    fi
     staged=$(mktemp)
     printf '%s\n' "$KEEPALIVED_CONF" >"$staged"
     if ! keepalived --config-test -f "$staged" >&2; then
@@ -251,8 +258,9 @@ table_by_keepalived() {
     fi
     write_file "$KEEPALIVED_FILE" 0600 <"$staged"
     rm -f "$staged"
+    printf '%s\n' "$MODE" | write_file "$KEEPALIVED_MODE_FILE" 0644
     systemctl enable keepalived >&2
-    if ! systemctl is-active -q keepalived; then
+    if [ "$restart" = 1 ] || ! systemctl is-active -q keepalived; then
         systemctl restart keepalived
     elif [ "$reload" = 1 ]; then
         # A reload keeps the VRRP state and edits the table in place.
