@@ -74,30 +74,14 @@ UNIT
     printf '\n[Install]\nWantedBy=multi-user.target\n'
 }
 
-release_static_addresses() {
-    if [ -f "$ADDRESS_UNIT_FILE" ]; then
-        # Stopping runs the unit's own ExecStop: its addresses go with it.
-        systemctl disable --now "$ADDRESS_UNIT" >&2 || true
-        remove_file "$ADDRESS_UNIT_FILE"
-        systemctl daemon-reload
-    fi
-}
-
 hold_static_addresses() {
     if [ -z "$STATIC_ADDRESSES" ]; then
-        release_static_addresses
+        # Stopping runs the unit's own ExecStop: its addresses go with it.
+        remove_unit "$ADDRESS_UNIT" "$ADDRESS_UNIT_FILE"
         return
     fi
-    local unit entry
-    unit=$(address_unit)
-    if [ -f "$ADDRESS_UNIT_FILE" ] && ! printf '%s\n' "$unit" | cmp -s - "$ADDRESS_UNIT_FILE"; then
-        # The old unit takes its old addresses away before the new one runs.
-        systemctl stop "$ADDRESS_UNIT"
-    fi
-    printf '%s\n' "$unit" | write_file "$ADDRESS_UNIT_FILE" 0644
-    systemctl daemon-reload
-    systemctl enable "$ADDRESS_UNIT" >&2
-    systemctl start "$ADDRESS_UNIT"
+    local entry
+    address_unit | install_unit "$ADDRESS_UNIT" "$ADDRESS_UNIT_FILE"
     for entry in $STATIC_ADDRESSES; do
         ip -o addr show dev "${entry##*=}" | grep -q " ${entry%%=*} " || { log "${entry%%=*} is not on ${entry##*=}"; exit 1; }
     done
@@ -299,7 +283,7 @@ remove() {
     if command -v ipvsadm >/dev/null 2>&1; then
         delete_services
     fi
-    release_static_addresses
+    remove_unit "$ADDRESS_UNIT" "$ADDRESS_UNIT_FILE"
     remove_sorry_page
     systemctl daemon-reload
     remove_file "$SYSCTL_FILE"

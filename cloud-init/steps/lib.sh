@@ -61,6 +61,32 @@ remove_file() {
     fi
 }
 
+# install_unit NAME FILE: installs the systemd unit text on standard input as
+# FILE, enabled and started. A unit whose text changed is stopped first, so
+# its old ExecStop undoes the old state before the new ExecStart runs.
+install_unit() {
+    local name=$1 file=$2 text
+    text=$(cat)
+    if [ -f "$file" ] && ! printf '%s\n' "$text" | cmp -s - "$file"; then
+        systemctl stop "$name"
+    fi
+    printf '%s\n' "$text" | write_file "$file" 0644
+    systemctl daemon-reload
+    systemctl enable "$name" >&2
+    systemctl start "$name"
+}
+
+# remove_unit NAME FILE: stops and disables the unit (its ExecStop undoes what
+# it did) and removes its file.
+remove_unit() {
+    local name=$1 file=$2
+    if [ -f "$file" ]; then
+        systemctl disable --now "$name" >&2 || true
+        remove_file "$file"
+        systemctl daemon-reload
+    fi
+}
+
 # retry TRIES PAUSE CMD...: runs CMD until it succeeds, at most TRIES times.
 retry() {
     local tries=$1 pause=$2 attempt

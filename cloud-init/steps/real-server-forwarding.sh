@@ -85,7 +85,7 @@ verify() {
 }
 
 apply() {
-    local public_nic storage_nic unit
+    local public_nic storage_nic
     public_nic=$(interface_with "$PUBLIC_IP")
     storage_nic=$(interface_with "$STORAGE_IP")
     [ -n "$public_nic" ] || { log "no interface carries $PUBLIC_IP"; exit 1; }
@@ -99,24 +99,13 @@ apply() {
     # ARP settings before any VIP: it must never be announced from here.
     kernel_settings "$public_nic" "$storage_nic" | write_file "$SYSCTL_FILE" 0644
     sysctl -q -p "$SYSCTL_FILE"
-    unit=$(forwarding_unit "$storage_nic")
-    if [ -f "$UNIT_FILE" ] && ! printf '%s\n' "$unit" | cmp -s - "$UNIT_FILE"; then
-        systemctl stop "$UNIT"
-    fi
-    printf '%s\n' "$unit" | write_file "$UNIT_FILE" 0644
-    systemctl daemon-reload
-    systemctl enable "$UNIT" >&2
-    systemctl start "$UNIT"
+    forwarding_unit "$storage_nic" | install_unit "$UNIT" "$UNIT_FILE"
     verify
     log "mode $MODE: ready for $VIP"
 }
 
 remove() {
-    if [ -f "$UNIT_FILE" ]; then
-        systemctl disable --now "$UNIT" >&2 || true
-    fi
-    remove_file "$UNIT_FILE"
-    systemctl daemon-reload
+    remove_unit "$UNIT" "$UNIT_FILE"
     remove_file "$SYSCTL_FILE"
     remove_file "$MODULES_FILE"
     local scope
