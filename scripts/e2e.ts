@@ -3,8 +3,8 @@
 // lab host's namespace (scripts/e2e.sh puts it there). Phases: up, smoke, a
 // no-op up; under continuous requests a real server's web server stopped and
 // started (out of the table and back) and the MASTER's keepalived stopped and
-// started (VIP to the BACKUP and back); scale to N+1 and back; DR -> NAT ->
-// TUN in place (smoke each time, nothing else replaced); destroy, and proof
+// started (VIP to the BACKUP and back); scale to N+1 and back; drain web1
+// (weight 0); DR -> NAT -> TUN in place (smoke each time, nothing else replaced); destroy, and proof
 // that nothing of the lab is left in libvirt.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -321,6 +321,16 @@ async function main(): Promise<number> {
         await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(baseCount) });
         await phase(`scale back to ${baseCount}`, () => runOperation(stack, "up"), (result) => scalingProblems(result, added, directorNames));
         await smokePhase(`smoke with ${baseCount}`);
+
+        const tables = directorNames.map((name) => `${name}-lb`);
+        const drained = JSON.stringify([0, ...Array<number>(baseCount - 1).fill(1)]);
+        await stack.setConfig("lvs-dr-lab:realServerWeights", { value: drained });
+        await phase(`drain web1 (weights ${drained}) in place`, () => runOperation(stack, "up"), (result) =>
+            inPlaceProblems(result, { updatable: tables, required: tables }),
+        );
+        await smokePhase("smoke with web1 drained (no new connections to it)");
+        // The first mode switch also gives web1 its weight back.
+        await stack.removeConfig("lvs-dr-lab:realServerWeights");
 
         const servers = Array.from({ length: baseCount }, (_, index) => `web${index + 1}`);
         for (const mode of LATER_MODES) {

@@ -122,8 +122,11 @@ export function judgeDistribution(
         }
     }
     for (const name of Object.keys(answersByServer)) {
-        if (!inputs.realServers.some((server) => server.name === name)) {
+        const server = inputs.realServers.find((candidate) => candidate.name === name);
+        if (!server) {
             problems.push(`an unknown server "${name}" answered`);
+        } else if (server.weight === 0) {
+            problems.push(`${name} has weight 0 (drained) but took ${answersByServer[name]} new connection(s)`);
         }
     }
     return problems;
