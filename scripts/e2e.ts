@@ -2,8 +2,9 @@
 // directors, HTTP health checks and a second service port. Runs inside the
 // lab host's namespace (scripts/e2e.sh puts it there). Phases: up, smoke, a
 // no-op up; under continuous requests a real server's web server stopped and
-// started (out of the table and back) and the MASTER's keepalived stopped and
-// started (VIP to the BACKUP and back); scale to N+1 and back; drain web1
+// started (out of the table and back); every web server stopped (the sorry
+// page) and started; the MASTER's keepalived stopped and started (VIP to the
+// BACKUP and back); scale to N+1 and back; drain web1
 // (weight 0); DR -> NAT -> TUN in place (smoke each time, nothing else replaced); destroy, and proof
 // that nothing of the lab is left in libvirt.
 import { execFileSync } from "child_process";
@@ -11,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { openStack, OperationResult, plainOutputs, PROJECT_ROOT, runOperation } from "./automation";
 import { LoadProbe, ProbeSample, summarizeProbe } from "./probe";
-import { smokeTest, SmokeInputs } from "./smoke";
+import { get, smokeTest, SmokeInputs } from "./smoke";
 import { sshRun } from "./ssh";
 
 /** What the e2e stack sets on top of the dev topology. */
@@ -22,6 +23,7 @@ export const E2E_CONFIG: Readonly<Record<string, string>> = {
     healthCheckTimeout: "1",
     healthCheckRetries: "1",
     extraPorts: "[8080]",
+    sorryServer: "true",
 };
 
 /** The modes the e2e switches to in place after testing DR. */
@@ -139,6 +141,7 @@ export function leftovers(uri: string, pool: string, prefix: string): string[] {
 
 interface DrillOutputs extends SmokeInputs {
     healthCheck: { kind: string; windowSeconds: number };
+    sorryPage: string | null;
     directors: { name: string; role: string; publicIp: string }[];
     realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string }[];
 }
@@ -231,6 +234,43 @@ async function healthDrill(out: DrillOutputs): Promise<string[]> {
 }
 
 /**
+ * Every real server's web server stopped: once the checks have taken them all
+ * out, the active director answers with the sorry page; started again, the
+ * site is back.
+ */
+async function sorryDrill(out: DrillOutputs): Promise<string[]> {
+    if (out.sorryPage === null) {
+        return ["the stack has no sorry page (sorryServer is false)"];
+    }
+    const sorryPage = out.sorryPage;
+    const limitMs = out.healthCheck.windowSeconds * 1000 + 30_000;
+    const answers = async (page: string, fromSorry: boolean): Promise<boolean> => {
+        const answer = await get(out.vipUrl, out.identityHeader, 2000);
+        return answer.status === 200 && answer.body.trim() === page && (answer.server ?? "").startsWith("sorry-") === fromSorry;
+    };
+    const everyServer = (command: string): Promise<string[]> => Promise.all(out.realServers.map((server) => sshRun(out.ssh, server.publicIp, command)));
+    const stoppedAt = Date.now();
+    await everyServer("sudo systemctl stop apache2");
+    const sorryAt = await waitFor(() => answers(sorryPage, true), limitMs);
+    const startedAt = Date.now();
+    await everyServer("sudo systemctl start apache2");
+    const backAt = await waitFor(() => answers(out.expectedPage, false), limitMs);
+    measurements.sorryServer = {
+        sorryPageAfterSeconds: sorryAt === undefined ? undefined : (sorryAt - stoppedAt) / 1000,
+        siteBackAfterSeconds: backAt === undefined ? undefined : (backAt - startedAt) / 1000,
+    };
+    console.log(`sorry drill: every apache stopped, the sorry page answered after ${seconds(stoppedAt, sorryAt)}; started again, the site was back after ${seconds(startedAt, backAt)}`);
+    const problems: string[] = [];
+    if (sorryAt === undefined) {
+        problems.push("the sorry page never answered with every real server down");
+    }
+    if (backAt === undefined) {
+        problems.push("the site did not come back after the real servers' apache started");
+    }
+    return problems;
+}
+
+/**
  * The MASTER's keepalived stopped under load: the BACKUP takes the VIP and
  * requests succeed again within FAILOVER_LIMIT_SECONDS; started again, the
  * MASTER takes the VIP back, likewise.
@@ -311,6 +351,7 @@ async function main(): Promise<number> {
             return changed.length === 0 ? [] : changed.map((step) => `${step.op} ${step.type} ${step.name}`);
         });
         await phase("health check: web1's apache stopped and started under load", async () => healthDrill(await outputs()), (problems) => problems);
+        await phase("sorry page: every real server's apache stopped and started", async () => sorryDrill(await outputs()), (problems) => problems);
         await phase("failover: MASTER's keepalived stopped and started under load", async () => failoverDrill(await outputs()), (problems) => problems);
         await smokePhase("smoke after the drills");
 

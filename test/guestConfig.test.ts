@@ -649,6 +649,7 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.equal(sandbox.read(`${dir}/identity/whoami`), "web1\n");
             const conf = sandbox.read(`${dir}/lvslab-identity.conf`);
             assert.ok(conf.includes('Header always set X-Real-Server "web1"\n'), conf);
+            assert.ok(conf.includes(`DocumentRoot ${sandbox.file(`${dir}/html`)}\n`), "extra ports, with no VirtualHost, serve the share too");
             assert.ok(conf.includes(`Alias /whoami ${sandbox.file(`${dir}/identity`)}/whoami\n`), conf);
             assert.equal(sandbox.read(`${dir}/ports.conf`), "Listen 80\n");
             assert.ok(run.calls.includes("curl -fsS --max-time 10 http://127.0.0.1:80/whoami"), run.calls.join("\n"));

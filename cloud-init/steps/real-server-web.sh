@@ -34,7 +34,10 @@ apply() {
     fi
     printf '%s\n' "$SERVER_NAME" | write_file "$IDENTITY_DIR/whoami" 0644
     write_file "$CONF_FILE" 0644 <<CONF
-# lvs-dr-lab: say which real server answered.
+# lvs-dr-lab: say which real server answered. The document root is set here,
+# for the whole server, so that extra ports (no VirtualHost of their own)
+# serve the share too.
+DocumentRoot $WEB_ROOT
 Header always set X-Real-Server "$SERVER_NAME"
 Alias /whoami $IDENTITY_DIR/whoami
 <Directory $IDENTITY_DIR>
