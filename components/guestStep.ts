@@ -11,8 +11,11 @@ export interface GuestStepArgs<N extends StepName> {
     step: N;
     /** An Output when a parameter is secret (the whole script then is). */
     params: StepParams[N] | pulumi.Output<StepParams[N]>;
-    /** The guest's domain: when it goes, the step's undo is skipped (nothing left to undo). */
-    domain: pulumi.Resource;
+    /**
+     * The guest's domain: when it goes, the step's undo is skipped (nothing
+     * left to undo); when it is made anew (a new id), the step runs again.
+     */
+    domain: pulumi.CustomResource;
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -22,6 +25,7 @@ export interface GuestStepArgs<N extends StepName> {
  * changes; `delete` undoes it. `deletedWith` skips the undo when the VM is
  * deleted too, so `pulumi destroy` never needs an unreachable guest, and
  * `deleteBeforeReplace` keeps an old undo from running after a new apply.
+ * The domain's id is a trigger: a new VM means the step runs again.
  */
 export function guestStep<N extends StepName>(
     name: string,
@@ -42,6 +46,10 @@ export function guestStep<N extends StepName>(
             create: script.apply((text) => stepCommand(text, "apply")),
             delete: script.apply((text) => stepCommand(text, "remove")),
             addPreviousOutputInEnv: false,
+            // A domain recreated behind Pulumi's back (refresh drops it, up
+            // makes it again) gets its configuration again, and up waits
+            // until the guest is back.
+            triggers: [args.domain.id],
         },
         {
             parent,

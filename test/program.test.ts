@@ -212,6 +212,8 @@ describe("the lab's resource graph (seed topology)", () => {
             assert.equal(connection.user, "lab");
             assert.ok(Number(connection.dialErrorLimit) > 0, "the SSH wait is bounded");
             assert.ok(String(step.inputs.delete).includes("remove"), `${step.name} has an undo`);
+            const machine = step.name.slice(0, step.name.lastIndexOf("-"));
+            assert.deepEqual(step.inputs.triggers, [`${machine}-vm-id`], `${step.name} runs again when ${machine}'s VM is made anew`);
         }
     });
 
