@@ -38,6 +38,9 @@ fi
 
 cleanup() {
     local status=$?
+    # Anything a killed floor left (named lvsfloor-*), while the stack's
+    # config (libvirt URI, pool) is still there to read.
+    timeout 300 "$LABHOST" exec node "$LVSLAB_ROOT/bin/scripts/bench.js" sweep lvsfloor- >/dev/null 2>&1 || true
     # A run killed midway may leave the stack locked (file backend): clear
     # the lock the way the CLI tells a user to (pulumi cancel), then destroy.
     timeout 120 node -e '
@@ -50,8 +53,6 @@ cleanup() {
     else
         echo "warning: destroy of stack $STACK failed; finish it with: scripts/lab destroy --stack $STACK" >&2
     fi
-    # Anything of a killed floor (bench) or an orphan of a drill: by name prefix.
-    timeout 300 "$LABHOST" exec node "$LVSLAB_ROOT/bin/scripts/bench.js" sweep lvsfloor- >/dev/null 2>&1 || true
     if [ "$started_host" = 1 ]; then
         "$LABHOST" stop || echo "warning: stopping the lab host failed; run: scripts/lab host stop" >&2
     fi

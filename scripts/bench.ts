@@ -26,7 +26,6 @@ import { loadLabConfig } from "../program";
 import { openStack, OperationResult, plainOutputs, PROJECT_ROOT, runOperation } from "./automation";
 import { leftovers, scalingProblems } from "./e2e";
 import { smokeTest, SmokeInputs } from "./smoke";
-import { sshRun } from "./ssh";
 
 // ---------------------------------------------------------------- pure parts
 
@@ -232,16 +231,29 @@ export async function stackLabConfig(stack: auto.Stack): Promise<LabConfig> {
     return loadLabConfig(raw as RawConfig);
 }
 
-/** Tries `ssh true` until it works or the deadline passes; returns the seconds since `since`, or undefined. */
+/**
+ * Tries `ssh true` until it works or the deadline passes; returns the seconds
+ * since `since`, or undefined. Each try may take 30 s to connect and 60 s in
+ * all: under emulation sshd's banner and a login (PAM, systemd --user) can
+ * take longer than 10 s, and cutting a try short only starts another one.
+ */
 export async function waitForSsh(config: LabConfig, host: string, since: number, deadlineMs: number): Promise<number | undefined> {
-    const access = { user: config.sshUser, privateKeyPath: config.sshKeyPath };
+    const args = [
+        "-i", config.sshKeyPath,
+        "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR",
+        "-o", "ConnectTimeout=30",
+        `${config.sshUser}@${host}`,
+        "true",
+    ];
     while (Date.now() < deadlineMs) {
-        try {
-            await sshRun(access, host, "true", 20_000);
+        const ok = await new Promise<boolean>((resolve) => execFile("ssh", args, { timeout: 60_000 }, (error) => resolve(!error)));
+        if (ok) {
             return (Date.now() - since) / 1000;
-        } catch {
-            await new Promise((resolve) => setTimeout(resolve, 2000));
         }
+        await new Promise((resolve) => setTimeout(resolve, 2000));
     }
     return undefined;
 }
