@@ -38,9 +38,10 @@ fi
 
 cleanup() {
     local status=$?
-    # Anything a killed floor left (named lvsfloor-*), while the stack's
-    # config (libvirt URI, pool) is still there to read.
-    timeout 300 "$LABHOST" exec node "$LVSLAB_ROOT/bin/scripts/bench.js" sweep lvsfloor- >/dev/null 2>&1 || true
+    # Anything a killed floor left (named lvsfloor-*), in the stack's pool.
+    local pool
+    pool=$(awk '$1 == "lvs-dr-lab:storagePool:" { print $2 }' "$STACK_FILE" 2>/dev/null || true)
+    timeout 300 "$LABHOST" exec node "$LVSLAB_ROOT/bin/scripts/bench.js" sweep lvsfloor- "${pool:-default}" >/dev/null 2>&1 || true
     # A run killed midway may leave the stack locked (file backend): clear
     # the lock the way the CLI tells a user to (pulumi cancel), then destroy.
     timeout 120 node -e '

@@ -143,13 +143,37 @@ export function resourceCounts(result: Pick<OperationResult, "steps">): { total:
 
 // ------------------------------------------------------------ memory sampler
 
+export interface ProcessGroupPeak {
+    name: string;
+    processes: number;
+    largestPeakMiB: number;
+}
+
+/** Per-process peaks (KiB) grouped by process name, largest first. */
+export function groupPeaks(peaks: readonly { name: string; hwmKiB: number }[]): ProcessGroupPeak[] {
+    const groups = new Map<string, { processes: number; largest: number }>();
+    for (const peak of peaks) {
+        const group = groups.get(peak.name) ?? { processes: 0, largest: 0 };
+        group.processes += 1;
+        group.largest = Math.max(group.largest, peak.hwmKiB);
+        groups.set(peak.name, group);
+    }
+    return [...groups.entries()]
+        .map(([name, g]) => ({ name, processes: g.processes, largestPeakMiB: Math.round((g.largest / 1024) * 10) / 10 }))
+        .sort((a, b) => b.largestPeakMiB - a.largestPeakMiB || a.name.localeCompare(b.name));
+}
+
 export interface MemoryReport {
     /** What was measured, in words (goes into the JSON). */
     method: string;
     /** This (automation) process's peak resident set, VmHWM. */
     automationPeakMiB: number;
-    /** Each child process seen (the pulumi engine, plugins), with its own VmHWM. */
-    children: { pid: number; name: string; peakMiB: number }[];
+    /**
+     * The processes below it by name (pulumi: the CLI and engine; MainThread:
+     * the Node.js plugins; ssh, virsh: what the plugins run): how many were
+     * seen and the largest VmHWM among them.
+     */
+    children: ProcessGroupPeak[];
     /** Highest sum of VmRSS over this process and its descendants at one sample. */
     peakTotalRssMiB: number;
 }
@@ -181,10 +205,9 @@ export class MemorySampler {
             method:
                 "VmHWM from /proc/PID/status of the automation process and of each descendant (pulumi CLI/engine, plugins), sampled every 0.5 s; peakTotalRssMiB is the largest sum of their VmRSS at one sample",
             automationPeakMiB: mib(self?.hwm ?? 0),
-            children: [...this.peaks.entries()]
-                .filter(([pid]) => pid !== process.pid)
-                .map(([pid, p]) => ({ pid, name: p.name, peakMiB: mib(p.hwm) }))
-                .sort((a, b) => b.peakMiB - a.peakMiB),
+            children: groupPeaks(
+                [...this.peaks.entries()].filter(([pid]) => pid !== process.pid).map(([, p]) => ({ name: p.name, hwmKiB: p.hwm })),
+            ),
             peakTotalRssMiB: mib(this.peakTotalRss),
         };
     }
@@ -596,20 +619,24 @@ async function main(): Promise<number> {
     return results.passed ? 0 : 1;
 }
 
-async function sweepCommand(prefix: string | undefined): Promise<number> {
+/** `bench.js sweep PREFIX [POOL [URI]]`: removes libvirt objects by name prefix (the harness's last resort). */
+async function sweepCommand(prefix: string | undefined, pool: string | undefined, uri = "qemu:///system"): Promise<number> {
     if (!prefix || prefix.length < 4) {
-        console.error("usage: node bin/scripts/bench.js sweep PREFIX   (at least 4 characters)");
+        console.error("usage: node bin/scripts/bench.js sweep PREFIX [POOL [URI]]   (PREFIX at least 4 characters)");
         return 64;
     }
-    const stack = await openStack(process.env.LVSLAB_BENCH_STACK ?? "bench");
-    const config = await stackLabConfig(stack);
-    const removed = await sweep(config.libvirtUri, config.storagePool, prefix);
+    let where = { uri, pool: pool ?? "" };
+    if (!pool) {
+        const config = await stackLabConfig(await openStack(process.env.LVSLAB_BENCH_STACK ?? "bench"));
+        where = { uri: config.libvirtUri, pool: config.storagePool };
+    }
+    const removed = await sweep(where.uri, where.pool, prefix);
     console.log(removed.length ? `removed: ${removed.join(", ")}` : `nothing named ${prefix}*`);
     return 0;
 }
 
 if (require.main === module) {
-    (process.argv[2] === "sweep" ? sweepCommand(process.argv[3]) : main()).then(
+    (process.argv[2] === "sweep" ? sweepCommand(process.argv[3], process.argv[4], process.argv[5]) : main()).then(
         (code) => process.exit(code),
         (error: unknown) => {
             console.error(`bench: ${errorText(error)}`);

@@ -1,7 +1,7 @@
 // The benchmark's own arithmetic: wrk's output, ratios, /proc parsing, tables.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { descendants, formatTable, parseDuration, parseProcStatus, parseWrk, ratio, resourceCounts } from "../scripts/bench";
+import { descendants, formatTable, groupPeaks, parseDuration, parseProcStatus, parseWrk, ratio, resourceCounts } from "../scripts/bench";
 
 const WRK_OUTPUT = `Running 15s test @ http://172.16.16.172/
   2 threads and 16 connections
@@ -109,5 +109,20 @@ describe("result tables", () => {
     it("pads every column but the last to its widest cell", () => {
         const table = formatTable(["phase", "seconds"], [["up", "907.0"], ["no-op up", "9.0"]]);
         assert.equal(table, ["phase     seconds", "--------  -------", "up        907.0", "no-op up  9.0"].join("\n"));
+    });
+});
+
+describe("memory by process name", () => {
+    it("groups processes by name with their count and the largest peak, largest first", () => {
+        const groups = groupPeaks([
+            { name: "ssh", hwmKiB: 7800 },
+            { name: "pulumi", hwmKiB: 148_480 },
+            { name: "ssh", hwmKiB: 8300 },
+            { name: "pulumi", hwmKiB: 102_400 },
+        ]);
+        assert.deepEqual(groups, [
+            { name: "pulumi", processes: 2, largestPeakMiB: 145 },
+            { name: "ssh", processes: 2, largestPeakMiB: 8.1 },
+        ]);
     });
 });
