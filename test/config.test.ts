@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { CONFIG_DEFAULTS, CONFIG_KEYS, ConfigError, LabConfig, MIN_MEMORY_MIB, RawConfig, SCHEDULERS, usesKeepalived } from "../components/config";
 import { firstHost, formatIpv4, isUsableHost, macFor, parseIpv4, parseSubnet, Subnet } from "../components/net";
 import { accepted, assertProblem, BASE_IMAGE, HOME, hostWithFiles, refused, SEED_RAW } from "./helpers/seed";
-import { projectFile } from "./helpers/tools";
+import { parseYamlLikeCloudInit, projectFile } from "./helpers/tools";
 
 const KEY_PATH = `${HOME}/.ssh/id_ed25519`;
 
@@ -343,6 +343,17 @@ describe("validateConfig: describing the real servers", () => {
 });
 
 describe("Pulumi.yaml and CONFIG_DEFAULTS", () => {
+    it("is YAML a real parser reads, with every key's type, description and default (the line reader below is no YAML parser)", () => {
+        const project = parseYamlLikeCloudInit(fs.readFileSync(projectFile("Pulumi.yaml"), "utf8")) as {
+            config: Record<string, { type: string; description: string; default: unknown }>;
+        };
+        assert.deepEqual(Object.keys(project.config).sort(), Object.keys(CONFIG_DEFAULTS).sort());
+        for (const [key, entry] of Object.entries(project.config)) {
+            assert.equal(typeof entry.description, "string", `${key}'s description is one string`);
+            assert.equal(String(entry.default), (CONFIG_DEFAULTS as Record<string, string>)[key], `${key}'s default`);
+        }
+    });
+
     it("declares every key that has a default, and documents the optional ones in a comment", () => {
         // Pulumi treats a declared key without a default as required.
         assert.deepEqual([...pulumiYamlConfig().declared].sort(), Object.keys(CONFIG_DEFAULTS).sort());
