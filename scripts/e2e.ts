@@ -204,7 +204,7 @@ async function healthDrill(out: DrillOutputs): Promise<string[]> {
     console.log(
         `health drill: ${server.name} left the table after ${seconds(stoppedAt, outAt)} (window ${out.healthCheck.windowSeconds} s), ` +
             `came back ${seconds(startedAt, backAt)} after apache started; ${summary.failed} of ${summary.requests} requests failed, ` +
-            `the last ${summary.lastFailureAfterSeconds?.toFixed(1) ?? "-"} s after the stop`,
+            `from ${summary.firstFailureAfterSeconds?.toFixed(1) ?? "-"} s to ${summary.lastFailureAfterSeconds?.toFixed(1) ?? "-"} s after the stop command (an outage of ${summary.outageSeconds.toFixed(1)} s)`,
     );
     measurements.healthCheck = {
         server: server.name,
@@ -213,7 +213,9 @@ async function healthDrill(out: DrillOutputs): Promise<string[]> {
         backInTableAfterSeconds: backAt === undefined ? undefined : (backAt - startedAt) / 1000,
         requests: summary.requests,
         failedRequests: summary.failed,
+        firstFailureAfterSeconds: summary.firstFailureAfterSeconds,
         lastFailureAfterSeconds: summary.lastFailureAfterSeconds,
+        outageSeconds: summary.outageSeconds,
     };
     const problems: string[] = [];
     if (outAt === undefined) {
@@ -224,11 +226,12 @@ async function healthDrill(out: DrillOutputs): Promise<string[]> {
     } else if (!answeredAgain) {
         problems.push(`${server.name} is back in the table but answered no request`);
     }
-    // Allowed: failures until the check notices, plus a second for the last in-flight request.
-    const allowedMs = windowMs + 2000;
-    const late = samples.filter((sample) => !sample.ok && sample.at - stoppedAt > allowedMs);
-    if (late.length > 0) {
-        problems.push(`${late.length} request(s) failed later than the ${out.healthCheck.windowSeconds} s health-check window (+2 s) after the stop`);
+    // Allowed: failures from the moment apache is down until the check
+    // notices (its window), plus 3 s for the slow clocks of emulated guests.
+    // Counted from the first failure: the SSH login and apache's graceful
+    // stop before it are no part of the check.
+    if (summary.outageSeconds > out.healthCheck.windowSeconds + 3) {
+        problems.push(`requests failed for ${summary.outageSeconds.toFixed(1)} s, longer than the ${out.healthCheck.windowSeconds} s health-check window (+3 s)`);
     }
     return problems;
 }
@@ -298,30 +301,32 @@ async function failoverDrill(out: DrillOutputs): Promise<string[]> {
     const awayFailures = samples.filter((sample) => !sample.ok && sample.at >= stoppedAt && sample.at < startedAt).length;
     console.log(
         `failover drill: MASTER's keepalived stopped: VIP on ${backup.name} after ${seconds(stoppedAt, movedAt)}, ` +
-            `${awayFailures} request(s) failed, serving again after ${away.recoveredAfterSeconds.toFixed(1)} s; ` +
-            `started again: VIP back on ${master.name} after ${seconds(startedAt, backAt)}, ${back.failedAfterEvent} request(s) failed, ` +
-            `serving again after ${back.recoveredAfterSeconds.toFixed(1)} s; ${samples.length} requests in all`,
+            `${awayFailures} request(s) failed (an outage of ${away.outageSeconds.toFixed(1)} s), serving again ${away.recoveredAfterSeconds.toFixed(1)} s after the stop command; ` +
+            `started again: VIP back on ${master.name} after ${seconds(startedAt, backAt)}, ${back.failedAfterEvent} request(s) failed ` +
+            `(an outage of ${back.outageSeconds.toFixed(1)} s); ${samples.length} requests in all`,
     );
     measurements.failover = {
         vipMovedAfterSeconds: movedAt === undefined ? undefined : (movedAt - stoppedAt) / 1000,
         failedRequestsOnFailover: awayFailures,
         servingAgainAfterSeconds: away.recoveredAfterSeconds,
+        outageOnFailoverSeconds: away.outageSeconds,
         vipBackAfterSeconds: backAt === undefined ? undefined : (backAt - startedAt) / 1000,
         failedRequestsOnFailback: back.failedAfterEvent,
         servingAgainAfterFailbackSeconds: back.recoveredAfterSeconds,
+        outageOnFailbackSeconds: back.outageSeconds,
         requests: samples.length,
     };
     if (movedAt === undefined) {
         problems.push(`the VIP never moved to ${backup.name}`);
     }
-    if (away.recoveredAfterSeconds > FAILOVER_LIMIT_SECONDS) {
-        problems.push(`requests failed for ${away.recoveredAfterSeconds.toFixed(1)} s after the MASTER stopped (limit ${FAILOVER_LIMIT_SECONDS} s)`);
+    if (away.outageSeconds > FAILOVER_LIMIT_SECONDS) {
+        problems.push(`requests failed for ${away.outageSeconds.toFixed(1)} s when the MASTER stopped (limit ${FAILOVER_LIMIT_SECONDS} s)`);
     }
     if (backAt === undefined) {
         problems.push(`the VIP never moved back to ${master.name}`);
     }
-    if (back.recoveredAfterSeconds > FAILOVER_LIMIT_SECONDS) {
-        problems.push(`requests failed for ${back.recoveredAfterSeconds.toFixed(1)} s after the MASTER returned (limit ${FAILOVER_LIMIT_SECONDS} s)`);
+    if (back.outageSeconds > FAILOVER_LIMIT_SECONDS) {
+        problems.push(`requests failed for ${back.outageSeconds.toFixed(1)} s when the MASTER returned (limit ${FAILOVER_LIMIT_SECONDS} s)`);
     }
     return problems;
 }

@@ -18,22 +18,34 @@ export interface ProbeSummary {
     failedAfterEvent: number;
     /** Seconds from the event to the first success after its last failure; 0 if nothing failed. */
     recoveredAfterSeconds: number;
-    /** Seconds from the event to its last failure, undefined if none failed. */
+    /** Seconds from the event to its first and last failure, undefined if none failed. */
+    firstFailureAfterSeconds?: number;
     lastFailureAfterSeconds?: number;
+    /**
+     * Seconds from the first failure after the event to the first success
+     * after the last one: how long the service was out, whatever the time it
+     * took to break it (an SSH login, a graceful stop).
+     */
+    outageSeconds: number;
 }
 
 /** Judges samples against the moment something was broken. Pure. */
 export function summarizeProbe(samples: readonly ProbeSample[], eventAt: number): ProbeSummary {
     const after = samples.filter((sample) => sample.at >= eventAt);
     const failures = after.filter((sample) => !sample.ok);
+    const firstFailure = failures.length > 0 ? failures[0].at : undefined;
     const lastFailure = failures.length > 0 ? failures[failures.length - 1].at : undefined;
     const recovery = lastFailure === undefined ? undefined : after.find((sample) => sample.ok && sample.at > lastFailure);
+    const since = (from: number | undefined): number =>
+        lastFailure === undefined || from === undefined ? 0 : recovery ? (recovery.at - from) / 1000 : Number.POSITIVE_INFINITY;
     return {
         requests: samples.length,
         failed: samples.filter((sample) => !sample.ok).length,
         failedAfterEvent: failures.length,
-        recoveredAfterSeconds: lastFailure === undefined ? 0 : recovery ? (recovery.at - eventAt) / 1000 : Number.POSITIVE_INFINITY,
+        recoveredAfterSeconds: since(eventAt),
+        firstFailureAfterSeconds: firstFailure === undefined ? undefined : (firstFailure - eventAt) / 1000,
         lastFailureAfterSeconds: lastFailure === undefined ? undefined : (lastFailure - eventAt) / 1000,
+        outageSeconds: since(firstFailure),
     };
 }
 

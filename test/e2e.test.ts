@@ -79,14 +79,24 @@ describe("summarizeProbe", () => {
             failed: 3,
             failedAfterEvent: 3,
             recoveredAfterSeconds: 3,
+            firstFailureAfterSeconds: 0,
             lastFailureAfterSeconds: 2.5,
+            outageSeconds: 3,
         });
+    });
+
+    it("measures the outage from the first failure, not from the event", () => {
+        const samples = [at(10, true), at(12, true), at(14, false), at(15, false), at(16, true)];
+        const summary = summarizeProbe(samples, event);
+        assert.equal(summary.recoveredAfterSeconds, 6);
+        assert.equal(summary.outageSeconds, 2);
     });
 
     it("reports no recovery as infinite, and nothing failed as zero", () => {
         assert.equal(summarizeProbe([at(10, true), at(11, false)], event).recoveredAfterSeconds, Number.POSITIVE_INFINITY);
         const clean = summarizeProbe([at(9, false), at(10, true), at(11, true)], event);
         assert.equal(clean.recoveredAfterSeconds, 0);
+        assert.equal(clean.outageSeconds, 0);
         assert.equal(clean.failedAfterEvent, 0);
         assert.equal(clean.failed, 1, "a failure before the event still counts in the total");
     });
