@@ -223,6 +223,21 @@ is_up() {
 # namespace and waits for its pid. LIBVIRT_LOG_OUTPUTS sends the daemon's own
 # log to the state dir; its fds go to the log too, so no caller's pipe is
 # held open by the daemon.
+# With br_netfilter loaded (Docker hosts, and this machine), frames crossing a
+# bridge also pass iptables, where libvirt's NAT network masquerades anything
+# from the public subnet to another one: in LVS-NAT mode that rewrites the
+# clients' packets on their way from the director to a real server over the
+# storage bridge, and no reply ever matches. The setting is per namespace, so
+# turning it off here leaves the host alone.
+keep_bridges_out_of_iptables() {
+    local setting
+    for setting in bridge-nf-call-iptables bridge-nf-call-ip6tables bridge-nf-call-arptables; do
+        if ip netns exec "$NS" test -e "/proc/sys/net/bridge/$setting"; then
+            ip netns exec "$NS" sh -c "echo 0 > /proc/sys/net/bridge/$setting" || die "could not turn off net.bridge.$setting in netns $NS"
+        fi
+    done
+}
+
 start_daemon() {
     local name=$1 pidfile=$2 daemon_log=$3
     log "starting $name in $NS"
@@ -278,6 +293,7 @@ cmd_start() {
     echo "$NS" >"$NETNS_FILE"
     echo netns >"$MODE_FILE"
     run_logged 10 ip netns exec "$NS" ip link set lo up || die "bringing lo up in netns $NS"
+    keep_bridges_out_of_iptables
 
     start_daemon virtlogd "$VIRTLOGD_PID" "$VIRTLOGD_LOG"
     start_daemon libvirtd "$LIBVIRTD_PID" "$LIBVIRTD_LOG"
