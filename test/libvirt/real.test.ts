@@ -178,6 +178,10 @@ describe("libvirt networks (real libvirtd)", () => {
         assert.match(ip.stdout, new RegExp(`inet 10\\.254\\.${SUBNET}\\.1/24`));
         if (labMode === "netns" || existsSync(join(RUN_DIR, "netns"))) {
             assert.notEqual(run("ip", ["link", "show", "dev", BR_NAT]).code, 0, "the bridge leaked into the host's own namespace");
+            // Where br_netfilter is loaded, bridged frames must not meet
+            // libvirt's masquerade rule (it breaks LVS-NAT).
+            const setting = labhost("exec", "sh", "-c", "cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo absent");
+            assert.match(setting.stdout.trim(), /^(0|absent)$/, "bridge-nf-call-iptables is off in the lab's namespace");
         }
     });
 
