@@ -220,10 +220,8 @@ table_by_keepalived() {
     ensure_packages ipvsadm keepalived
     if [ -f "$IPVS_UNIT_FILE" ]; then
         # From here keepalived owns the table: ipvsadm's copy goes first.
-        systemctl disable "$IPVS_UNIT" >&2 || true
-        remove_file "$IPVS_UNIT_FILE"
+        remove_unit "$IPVS_UNIT" "$IPVS_UNIT_FILE"
         remove_file "$RULES_FILE"
-        systemctl daemon-reload
         delete_services
     fi
     local staged reload=0 restart=0
@@ -275,10 +273,8 @@ apply() {
 
 remove() {
     stop_keepalived
-    if [ -f "$IPVS_UNIT_FILE" ]; then
-        systemctl disable "$IPVS_UNIT" >&2 || true
-    fi
-    remove_file "$IPVS_UNIT_FILE"
+    # The restore unit has no ExecStop: stopping it leaves the table to the next lines.
+    remove_unit "$IPVS_UNIT" "$IPVS_UNIT_FILE"
     remove_file "$RULES_FILE"
     if command -v ipvsadm >/dev/null 2>&1; then
         delete_services
