@@ -1,7 +1,7 @@
 // The benchmark (`npm run bench`): how long the lab takes to come up against
 // a floor measured in the same run, what the everyday operations cost, what
 // the director costs the data path, and how much memory a Pulumi run takes.
-// Runs inside the lab host's namespace (scripts/bench.sh puts it there).
+// Runs inside the lab host's namespace (scripts/isolated.sh puts it there).
 //
 // Phases: the floor (the same six guests defined and booted straight with
 // virsh through the libvirt layer's own functions, no Pulumi, until each

@@ -1,6 +1,6 @@
 // The fault drills (`npm run drills`): what the lab does when things break.
 // Each drill states what is expected, checks it, and records what was
-// observed. Runs inside the lab host's namespace (scripts/bench.sh puts it
+// observed. Runs inside the lab host's namespace (scripts/isolated.sh puts it
 // there) on a fresh stack with the dev topology.
 //
 // Order: bad configuration (a scratch stack, before anything exists); up

@@ -1,70 +1,87 @@
 #!/usr/bin/env bash
-# labhost.sh: the libvirt host of the LVS-DR lab.
+# labhost.sh: a libvirt host of the LVS-DR lab, private to the lab.
 #
-# There is no systemd here, so libvirtd and virtlogd are started by hand, inside
-# a network namespace of our own: the bridges, dnsmasq and the guests' traffic
-# then stay inside it and never touch the machine's own networks.
-# See components/libvirt/README.md for the whole story.
+# There is no systemd here, so libvirtd and virtlogd are started by hand,
+# inside a network namespace of our own (bridges, dnsmasq and the guests'
+# traffic stay in it) and a mount namespace of our own: /etc/libvirt,
+# /var/lib/libvirt, /var/cache/libvirt, /var/log/libvirt and /run/libvirt are
+# bind-mounted from the lab host's root directory. So a lab host starts from
+# nothing the first time, never reads or writes the machine's own libvirt
+# state, and several lab hosts (each its own name) run side by side without
+# sharing a socket or a file. See components/libvirt/README.md.
 set -euo pipefail
 
-NS="${LVSLAB_NETNS:-lvslab}"
-RUN_DIR="${LVSLAB_RUN_DIR:-/run/lvs-dr-lab}"
+SELF="$(readlink -f "$0")"
+NAME="${LVSLAB_LABHOST:-lvslab}"
+LVSLAB_HOME="${LVSLAB_HOME:-/var/lib/lvs-dr-lab}"
+ROOT="${LVSLAB_LABHOST_ROOT:-$LVSLAB_HOME/labhosts/$NAME}"
+NS="${LVSLAB_NETNS:-$NAME}"
 POOL="${LVSLAB_POOL:-lvslab}"
-POOL_DIR="${LVSLAB_POOL_DIR:-/var/lib/lvs-dr-lab/pool}"
 START_TIMEOUT="${LVSLAB_START_TIMEOUT:-60}"
 URI="qemu:///system"
 
-LOG="$RUN_DIR/labhost.log"
-LIBVIRTD_LOG="$RUN_DIR/libvirtd.log"
-VIRTLOGD_LOG="$RUN_DIR/virtlogd.log"
+POOL_DIR="$ROOT/pool"
+RUN_DIR="$ROOT/run"
+LOG="$ROOT/labhost.log"
+LIBVIRTD_LOG="$ROOT/libvirtd.log"
+VIRTLOGD_LOG="$ROOT/virtlogd.log"
 LIBVIRTD_PID="$RUN_DIR/libvirtd.pid"
 VIRTLOGD_PID="$RUN_DIR/virtlogd.pid"
-# "netns" (we run the daemons) or "system" (someone else's libvirtd answered).
-MODE_FILE="$RUN_DIR/mode"
-# The namespace that exec uses; written only for a namespace we created, or
-# (system mode) the one the foreign libvirtd was found in.
+# Written once the namespace is ours: stop removes only what this names.
 NETNS_FILE="$RUN_DIR/netns"
-# Written when this script defined the pool.
-POOL_FILE="$RUN_DIR/pool-created"
+# Mount points this script had to create on the machine (empty directories).
+MOUNTPOINTS_FILE="$RUN_DIR/mountpoints-created"
+# The machine's libvirt directories and where each comes from in the root.
+PRIVATE_DIRS=(
+    "/etc/libvirt=etc/libvirt"
+    "/var/lib/libvirt=lib/libvirt"
+    "/var/cache/libvirt=cache/libvirt"
+    "/var/log/libvirt=log/libvirt"
+    "/run/libvirt=run/libvirt"
+)
 
 usage() {
     cat <<EOF
-Usage: $(basename "$0") start|stop [--purge]|status|exec CMD...|--help
+Usage: $(basename "$0") start|stop [--purge|--purge-if-empty]|status|exec CMD...|uri|--help
 
-Runs the libvirt host of the LVS-DR lab: libvirtd and virtlogd inside the
-network namespace "$NS", with the storage pool "$POOL" ($POOL_DIR).
+Runs lab host "$NAME": libvirtd and virtlogd in the network namespace "$NS"
+and a private mount namespace whose libvirt directories live under
+$ROOT (the root), with the storage pool "$POOL" in $POOL_DIR.
 
-  start         start virtlogd + libvirtd in the namespace and make sure the
-                pool exists and is active (idempotent). If a libvirtd that we
-                did not start already answers on $URI, use it instead
-                ("system" mode: no daemon or namespace of ours).
-  stop          destroy every running domain and active network of our
-                libvirtd, stop libvirtd and virtlogd, remove the namespace.
-                The pool directory stays unless --purge is given.
-                In system mode the foreign libvirtd is left alone.
-  status        print mode, pids, namespace, pool; exit 0 if up, 3 if not.
-  exec CMD...   run CMD inside the namespace (directly in system mode).
+  start         create the root if it does not exist (saying so), the
+                namespaces, start virtlogd + libvirtd in them, make sure the
+                pool exists and is active (idempotent)
+  stop          destroy every running domain and active network, stop the
+                daemons, remove the namespace; the root (libvirt's
+                definitions, the pool) stays for the next start
+  stop --purge  the same, then remove the root too
+  stop --purge-if-empty
+                purge only if libvirt holds no domain, network or volume
+  status        print the lab host's state; exit 0 if up, 3 if not
+  exec CMD...   run CMD inside the lab host (both namespaces): qemu:///system
+                there is this lab host's libvirtd
+  uri           print the URI that reaches this libvirtd from outside
 
 Environment (defaults):
-  LVSLAB_NETNS=$NS  LVSLAB_RUN_DIR=$RUN_DIR
-  LVSLAB_POOL=$POOL  LVSLAB_POOL_DIR=$POOL_DIR
+  LVSLAB_LABHOST=$NAME  (the lab host's name)
+  LVSLAB_HOME=$LVSLAB_HOME
+  LVSLAB_LABHOST_ROOT=$ROOT
+  LVSLAB_NETNS=$NS  LVSLAB_POOL=$POOL
   LVSLAB_START_TIMEOUT=$START_TIMEOUT (seconds to wait for libvirtd)
 Logs: $LOG, $LIBVIRTD_LOG, $VIRTLOGD_LOG
 EOF
 }
 
 log() {
-    local line
-    line="$(date '+%F %T') $*"
-    echo "labhost: $*" >&2
-    if [ -d "$RUN_DIR" ]; then
-        echo "$line" >>"$LOG"
+    echo "labhost $NAME: $*" >&2
+    if [ -d "$ROOT" ]; then
+        echo "$(date '+%F %T') $*" >>"$LOG"
     fi
 }
 
 die() {
     log "FAILED: $*"
-    echo "labhost: see $LOG (daemon logs: $LIBVIRTD_LOG, $VIRTLOGD_LOG)" >&2
+    echo "labhost $NAME: see $LOG (daemon logs: $LIBVIRTD_LOG, $VIRTLOGD_LOG)" >&2
     exit 1
 }
 
@@ -76,14 +93,12 @@ run_logged() {
     timeout --kill-after=5 "$secs" "$@" </dev/null >>"$LOG" 2>&1
 }
 
-virsh_q() {
-    timeout --kill-after=5 30 virsh -q -c "$URI" "$@" </dev/null
-}
-
-# A libvirtd (ours or not) answers on the system URI.
-libvirt_answers() {
-    [ -S /run/libvirt/libvirt-sock ] || [ -S /run/libvirt/virtqemud-sock ] || return 1
-    timeout --kill-after=2 10 virsh -c "$URI" version </dev/null >/dev/null 2>&1
+# run_inside SECS CMD...: run_logged, inside the lab host.
+run_inside() {
+    local secs="$1"
+    shift
+    echo "$(date '+%F %T') + (inside) $*" >>"$LOG"
+    in_host timeout --kill-after=5 "$secs" "$@" </dev/null >>"$LOG" 2>&1
 }
 
 # A process that exists and is not a zombie. PID 1 here does not reap
@@ -106,6 +121,21 @@ pid_of() {
     [ "$comm" = "$name" ] || return 1
     alive "$pid" || return 1
     echo "$pid"
+}
+
+# in_host CMD...: runs CMD in the namespaces of our libvirtd.
+in_host() {
+    local pid
+    pid="$(pid_of "$LIBVIRTD_PID" libvirtd)" || return 1
+    nsenter --target "$pid" --mount --net -- "$@"
+}
+
+virsh_q() {
+    in_host timeout --kill-after=5 30 virsh -q -c "$URI" "$@" </dev/null
+}
+
+libvirt_answers() {
+    in_host timeout --kill-after=2 10 virsh -c "$URI" version </dev/null >/dev/null 2>&1
 }
 
 netns_exists() {
@@ -167,62 +197,29 @@ fix_dev_kvm() {
 }
 
 ensure_pool() {
-    local target info
+    local info
     if ! virsh_q pool-info "$POOL" >/dev/null 2>&1; then
         log "defining storage pool $POOL at $POOL_DIR"
-        run_logged 30 virsh -c "$URI" pool-define-as "$POOL" dir --target "$POOL_DIR" ||
+        run_inside 30 virsh -c "$URI" pool-define-as "$POOL" dir --target "$POOL_DIR" ||
             die "virsh pool-define-as $POOL dir --target $POOL_DIR"
-        # So that stop --purge in system mode removes only a pool we made.
-        echo "$POOL" >"$POOL_FILE"
     fi
-    target="$(virsh_q pool-dumpxml "$POOL" 2>/dev/null | sed -n 's:.*<path>\(.*\)</path>.*:\1:p')"
-    target="${target%%$'\n'*}"
-    if [ -n "$target" ] && [ "$target" != "$POOL_DIR" ]; then
-        log "note: pool $POOL already exists with target $target (not $POOL_DIR); using it"
-    fi
-    if [ ! -d "${target:-$POOL_DIR}" ]; then
-        run_logged 30 virsh -c "$URI" pool-build "$POOL" || die "virsh pool-build $POOL"
+    if [ ! -d "$POOL_DIR" ]; then
+        run_inside 30 virsh -c "$URI" pool-build "$POOL" || die "virsh pool-build $POOL"
     fi
     # Captured first: grep -q closing the pipe early would fail it (pipefail).
     info="$(virsh_q pool-info "$POOL" 2>/dev/null || true)"
     if ! grep -Eq '^State:[[:space:]]+running' <<<"$info"; then
-        run_logged 30 virsh -c "$URI" pool-start "$POOL" || die "virsh pool-start $POOL"
+        run_inside 30 virsh -c "$URI" pool-start "$POOL" || die "virsh pool-start $POOL"
     fi
     if ! grep -Eq '^Autostart:[[:space:]]+yes' <<<"$info"; then
-        run_logged 30 virsh -c "$URI" pool-autostart "$POOL" || die "virsh pool-autostart $POOL"
+        run_inside 30 virsh -c "$URI" pool-autostart "$POOL" || die "virsh pool-autostart $POOL"
     fi
-}
-
-# Prints the network namespace (if named) of a running libvirtd/virtqemud
-# that is not ours. ss cannot tell: unix sockets are listed per namespace.
-foreign_netns() {
-    local d comm
-    for d in /proc/[0-9]*; do
-        comm="$(cat "$d/comm" 2>/dev/null || true)"
-        case "$comm" in
-        libvirtd | virtqemud)
-            alive "${d#/proc/}" || continue
-            ip netns identify "${d#/proc/}" 2>/dev/null || true
-            return 0
-            ;;
-        esac
-    done
 }
 
 is_up() {
-    local mode
-    mode="$(cat "$MODE_FILE" 2>/dev/null || true)"
-    case "$mode" in
-    netns) pid_of "$LIBVIRTD_PID" libvirtd >/dev/null && libvirt_answers ;;
-    system) libvirt_answers ;;
-    *) return 1 ;;
-    esac
+    pid_of "$LIBVIRTD_PID" libvirtd >/dev/null && libvirt_answers
 }
 
-# start_daemon NAME PIDFILE DAEMON_LOG: starts a libvirt daemon inside the
-# namespace and waits for its pid. LIBVIRT_LOG_OUTPUTS sends the daemon's own
-# log to the state dir; its fds go to the log too, so no caller's pipe is
-# held open by the daemon.
 # With br_netfilter loaded (Docker hosts, and this machine), frames crossing a
 # bridge also pass iptables, where libvirt's NAT network masquerades anything
 # from the public subnet to another one: in LVS-NAT mode that rewrites the
@@ -238,65 +235,97 @@ keep_bridges_out_of_iptables() {
     done
 }
 
-start_daemon() {
-    local name=$1 pidfile=$2 daemon_log=$3
-    log "starting $name in $NS"
-    ip netns exec "$NS" env LIBVIRT_LOG_OUTPUTS="3:file:$daemon_log" \
-        "$name" -d --pid-file "$pidfile" </dev/null >>"$LOG" 2>&1 ||
-        die "$name -d (in netns $NS) exited with an error"
-    wait_pidfile "$pidfile" "$name" 10 ||
-        die "$name did not come up (no live pid in $pidfile after 10 s)"
+# The root's libvirt directories; run/libvirt starts empty every time (a
+# socket or pid file of a daemon that died would only mislead).
+prepare_root() {
+    if [ -d "$ROOT" ]; then
+        log "root $ROOT exists (from an earlier start): reusing libvirt's definitions and the pool in it"
+    else
+        mkdir -p "$ROOT"
+        chmod 0711 "$ROOT"
+        log "root $ROOT did not exist: created it, so this lab host starts from nothing"
+    fi
+    rm -rf -- "$RUN_DIR"
+    mkdir -p "$RUN_DIR" "$ROOT/lib/libvirt/dnsmasq" "$POOL_DIR"
+    local entry
+    for entry in "${PRIVATE_DIRS[@]}"; do
+        mkdir -p "$ROOT/${entry#*=}"
+    done
+}
+
+# A bind mount needs its target to exist. Where the machine has no such
+# directory (e.g. /run/libvirt without a packaged libvirtd running), an
+# empty one is made and recorded, and stop removes it again.
+ensure_mountpoints() {
+    local entry target
+    for entry in "${PRIVATE_DIRS[@]}"; do
+        target="${entry%%=*}"
+        if [ ! -d "$target" ]; then
+            mkdir -p "$target"
+            echo "$target" >>"$MOUNTPOINTS_FILE"
+        fi
+    done
+}
+
+remove_created_mountpoints() {
+    local target
+    [ -f "$MOUNTPOINTS_FILE" ] || return 0
+    while read -r target; do
+        # Busy while another lab host has it mounted: then it stays for that one.
+        if [ -n "$target" ]; then rmdir "$target" 2>/dev/null || true; fi
+    done <"$MOUNTPOINTS_FILE"
+    rm -f "$MOUNTPOINTS_FILE"
+}
+
+# Runs inside the new network namespace: `ip netns exec` gave this process a
+# mount namespace of its own (with / a slave, so nothing propagates back to
+# the machine). The bind mounts and the daemons started here share it; the
+# namespace goes away when the last of them ends.
+start_daemons_inside() {
+    local entry
+    for entry in "${PRIVATE_DIRS[@]}"; do
+        mount --bind "$ROOT/${entry#*=}" "${entry%%=*}"
+    done
+    LIBVIRT_LOG_OUTPUTS="3:file:$VIRTLOGD_LOG" virtlogd -d --pid-file "$VIRTLOGD_PID" </dev/null
+    wait_pidfile "$VIRTLOGD_PID" virtlogd 10 || { echo "virtlogd did not come up (no live pid in $VIRTLOGD_PID after 10 s)" >&2; return 1; }
+    LIBVIRT_LOG_OUTPUTS="3:file:$LIBVIRTD_LOG" libvirtd -d --pid-file "$LIBVIRTD_PID" </dev/null
+    wait_pidfile "$LIBVIRTD_PID" libvirtd 10 || { echo "libvirtd did not come up (no live pid in $LIBVIRTD_PID after 10 s)" >&2; return 1; }
 }
 
 cmd_start() {
-    mkdir -p "$RUN_DIR"
-    local mode
-    mode="$(cat "$MODE_FILE" 2>/dev/null || true)"
-    if [ "$mode" = netns ] && pid_of "$LIBVIRTD_PID" libvirtd >/dev/null && libvirt_answers; then
+    if is_up; then
         ensure_pool
         log "already running: libvirtd pid $(pid_of "$LIBVIRTD_PID" libvirtd) in netns $(recorded_netns)"
         return 0
     fi
-    if ! pid_of "$LIBVIRTD_PID" libvirtd >/dev/null && libvirt_answers; then
-        local other
-        other="$(foreign_netns)"
-        echo system >"$MODE_FILE"
-        if [ -n "$other" ]; then
-            echo "$other" >"$NETNS_FILE"
-        else
-            rm -f "$NETNS_FILE"
-        fi
-        log "a libvirtd we did not start answers on $URI: using it (system mode${other:+, its netns: $other})"
-        ensure_pool
-        return 0
-    fi
-
     # Leftovers of a half-finished start or of a libvirtd that died: clear them.
-    if [ -n "$mode" ] || [ -f "$LIBVIRTD_PID" ] || [ -f "$VIRTLOGD_PID" ] || [ -f "$NETNS_FILE" ]; then
-        log "clearing the state of an earlier run"
+    if [ -f "$LIBVIRTD_PID" ] || [ -f "$VIRTLOGD_PID" ] || [ -f "$NETNS_FILE" ]; then
+        log "clearing what an earlier start left"
         do_stop no
     fi
     if netns_exists "$NS"; then
-        die "network namespace $NS exists but labhost did not create it (no record in $RUN_DIR); delete it (ip netns del $NS) or set LVSLAB_NETNS"
+        die "network namespace $NS exists but this lab host did not create it (no record in $RUN_DIR); delete it (ip netns del $NS) or choose another name (LVSLAB_LABHOST)"
     fi
 
     local c
-    for c in ip virsh libvirtd virtlogd qemu-system-x86_64 timeout; do
-        command -v "$c" >/dev/null || die "command $c not found (install iproute2, coreutils, libvirt-daemon-system, libvirt-clients, qemu-system-x86)"
+    for c in ip nsenter mount virsh libvirtd virtlogd qemu-system-x86_64 timeout; do
+        command -v "$c" >/dev/null || die "command $c not found (install iproute2, util-linux, mount, libvirt-daemon-system, libvirt-clients, qemu-system-x86: scripts/lab setup does)"
     done
     getent passwd libvirt-qemu >/dev/null ||
-        die "user libvirt-qemu missing: libvirtd refuses to start without it (apt-get install libvirt-daemon-system)"
+        die "user libvirt-qemu missing: libvirtd refuses to start without it (apt-get install libvirt-daemon-system; scripts/lab setup does)"
     fix_dev_kvm
+    prepare_root
+    ensure_mountpoints
 
     log "creating network namespace $NS"
     run_logged 10 ip netns add "$NS" || die "ip netns add $NS"
     echo "$NS" >"$NETNS_FILE"
-    echo netns >"$MODE_FILE"
     run_logged 10 ip netns exec "$NS" ip link set lo up || die "bringing lo up in netns $NS"
     keep_bridges_out_of_iptables
 
-    start_daemon virtlogd "$VIRTLOGD_PID" "$VIRTLOGD_LOG"
-    start_daemon libvirtd "$LIBVIRTD_PID" "$LIBVIRTD_LOG"
+    log "starting virtlogd and libvirtd in netns $NS with the libvirt directories of $ROOT"
+    ip netns exec "$NS" "$SELF" _start-daemons-inside </dev/null >>"$LOG" 2>&1 ||
+        die "starting the daemons inside netns $NS failed"
 
     local deadline=$((SECONDS + START_TIMEOUT))
     until libvirt_answers; do
@@ -306,30 +335,29 @@ cmd_start() {
         sleep 0.5
     done
     ensure_pool
-    log "up: libvirtd pid $(pid_of "$LIBVIRTD_PID" libvirtd), virtlogd pid $(pid_of "$VIRTLOGD_PID" virtlogd), netns $NS, pool $POOL ($POOL_DIR); logs in $RUN_DIR"
+    log "up: libvirtd pid $(pid_of "$LIBVIRTD_PID" libvirtd), virtlogd pid $(pid_of "$VIRTLOGD_PID" virtlogd), netns $NS, pool $POOL ($POOL_DIR)"
+}
+
+# Nothing of a lab in libvirt: no domain, no network, no volume in the pool.
+holds_nothing() {
+    [ -z "$(virsh_q list --all --name 2>/dev/null)" ] &&
+        [ -z "$(virsh_q net-list --all --name 2>/dev/null)" ] &&
+        [ -z "$(virsh_q vol-list "$POOL" 2>/dev/null)" ]
 }
 
 # do_stop PURGE(yes|no): everything of ours goes, whatever state start left.
 do_stop() {
     local purge="$1" ns dom net pid
     ns="$(recorded_netns)"
-    if [ "$(cat "$MODE_FILE" 2>/dev/null || true)" = system ]; then
-        # That namespace and its daemon belong to someone else: touch nothing.
-        ns=""
-    fi
-    if pid_of "$LIBVIRTD_PID" libvirtd >/dev/null && libvirt_answers; then
+    if is_up; then
         for dom in $(virsh_q list --name 2>/dev/null || true); do
             log "destroying domain $dom"
-            run_logged 60 virsh -c "$URI" destroy "$dom" || log "warning: virsh destroy $dom failed (see $LOG)"
+            run_inside 60 virsh -c "$URI" destroy "$dom" || log "warning: virsh destroy $dom failed (see $LOG)"
         done
         for net in $(virsh_q net-list --name 2>/dev/null || true); do
             log "destroying network $net"
-            run_logged 30 virsh -c "$URI" net-destroy "$net" || log "warning: virsh net-destroy $net failed (see $LOG)"
+            run_inside 30 virsh -c "$URI" net-destroy "$net" || log "warning: virsh net-destroy $net failed (see $LOG)"
         done
-        if [ "$purge" = yes ] && virsh_q pool-info "$POOL" >/dev/null 2>&1; then
-            run_logged 30 virsh -c "$URI" pool-destroy "$POOL" || true
-            run_logged 30 virsh -c "$URI" pool-undefine "$POOL" || true
-        fi
     fi
     stop_pid "$LIBVIRTD_PID" libvirtd
     stop_pid "$VIRTLOGD_PID" virtlogd
@@ -350,48 +378,49 @@ do_stop() {
         log "removing network namespace $ns"
         run_logged 10 ip netns del "$ns" || log "warning: ip netns del $ns failed (see $LOG)"
     fi
-    rm -f "$MODE_FILE" "$NETNS_FILE"
+    remove_created_mountpoints
+    rm -f "$NETNS_FILE"
     if [ "$purge" = yes ]; then
-        rm -f "$POOL_FILE"
-        remove_pool_dir
+        remove_root
     fi
 }
 
-remove_pool_dir() {
-    case "$POOL_DIR" in
-    "" | / | /var | /var/lib | /root | /home | /tmp) die "refusing to remove pool dir '$POOL_DIR'" ;;
+remove_root() {
+    case "$ROOT" in
+    "" | / | /var | /var/lib | /root | /home | /tmp | /run | "$LVSLAB_HOME") die "refusing to remove the lab host root '$ROOT'" ;;
     esac
-    log "removing pool directory $POOL_DIR"
-    rm -rf -- "$POOL_DIR"
+    [ -d "$ROOT" ] || return 0
+    echo "labhost $NAME: removing the root $ROOT" >&2
+    rm -rf -- "$ROOT"
 }
 
 cmd_stop() {
     local purge=no
-    if [ "${1:-}" = --purge ]; then
-        purge=yes
-    elif [ -n "${1:-}" ]; then
+    case "${1:-}" in
+    "") ;;
+    --purge) purge=yes ;;
+    --purge-if-empty)
+        if is_up; then
+            if holds_nothing; then
+                purge=yes
+            else
+                log "libvirt still holds domains, networks or volumes: keeping the root $ROOT"
+            fi
+        elif [ -d "$ROOT" ]; then
+            log "not running, so cannot tell whether it is empty: keeping the root $ROOT"
+        fi
+        ;;
+    *)
         usage >&2
         exit 2
-    fi
-    mkdir -p "$RUN_DIR"
-    if [ "$(cat "$MODE_FILE" 2>/dev/null || true)" = system ]; then
-        log "system mode: leaving the libvirtd we did not start alone"
-        if [ "$purge" = yes ] && [ "$(cat "$POOL_FILE" 2>/dev/null || true)" = "$POOL" ]; then
-            log "purge: removing the pool $POOL that labhost defined, and $POOL_DIR"
-            run_logged 30 virsh -c "$URI" pool-destroy "$POOL" || true
-            run_logged 30 virsh -c "$URI" pool-undefine "$POOL" || true
-            remove_pool_dir
-        fi
-        rm -f "$MODE_FILE" "$NETNS_FILE" "$POOL_FILE"
-        return 0
-    fi
+        ;;
+    esac
     do_stop "$purge"
     log "stopped"
 }
 
 cmd_status() {
-    local mode ns pid_l pid_v pool_state up=3
-    mode="$(cat "$MODE_FILE" 2>/dev/null || true)"
+    local ns pid_l pid_v pool_state up=3
     ns="$(recorded_netns)"
     pid_l="$(pid_of "$LIBVIRTD_PID" libvirtd || true)"
     pid_v="$(pid_of "$VIRTLOGD_PID" virtlogd || true)"
@@ -401,41 +430,42 @@ cmd_status() {
         pool_state="$(virsh_q pool-info "$POOL" 2>/dev/null | sed -n 's/^State:[[:space:]]*//p')"
         pool_state="${pool_state:-missing}"
     fi
-    echo "mode:     ${mode:-none}"
+    echo "labhost:  $NAME"
     echo "up:       $([ "$up" -eq 0 ] && echo yes || echo no)"
-    echo "libvirtd: ${pid_l:-not running (ours)}"
-    echo "virtlogd: ${pid_v:-not running (ours)}"
+    echo "libvirtd: ${pid_l:-not running}"
+    echo "virtlogd: ${pid_v:-not running}"
     echo "netns:    ${ns:-none}$([ -n "$ns" ] && ! netns_exists "$ns" && echo ' (missing)')"
+    echo "root:     $ROOT$([ -d "$ROOT" ] || echo ' (none)')"
     echo "pool:     $POOL ($POOL_DIR): $pool_state"
-    echo "uri:      $URI"
-    echo "logs:     $RUN_DIR"
+    echo "uri:      $URI inside (scripts/lab host exec ...), $(cmd_uri) from outside"
+    echo "logs:     $LOG"
     return "$up"
+}
+
+cmd_uri() {
+    echo "qemu:///system?socket=$ROOT/run/libvirt/libvirt-sock"
 }
 
 cmd_exec() {
     [ "$#" -gt 0 ] || die "exec needs a command"
-    local mode ns
-    mode="$(cat "$MODE_FILE" 2>/dev/null || true)"
-    ns="$(recorded_netns)"
-    case "$mode" in
-    netns | system)
-        if [ -n "$ns" ]; then
-            exec ip netns exec "$ns" "$@"
-        fi
-        exec "$@"
-        ;;
-    *) die "the lab host is not started (run: $0 start)" ;;
-    esac
+    local pid
+    pid="$(pid_of "$LIBVIRTD_PID" libvirtd)" || die "lab host $NAME is not started (run: scripts/lab host start)"
+    exec nsenter --target "$pid" --mount --net --wd="$PWD" -- "$@"
 }
 
 main() {
     local cmd="${1:-}"
     [ "$#" -gt 0 ] && shift
+    case "$NAME" in
+    *[!A-Za-z0-9_-]* | "") die "LVSLAB_LABHOST=\"$NAME\": a lab host's name is letters, digits, - and _ only" ;;
+    esac
     case "$cmd" in
     start) cmd_start ;;
     stop) cmd_stop "$@" ;;
     status) cmd_status ;;
     exec) cmd_exec "$@" ;;
+    uri) cmd_uri ;;
+    _start-daemons-inside) start_daemons_inside ;;
     -h | --help | help) usage ;;
     *)
         usage >&2

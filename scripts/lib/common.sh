@@ -27,3 +27,17 @@ stage() {
         'BEGIN { printf "    %s: %.1f s%s\n", name, e - s, (status == 0 ? "" : " (FAILED, exit " status ")") }' >&2
     return "$status"
 }
+
+# The CLI refuses a file:// backend whose directory does not exist, and a
+# fresh host has none: make it.
+ensure_backend_dir() {
+    local dir
+    case "${PULUMI_BACKEND_URL:-}" in
+        file://*)
+            dir=${PULUMI_BACKEND_URL#file://}
+            dir=${dir%%\?*}
+            case "$dir" in "~"/*) dir="$HOME/${dir#"~"/}" ;; esac
+            mkdir -p "$dir" || die "cannot create the state directory $dir (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"
+            ;;
+    esac
+}

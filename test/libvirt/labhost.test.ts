@@ -12,13 +12,12 @@ const LABHOST = join(resolve(__dirname, "../../.."), "scripts/labhost.sh");
 const runDir = mkdtempSync(join(tmpdir(), "lvslab-labhost-"));
 after(() => rmSync(runDir, { recursive: true, force: true }));
 
-// A state dir and names no lab host uses: nothing here may touch a running one.
+// A root and a name no lab host uses: nothing here may touch a running one.
+const root = join(runDir, "labhost");
 const env = {
     ...process.env,
-    LVSLAB_RUN_DIR: runDir,
-    LVSLAB_NETNS: "lvslab-never",
-    LVSLAB_POOL: "lvslab-never",
-    LVSLAB_POOL_DIR: join(runDir, "pool"),
+    LVSLAB_LABHOST: "lvslab-never",
+    LVSLAB_LABHOST_ROOT: root,
 };
 
 function labhost(...args: string[]) {
@@ -30,7 +29,7 @@ describe("scripts/labhost.sh", () => {
     it("--help names every command and the environment settings", () => {
         const r = labhost("--help");
         assert.equal(r.code, 0);
-        for (const word of ["start", "stop", "--purge", "status", "exec", "LVSLAB_NETNS", "LVSLAB_RUN_DIR", "LVSLAB_POOL", "LVSLAB_POOL_DIR"]) {
+        for (const word of ["start", "stop", "--purge", "--purge-if-empty", "status", "exec", "uri", "LVSLAB_LABHOST", "LVSLAB_HOME", "LVSLAB_LABHOST_ROOT", "LVSLAB_NETNS", "LVSLAB_POOL"]) {
             assert.ok(r.stdout.includes(word), `--help does not mention ${word}`);
         }
     });
@@ -44,23 +43,36 @@ describe("scripts/labhost.sh", () => {
     it("status says not up and exits 3 when nothing was started", () => {
         const r = labhost("status");
         assert.equal(r.code, 3);
-        assert.match(r.stdout, /^mode:\s+none$/m);
+        assert.match(r.stdout, /^labhost:\s+lvslab-never$/m);
         assert.match(r.stdout, /^up:\s+no$/m);
-        assert.match(r.stdout, /^pool:\s+lvslab-never /m);
+        assert.match(r.stdout, new RegExp(`^root:\\s+${root} \\(none\\)$`, "m"));
+        // Asking changes nothing: no root appears.
+        assert.equal(existsSync(root), false);
     });
 
     it("exec refuses to run anything before start, naming the fix", () => {
         const r = labhost("exec", "true");
         assert.equal(r.code, 1);
-        assert.match(r.stderr, /not started \(run: .*labhost\.sh start\)/);
-        assert.match(r.stderr, new RegExp(`see ${runDir}/labhost\\.log`));
+        assert.match(r.stderr, /lab host lvslab-never is not started \(run: scripts\/lab host start\)/);
     });
 
     it("stop succeeds when nothing was started, and twice", () => {
         assert.equal(labhost("stop").code, 0);
         const r = labhost("stop", "--purge");
         assert.equal(r.code, 0, r.stderr);
-        assert.equal(existsSync(join(runDir, "pool")), false);
+        assert.equal(existsSync(root), false);
+    });
+
+    it("uri names the socket inside the lab host's root", () => {
+        const r = labhost("uri");
+        assert.equal(r.code, 0);
+        assert.equal(r.stdout.trim(), `qemu:///system?socket=${root}/run/libvirt/libvirt-sock`);
+    });
+
+    it("refuses a lab host name that cannot be a namespace's, naming the setting", () => {
+        const r = spawnSync(LABHOST, ["status"], { encoding: "utf8", env: { ...env, LVSLAB_LABHOST: "a/b" }, timeout: 60_000 });
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /LVSLAB_LABHOST="a\/b": a lab host's name is letters, digits, - and _ only/);
     });
 
     it("passes shellcheck", () => {

@@ -1,12 +1,13 @@
-// The libvirt providers against a real libvirtd, started by scripts/labhost.sh
-// in a network namespace of the test's own (or, when a lab host already runs,
-// that one: the system socket is shared, so there can be only one libvirtd).
+// The libvirt providers against a real libvirtd: a lab host of the test's
+// own, started by scripts/labhost.sh from a root that does not exist yet
+// (its own network and mount namespaces), reached from here through its
+// socket. A second lab host beside it shows that two share nothing.
 // These tests fail, never skip, when libvirtd cannot be had.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Server } from "node:http";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,22 +21,23 @@ import { parseDomainNics, parseVolumeXml, xmlAttr, xmlText } from "../../compone
 
 const ROOT = resolve(__dirname, "../../..");
 const LABHOST = join(ROOT, "scripts/labhost.sh");
-const RUN_DIR = "/run/lvs-dr-lab-unit";
-const POOL = "lvslab-unit";
-const LAB_ENV = {
-    ...process.env,
-    LVSLAB_NETNS: "lvslab-unit",
-    LVSLAB_RUN_DIR: RUN_DIR,
-    LVSLAB_POOL: POOL,
-    LVSLAB_POOL_DIR: "/var/lib/lvs-dr-lab/pool-unit",
-};
-const URI = "qemu:///system";
 // Unique per run, so that leftovers of another run never collide with ours.
 const TAG = randomBytes(3).toString("hex");
 const P = `lvsunit-${TAG}`;
 const SUBNET = 10 + (randomBytes(1)[0] % 200); // 10.254.SUBNET.0/24 and 10.254.SUBNET+1.0/24
 const BR_NAT = `lvu${TAG}n`;
 const BR_ISO = `lvu${TAG}i`;
+const POOL = "lvslab";
+
+const work = mkdtempSync(join(tmpdir(), "lvslab-real-"));
+// qemu runs as libvirt-qemu and must reach the pool inside the root.
+chmodSync(work, 0o711);
+const HOST_ROOT = join(work, "labhost");
+const POOL_DIR = join(HOST_ROOT, "pool");
+const LAB_ENV = { ...process.env, LVSLAB_LABHOST: `lvsunit${TAG}`, LVSLAB_LABHOST_ROOT: HOST_ROOT };
+const SECOND_ENV = { ...process.env, LVSLAB_LABHOST: `lvsunit${TAG}b`, LVSLAB_LABHOST_ROOT: join(work, "labhost-b") };
+/** This lab host's libvirtd, from outside its namespaces. */
+const URI = `qemu:///system?socket=${HOST_ROOT}/run/libvirt/libvirt-sock`;
 
 interface Ran {
     code: number | null;
@@ -50,6 +52,10 @@ function run(file: string, args: string[], timeoutMs = 60_000, env: NodeJS.Proce
 
 function labhost(...args: string[]): Ran {
     return run(LABHOST, args, 180_000, LAB_ENV);
+}
+
+function secondLabhost(...args: string[]): Ran {
+    return run(LABHOST, args, 180_000, SECOND_ENV);
 }
 
 /** virsh that must succeed; returns stdout. */
@@ -70,9 +76,7 @@ function virshRaw(...args: string[]): Ran {
     return run("virsh", ["-q", "-c", URI, ...args]);
 }
 
-const work = mkdtempSync(join(tmpdir(), "lvslab-real-"));
 let server: Server | undefined;
-let labMode = "unknown";
 
 /** Serializes a provider as pulumi.dynamic.Resource does and loads it back. */
 async function serialized<T extends pulumi.dynamic.ResourceProvider>(provider: T, key: string): Promise<pulumi.dynamic.ResourceProvider> {
@@ -86,23 +90,25 @@ async function serialized<T extends pulumi.dynamic.ResourceProvider>(provider: T
 // Why the lab host could not be had; every test then fails with it (a failed
 // before() would only cancel them, which reads like a skip).
 let labError: Error | undefined;
+/** What the first start said. */
+let startMessages = "";
 
 before(() => {
     if (process.getuid?.() !== 0) {
         labError = new Error("the real-libvirt tests must run as root: libvirtd, network namespaces and bridges need it");
         return;
     }
+    assert.equal(existsSync(HOST_ROOT), false);
     const t0 = Date.now();
     const r = labhost("start");
     if (r.code !== 0) {
-        const log = existsSync(join(RUN_DIR, "labhost.log")) ? readFileSync(join(RUN_DIR, "labhost.log"), "utf8").slice(-3000) : "(no log)";
-        labError = new Error(
-            `could not start libvirtd with scripts/labhost.sh start (exit ${r.code}):\n${r.stderr}\n--- ${RUN_DIR}/labhost.log (end) ---\n${log}`,
-        );
+        const logFile = join(HOST_ROOT, "labhost.log");
+        const log = existsSync(logFile) ? readFileSync(logFile, "utf8").slice(-3000) : "(no log)";
+        labError = new Error(`could not start libvirtd with scripts/labhost.sh start (exit ${r.code}):\n${r.stderr}\n--- ${logFile} (end) ---\n${log}`);
         return;
     }
-    labMode = readFileSync(join(RUN_DIR, "mode"), "utf8").trim();
-    console.log(`# lab host up in ${Date.now() - t0} ms (mode ${labMode})`);
+    startMessages = r.stderr;
+    console.log(`# lab host up in ${Date.now() - t0} ms`);
 });
 
 /** A test that needs the lab host: fails with the reason when there is none. */
@@ -117,33 +123,18 @@ function labIt(name: string, fn: () => Promise<void>): void {
 
 after(async () => {
     server?.close();
-    // Whatever the tests left (a failed test leaves its objects): ours carry the prefix P.
-    const domains = virshRaw("list", "--all", "--name").stdout.split("\n").filter((n) => n.startsWith(P));
-    for (const d of domains) {
-        virshRaw("destroy", d);
-        virshRaw("undefine", d, "--managed-save", "--snapshots-metadata", "--nvram");
-        rmSync(`/var/log/libvirt/qemu/${d}-console.log`, { force: true });
-        rmSync(`/var/log/libvirt/qemu/${d}.log`, { force: true });
-    }
-    const nets = virshRaw("net-list", "--all", "--name").stdout.split("\n").filter((n) => n.startsWith(P));
-    for (const n of nets) {
-        virshRaw("net-destroy", n);
-        virshRaw("net-undefine", n);
-    }
-    const vols = virshRaw("vol-list", POOL).stdout.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter((n) => n?.startsWith(P));
-    for (const v of vols) {
-        virshRaw("vol-delete", "--pool", POOL, v);
-    }
     const t0 = Date.now();
+    // Stopping destroys whatever a failed test left running; --purge removes the root with it.
     const r = labhost("stop", "--purge");
+    secondLabhost("stop", "--purge");
     console.log(`# lab host stopped in ${Date.now() - t0} ms (exit ${r.code})`);
     rmSync(work, { recursive: true, force: true });
     assert.equal(r.code, 0, `labhost.sh stop failed: ${r.stderr}`);
 });
 
-function netInputs(name: string, bridgeName: string, mode: "nat" | "isolated", third: number): NetworkInputs {
+function netInputs(name: string, bridgeName: string, mode: "nat" | "isolated", third: number, connectionUri = URI): NetworkInputs {
     const c = checkNetwork({
-        connectionUri: URI,
+        connectionUri,
         name,
         bridgeName,
         mode,
@@ -176,13 +167,14 @@ describe("libvirt networks (real libvirtd)", () => {
         const ip = labhost("exec", "ip", "-4", "-o", "addr", "show", "dev", BR_NAT);
         assert.equal(ip.code, 0, ip.stderr);
         assert.match(ip.stdout, new RegExp(`inet 10\\.254\\.${SUBNET}\\.1/24`));
-        if (labMode === "netns" || existsSync(join(RUN_DIR, "netns"))) {
-            assert.notEqual(run("ip", ["link", "show", "dev", BR_NAT]).code, 0, "the bridge leaked into the host's own namespace");
-            // Where br_netfilter is loaded, bridged frames must not meet
-            // libvirt's masquerade rule (it breaks LVS-NAT).
-            const setting = labhost("exec", "sh", "-c", "cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo absent");
-            assert.match(setting.stdout.trim(), /^(0|absent)$/, "bridge-nf-call-iptables is off in the lab's namespace");
-        }
+        assert.notEqual(run("ip", ["link", "show", "dev", BR_NAT]).code, 0, "the bridge leaked into the host's own namespace");
+        // Where br_netfilter is loaded, bridged frames must not meet
+        // libvirt's masquerade rule (it breaks LVS-NAT).
+        const setting = labhost("exec", "sh", "-c", "cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo absent");
+        assert.match(setting.stdout.trim(), /^(0|absent)$/, "bridge-nf-call-iptables is off in the lab's namespace");
+        // libvirt's files for it are in the lab host's root, not the machine's.
+        assert.ok(existsSync(join(HOST_ROOT, "etc/libvirt/qemu/networks", `${P}-pub.xml`)), "the network's definition is not in the root");
+        assert.equal(existsSync(`/etc/libvirt/qemu/networks/${P}-pub.xml`), false, "the network's definition reached the machine's /etc/libvirt");
     });
 
     labIt("an isolated network has no <forward>; made through the serialized provider", async () => {
@@ -393,6 +385,8 @@ describe("libvirt domains (real libvirtd)", () => {
             domainType: "qemu",
             vcpus: 1,
             memoryMiB: 64,
+            // Where both this process and the lab host see it: the pool is at the same path inside and out.
+            consoleLogPath: join(POOL_DIR, `${P}-vm-console.log`),
             diskPath: overlayVol.path,
             cloudInitPath: seed.path,
             nics: [
@@ -418,7 +412,7 @@ describe("libvirt domains (real libvirtd)", () => {
         assert.ok(xml.includes(`<source file='${overlayVol.path}'`), xml);
         assert.ok(xml.includes(`<source file='${seed.path}'`), xml);
         assert.match(xml, /<disk type='file' device='cdrom'>[\s\S]*?<readonly\/>[\s\S]*?<\/disk>/);
-        assert.equal(dom.consoleLogPath, `/var/log/libvirt/qemu/${P}-vm-console.log`);
+        assert.equal(dom.consoleLogPath, join(POOL_DIR, `${P}-vm-console.log`));
         assert.ok(existsSync(dom.consoleLogPath!), "no console log file");
     });
 
@@ -449,10 +443,9 @@ describe("libvirt domains (real libvirtd)", () => {
     });
 
     labIt("a start failure (a missing disk) surfaces virsh's message and leaves no domain defined", async () => {
-        const bad = { ...inputs, name: `${P}-bad`, diskPath: "/nonexistent/lvslab.qcow2", consoleLogPath: `/var/log/libvirt/qemu/${P}-bad-console.log` };
+        const bad = { ...inputs, name: `${P}-bad`, diskPath: "/nonexistent/lvslab.qcow2", consoleLogPath: join(POOL_DIR, `${P}-bad-console.log`) };
         await assert.rejects(domainProvider.create(bad), new RegExp(`libvirt Domain "${P}-bad": virsh start failed: error: .*`));
         assert.notEqual(virshRaw("dominfo", `${P}-bad`).code, 0);
-        rmSync(`/var/log/libvirt/qemu/${P}-bad.log`, { force: true });
         rmSync(bad.consoleLogPath, { force: true });
     });
 
@@ -467,5 +460,53 @@ describe("libvirt domains (real libvirtd)", () => {
         await cloudInitDiskProvider.delete!(seed.path, seed);
         await volumeProvider.delete!(baseVol.path, baseVol);
         assert.equal(virshRaw("vol-list", POOL).stdout.includes(P), false, "volumes left in the pool");
+    });
+});
+
+describe("lab hosts (real libvirtd)", () => {
+    labIt("the first start made its root from nothing and said so; libvirt's state lives in it", async () => {
+        assert.match(startMessages, /root .*\/labhost did not exist: created it/);
+        assert.ok(existsSync(join(HOST_ROOT, "run/libvirt/libvirt-sock")), "no socket in the root");
+        assert.ok(existsSync(join(HOST_ROOT, "lib/libvirt/dnsmasq")), "no dnsmasq state directory in the root");
+        assert.ok(existsSync(join(HOST_ROOT, "etc/libvirt/storage", `${POOL}.xml`)), "the pool's definition is not in the root");
+    });
+
+    labIt("a second lab host runs beside it with its own socket and state, and the same names and subnets", async () => {
+        const started = secondLabhost("start");
+        assert.equal(started.code, 0, started.stderr);
+        assert.match(started.stderr, /did not exist: created it/);
+        const secondUri = secondLabhost("uri").stdout.trim();
+        assert.notEqual(secondUri, URI);
+        const mine = await networkProvider.create(netInputs(`${P}-side`, `lvu${TAG}s`, "nat", SUBNET + 6));
+        // The second sees nothing of the first, and takes the very same network.
+        const listed = run("virsh", ["-q", "-c", secondUri, "net-list", "--all", "--name"]);
+        assert.equal(listed.code, 0, listed.stderr);
+        assert.equal(listed.stdout.trim(), "");
+        const twin = await networkProvider.create(netInputs(`${P}-side`, `lvu${TAG}s`, "nat", SUBNET + 6, secondUri));
+        assert.equal(outs(twin).active, true);
+        // Not empty: --purge-if-empty keeps the root; once empty, it goes.
+        await networkProvider.delete!(twin.id, outs(twin));
+        const stopped = secondLabhost("stop", "--purge-if-empty");
+        assert.equal(stopped.code, 0, stopped.stderr);
+        assert.equal(existsSync(join(work, "labhost-b")), false, "the empty second lab host kept its root");
+        // The first never noticed.
+        assert.match(virshText("net-info", `${P}-side`), /Active:\s+yes/);
+        await networkProvider.delete!(mine.id, outs(mine));
+    });
+
+    labIt("--purge-if-empty keeps a root that still holds something", async () => {
+        const started = secondLabhost("start");
+        assert.equal(started.code, 0, started.stderr);
+        const secondUri = secondLabhost("uri").stdout.trim();
+        const kept = await networkProvider.create(netInputs(`${P}-kept`, `lvu${TAG}k`, "isolated", SUBNET + 7, secondUri));
+        const stopped = secondLabhost("stop", "--purge-if-empty");
+        assert.equal(stopped.code, 0, stopped.stderr);
+        assert.match(stopped.stderr, /still holds .*keeping the root/);
+        assert.ok(existsSync(join(work, "labhost-b", "etc/libvirt/qemu/networks", `${P}-kept.xml`)));
+        // Started again, the definition is back (an up after a stop finds what it made).
+        assert.equal(secondLabhost("start").code, 0);
+        assert.match(run("virsh", ["-q", "-c", secondUri, "net-info", `${P}-kept`]).stdout, /Autostart:\s+yes/);
+        await networkProvider.delete!(kept.id, outs(kept));
+        assert.equal(secondLabhost("stop", "--purge").code, 0);
     });
 });
