@@ -48,6 +48,8 @@ sweep_killed_runs() {
 mkdir -p "$RUNS_DIR"
 sweep_killed_runs
 RUN_DIR=$(mktemp -d "$RUNS_DIR/$NAME.XXXXXX")
+# qemu runs as libvirt-qemu and must reach the pool below it.
+chmod 0711 "$RUN_DIR"
 echo $$ >"$RUN_DIR/pid"
 # The lab host's name is its network namespace's: short and unique.
 export LVSLAB_LABHOST="lvs$NAME-${RUN_DIR##*.}"
