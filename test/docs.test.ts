@@ -28,8 +28,19 @@ describe("README", () => {
         assert.match(readme, /npm test/);
     });
 
-    it("is what CI runs: .ci/run calls the README's test command", () => {
+    it("is what CI runs: .ci/run runs the quick start's two commands, in order, from a lab of its own", () => {
         const ci = fs.readFileSync(path.join(root, ".ci", "run"), "utf8");
-        assert.match(ci, /^npm test$/m);
+        const quickStart = readme.split("## Quick start")[1]?.split("```sh")[1]?.split("```")[0] ?? "";
+        const commands = quickStart
+            .split("\n")
+            .map((line) => line.replace(/#.*/, "").trim())
+            .filter((line) => line !== "");
+        assert.deepEqual(commands, ["npm run up", "npm test"]);
+        const up = ci.search(/^npm run up$/m);
+        const test = ci.search(/^npm test$/m);
+        assert.ok(up >= 0 && test > up, ".ci/run runs `npm run up`, then `npm test`");
+        // Its state and lab host are new directories of the run, not what an earlier run left.
+        assert.match(ci, /^export PULUMI_BACKEND_URL="file:\/\/\$CI_RUN\/state"$/m);
+        assert.match(ci, /^export LVSLAB_LABHOST_ROOT="\$CI_RUN\/labhost"$/m);
     });
 });
