@@ -1,8 +1,11 @@
-# shellcheck shell=bash
+# shellcheck shell=bash source-path=SCRIPTDIR
 # The offline Pulumi toolchain: Debian packages, a Node.js new enough for the
 # locked @pulumi/pulumi, the npm dependencies, the Pulumi CLI built from the Go
 # module proxy, and the plugin shims. Each piece is skipped when present.
-# Needs lib/common.sh.
+# Needs lib/common.sh. Debian packages go through lib/hostchanges.sh, which
+# leaves nothing enabled for the host's next boot and records what it did.
+# shellcheck source=hostchanges.sh
+source "$LVSLAB_ROOT/scripts/lib/hostchanges.sh"
 
 # The CLI version: the one the wrapper module in scripts/pulumi-cli requires.
 pulumi_version() {
@@ -20,30 +23,15 @@ version_at_least() {
     [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]
 }
 
+# What the lab needs (scripts/host-packages.txt), installed by setup and `up`.
 ensure_host_packages() {
-    local wanted missing=() package
-    wanted=$(grep -vE '^\s*(#|$)' "$LVSLAB_ROOT/scripts/host-packages.txt")
-    for package in $wanted; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
-    done
-    if [ "${#missing[@]}" = 0 ]; then
-        echo "    Debian packages: all $(wc -w <<<"$wanted") present" >&2
-        return 0
-    fi
-    [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}); run as root or install them"
-    echo "    installing: ${missing[*]}" >&2
-    # No daemon of these packages may start on the host: libvirtd runs only in
-    # the lab's namespace, sshd only in the plugin tests. policy-rc.d says so.
-    local policy=/usr/sbin/policy-rc.d added_policy=0
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        added_policy=1
-    fi
-    local status=0
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } >&2 || status=$?
-    [ "$added_policy" = 1 ] && rm -f "$policy"
-    [ "$status" = 0 ] || die "apt-get could not install: ${missing[*]}"
+    install_debian_packages lab "$LVSLAB_ROOT/scripts/host-packages.txt"
+}
+
+# What only the tests, the benchmark and the drills need
+# (scripts/test-packages.txt), installed by their verbs.
+ensure_test_packages() {
+    install_debian_packages test "$LVSLAB_ROOT/scripts/test-packages.txt"
 }
 
 # Puts a Node.js that satisfies package.json's engines first on PATH.
