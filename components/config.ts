@@ -2,6 +2,7 @@
 // pass that turns raw stack config into a typed LabConfig or a list of every
 // problem found, each naming the key and the fix. Nothing here touches Pulumi
 // resources, so a bad stack is refused before anything is declared.
+import { RunError } from "@pulumi/pulumi/errors";
 import * as path from "path";
 import { firstHost, formatIpv4, isUsableHost, parseIpv4, parseSubnet, Subnet } from "./net";
 
@@ -364,9 +365,12 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
 
     const baseImage = raw.baseImage ?? "";
     if (baseImage === "") {
-        problems.add("baseImage", "not set; give the path or http(s) URL of a qcow2 Debian cloud image (scripts/image.sh builds one): pulumi config set baseImage PATH");
+        problems.add("baseImage", "not set; give the path or http(s) URL of a qcow2 Debian cloud image (scripts/lab image builds the lab's own): pulumi config set baseImage PATH");
     } else if (!/^https?:\/\//.test(baseImage) && !host.fileExists(baseImage)) {
-        problems.add("baseImage", `no file at ${baseImage}; build one with scripts/image.sh or point baseImage at an existing qcow2 image`);
+        problems.add(
+            "baseImage",
+            `no file at ${baseImage}; build the lab's image with scripts/lab image (it runs scripts/image.sh and links the result as /var/lib/lvs-dr-lab/images/lvslab-debian12.qcow2), or point baseImage at an existing qcow2 image: pulumi config set baseImage PATH`,
+        );
     }
 
     const storagePool = get("storagePool");
@@ -580,8 +584,12 @@ function explicitRealServers(parsed: unknown, problems: Problems): RealServerCon
     return servers;
 }
 
-/** The error thrown when validation fails: every problem, one per line. */
-export class ConfigError extends Error {
+/**
+ * The error thrown when validation fails: every problem, one per line. A
+ * RunError, so that a program refusing its config under the Pulumi CLI prints
+ * just this message, without "Unhandled exception" and a JavaScript stack.
+ */
+export class ConfigError extends RunError {
     constructor(readonly problems: string[]) {
         super(`the stack configuration has ${problems.length} problem(s); nothing was created:\n  - ${problems.join("\n  - ")}`);
         this.name = "ConfigError";

@@ -3,8 +3,26 @@
 // is needed. The stack config comes from Pulumi.<stack>.yaml in the project
 // as it would for `pulumi up`. Used by scripts/lab and the e2e harness.
 import * as auto from "@pulumi/pulumi/automation";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
-import { lab } from "../program";
+import { LabConfig, RawConfig } from "../components/config";
+import { diagnoseVirshError, failureText, isLocalUri, virsh } from "../components/libvirt/virsh";
+import { lab, loadLabConfig } from "../program";
+import {
+    describeFailure,
+    explainVirshTrouble,
+    FailureContext,
+    fileBackendDir,
+    LabError,
+    lockVerdict,
+    ownBridges,
+    parseLockContent,
+    parseProcNetRoute,
+    stackLockDirs,
+    subnetClashError,
+    subnetClashes,
+} from "./errors";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 export const PROJECT_NAME = "lvs-dr-lab";
@@ -93,9 +111,164 @@ export async function plainOutputs(stack: auto.Stack): Promise<Record<string, un
     return Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value]));
 }
 
-const USAGE = `usage: node bin/scripts/automation.js <up|preview|refresh|destroy|outputs|remove> [--stack NAME]
+/** The stack's config as the program would read it: this project's keys, without the namespace. */
+export function rawConfigFrom(config: auto.ConfigMap, project: string = PROJECT_NAME): RawConfig {
+    const raw: Record<string, string | undefined> = {};
+    for (const [key, entry] of Object.entries(config)) {
+        if (key.startsWith(`${project}:`)) {
+            raw[key.slice(project.length + 1)] = entry.value;
+        }
+    }
+    return raw;
+}
+
+/**
+ * The stack's config, validated exactly as the program validates it; throws
+ * ConfigError (every problem, each with its fix) before the engine runs.
+ */
+export async function validatedConfig(stack: auto.Stack): Promise<LabConfig> {
+    return loadLabConfig(rawConfigFrom(await stack.getAllConfig()));
+}
+
+/** A resource of the stack's state, as far as the checks here read it. */
+interface StateResource {
+    urn: string;
+    type: string;
+    inputs?: Record<string, unknown>;
+    outputs?: Record<string, unknown>;
+}
+
+async function stateResources(stack: auto.Stack): Promise<StateResource[]> {
+    const state = await stack.exportStack();
+    const resources = (state.deployment as { resources?: unknown } | undefined)?.resources;
+    return Array.isArray(resources) ? (resources as StateResource[]) : [];
+}
+
+/** Fails with one clear message unless libvirt answers at `uri`. */
+export async function checkLibvirtAnswers(uri: string, context: FailureContext): Promise<void> {
+    let r;
+    try {
+        r = await virsh(uri, ["uri"], { timeoutMs: 30_000 });
+    } catch (e) {
+        throw new LabError(
+            `virsh cannot be run, so libvirt at ${uri} cannot be reached (${e instanceof Error ? e.message : String(e)})`,
+            "install the libvirt client (apt-get install libvirt-clients; scripts/lab setup installs everything the lab needs)",
+        );
+    }
+    if (r.code !== 0) {
+        const text = `${r.stderr}\n${r.stdout}`;
+        const trouble = diagnoseVirshError(text) ?? { kind: "unreachable" as const, reason: failureText(r, 30_000) };
+        throw explainVirshTrouble(trouble, { ...context, libvirtUri: uri });
+    }
+}
+
+/**
+ * Checks what would make the engine fail part-way through for a reason the
+ * user can fix, before it starts: for `up`, a lab subnet already routed
+ * through another interface of this host (libvirt refuses to start a network
+ * on it); then libvirt not answering (every URI the stack's resources use,
+ * and for `up` the configured one).
+ */
+async function preflight(stack: auto.Stack, operation: Operation, config: LabConfig | undefined, context: FailureContext): Promise<void> {
+    const resources = await stateResources(stack);
+    const uris = new Set<string>();
+    for (const resource of resources) {
+        const uri = resource.inputs?.connectionUri;
+        if (resource.type.startsWith("pulumi-nodejs:dynamic/libvirt:") && typeof uri === "string") {
+            uris.add(uri);
+        }
+    }
+    if (operation === "up" && config) {
+        uris.add(config.libvirtUri);
+    }
+    if (operation === "up" && config && isLocalUri(config.libvirtUri) && fs.existsSync("/proc/net/route")) {
+        const clashes = subnetClashes(
+            parseProcNetRoute(fs.readFileSync("/proc/net/route", "utf8"), os.endianness()),
+            [
+                { key: "publicSubnet", subnet: config.publicSubnet },
+                { key: "storageSubnet", subnet: config.storageSubnet },
+            ],
+            ownBridges(resources),
+        );
+        if (clashes.length > 0) {
+            throw subnetClashError(clashes[0], context);
+        }
+    }
+    for (const uri of uris) {
+        await checkLibvirtAnswers(uri, context);
+    }
+}
+
+/** Whether a process with this PID exists on this host (one we may not signal counts). */
+function isRunning(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/**
+ * Clears a file backend stack's locks left by a pulumi run that is gone
+ * (killed, crashed): removes a lock only when it was taken on this host by a
+ * process that no longer exists; anything else is left alone and explained.
+ */
+export function unlockStack(stackName: string, backendUrl: string = pulumiEnvironment().PULUMI_BACKEND_URL): string[] {
+    const dir = fileBackendDir(backendUrl, os.homedir());
+    if (!dir) {
+        throw new LabError(
+            `scripts/lab unlock clears locks of a file backend only, and ${backendUrl} is not one`,
+            `cancel the other run with the backend's own tools: pulumi cancel --stack ${stackName}`,
+        );
+    }
+    const files = stackLockDirs(dir, PROJECT_NAME, stackName).flatMap((lockDir) =>
+        fs.existsSync(lockDir)
+            ? fs
+                  .readdirSync(lockDir)
+                  .filter((name) => name.endsWith(".json"))
+                  .map((name) => path.join(lockDir, name))
+            : [],
+    );
+    if (files.length === 0) {
+        return [`stack ${stackName} is not locked`];
+    }
+    const here = { hostname: os.hostname(), isRunning };
+    const report: string[] = [];
+    const refusals: string[] = [];
+    for (const file of files) {
+        const lock = parseLockContent(fs.readFileSync(file, "utf8"));
+        const who = lock ? `pid ${lock.pid} (${lock.username}@${lock.hostname}) since ${lock.timestamp}` : "";
+        switch (lockVerdict(lock, here)) {
+            case "stale":
+                fs.rmSync(file, { force: true });
+                report.push(`removed the lock of ${who}: that process is gone`);
+                break;
+            case "held":
+                refusals.push(`${who} is still running; wait for it to finish, or stop it (kill ${lock?.pid}) and unlock again`);
+                break;
+            case "other-host":
+                refusals.push(`${file} was taken on host ${lock?.hostname} by ${who}; from here it cannot be told whether that run is alive: if you are sure it is gone, delete that file`);
+                break;
+            case "unreadable":
+                refusals.push(`${file} is not a lock file this tool can read; if no pulumi run is going on, delete it`);
+                break;
+        }
+    }
+    if (refusals.length > 0) {
+        throw new LabError(
+            `stack ${stackName} is still locked${report.length ? ` (${report.join("; ")})` : ""}`,
+            refusals.join("\n  fix: "),
+        );
+    }
+    return report;
+}
+
+const USAGE = `usage: node bin/scripts/automation.js <up|preview|refresh|destroy|outputs|remove|unlock> [--stack NAME]
 
 Runs the lab program on a stack through the Automation API (inline mode).
+  unlock         clear the stack's lock left by a pulumi run that is gone
+                 (file backend; a lock of a live process is left alone)
   --stack NAME   stack to use (default: dev; config from Pulumi.NAME.yaml)
 Environment: PULUMI_BACKEND_URL (default file:///var/lib/lvs-dr-lab/state),
 PULUMI_CONFIG_PASSPHRASE (default "lvs-dr-lab").`;
@@ -115,29 +288,58 @@ async function main(argv: string[]): Promise<number> {
             return 64;
         }
     }
-    const stack = await openStack(stackName);
-    if (operation === "outputs") {
-        console.log(JSON.stringify(await plainOutputs(stack), undefined, 2));
-        return 0;
-    }
-    if (operation === "remove") {
-        await stack.workspace.removeStack(stackName);
-        console.error(`removed stack ${stackName}`);
-        return 0;
-    }
-    if (!["up", "preview", "refresh", "destroy"].includes(operation)) {
+    if (!["up", "preview", "refresh", "destroy", "outputs", "remove", "unlock"].includes(operation)) {
         console.error(`unknown operation "${operation}"\n${USAGE}`);
         return 64;
     }
-    const result = await runOperation(stack, operation as Operation);
-    console.error(`${operation} of stack ${stackName} took ${result.seconds.toFixed(1)} s: ${JSON.stringify(result.changes)}`);
-    return 0;
+    const context: FailureContext = { stack: stackName, operation };
+    try {
+        if (operation === "unlock") {
+            for (const line of unlockStack(stackName)) {
+                console.error(line);
+            }
+            return 0;
+        }
+        const stack = await openStack(stackName);
+        if (operation === "outputs") {
+            console.log(JSON.stringify(await plainOutputs(stack), undefined, 2));
+            return 0;
+        }
+        if (operation === "remove") {
+            await stack.workspace.removeStack(stackName);
+            console.error(`removed stack ${stackName}`);
+            return 0;
+        }
+        // Only up and preview run the program; refresh and destroy work
+        // from the state, so a config gone bad must not block them.
+        let config: LabConfig | undefined;
+        if (operation === "up" || operation === "preview") {
+            config = await validatedConfig(stack);
+            context.libvirtUri = config.libvirtUri;
+            context.publicSubnet = config.publicSubnet.cidr;
+            context.storageSubnet = config.storageSubnet.cidr;
+        }
+        if (operation !== "preview") {
+            await preflight(stack, operation as Operation, config, context);
+        }
+        context.streamed = "";
+        const result = await runOperation(stack, operation as Operation, (text) => {
+            context.streamed += text;
+            process.stdout.write(text);
+        });
+        console.error(`${operation} of stack ${stackName} took ${result.seconds.toFixed(1)} s: ${JSON.stringify(result.changes)}`);
+        return 0;
+    } catch (error) {
+        console.error(describeFailure(error, context));
+        return 1;
+    }
 }
 
 if (require.main === module) {
     main(process.argv.slice(2)).then(
         (code) => process.exit(code),
         (error: unknown) => {
+            // main() reports its own failures; this is the last resort.
             console.error(error instanceof Error ? error.message : String(error));
             process.exit(1);
         },

@@ -140,3 +140,45 @@ export function parseInfo(text: string): Record<string, string> {
     }
     return info;
 }
+
+/**
+ * What libvirt's own words say went wrong, when it is something the user can
+ * put right: libvirt not answering, or a network that cannot start because
+ * its subnet, bridge or an address is already taken on the host. `text` is
+ * virsh's stderr, or an error built by {@link virshError} (the network's name
+ * is then read from its `libvirt Network "NAME"` head). Undefined for
+ * anything else.
+ */
+export type VirshTrouble =
+    | { kind: "unreachable"; socket?: string; reason: string }
+    | { kind: "subnet-in-use"; network?: string; iface: string }
+    | { kind: "bridge-in-use"; network?: string; bridge: string }
+    | { kind: "address-in-use"; network?: string; detail: string };
+
+export function diagnoseVirshError(text: string): VirshTrouble | undefined {
+    const network = /libvirt Network "([^"]+)"/.exec(text)?.[1] ?? /Failed to (?:start|define|create) network (\S+)/.exec(text)?.[1];
+    const subnet = /Network is already in use by interface (\S+?)\.?(?:\s|$)/.exec(text);
+    if (subnet) {
+        return { kind: "subnet-in-use", network, iface: subnet[1] };
+    }
+    const bridge = /bridge name '([^']+)' already in use/.exec(text);
+    if (bridge) {
+        return { kind: "bridge-in-use", network, bridge: bridge[1] };
+    }
+    const address = /(failed to (?:create listening socket|bind)[^:]*?(?: for \S+?)?): Address already in use/i.exec(text);
+    if (address || /Address already in use/.test(text)) {
+        return { kind: "address-in-use", network, detail: address ? `${address[1]}: Address already in use` : "Address already in use" };
+    }
+    const socket = /Failed to connect socket to '([^']+)': ([A-Za-z][A-Za-z ]*[a-z])/.exec(text);
+    if (socket) {
+        return { kind: "unreachable", socket: socket[1], reason: socket[2] };
+    }
+    const lost = /(Cannot recv data: [A-Za-z ]*[a-z]|Cannot write data: [A-Za-z ]*[a-z]|End of file while reading data|client socket is closed)/.exec(text);
+    if (lost) {
+        return { kind: "unreachable", reason: lost[1] };
+    }
+    if (/failed to connect to the hypervisor/.test(text)) {
+        return { kind: "unreachable", reason: "failed to connect to the hypervisor" };
+    }
+    return undefined;
+}
