@@ -246,7 +246,10 @@ prepare_root() {
         log "root $ROOT did not exist: created it, so this lab host starts from nothing"
     fi
     rm -rf -- "$RUN_DIR"
-    mkdir -p "$RUN_DIR" "$ROOT/lib/libvirt/dnsmasq" "$POOL_DIR"
+    # What libvirt's packages ship empty and its daemons expect to find:
+    # dnsmasq's state (for a guest on a NAT network), qemu's log directory
+    # (a domain's console log), the capabilities cache.
+    mkdir -p "$RUN_DIR" "$POOL_DIR" "$ROOT/lib/libvirt/dnsmasq" "$ROOT/log/libvirt/qemu" "$ROOT/cache/libvirt/qemu"
     local entry
     for entry in "${PRIVATE_DIRS[@]}"; do
         mkdir -p "$ROOT/${entry#*=}"

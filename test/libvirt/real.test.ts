@@ -416,6 +416,27 @@ describe("libvirt domains (real libvirtd)", () => {
         assert.ok(existsSync(dom.consoleLogPath!), "no console log file");
     });
 
+    labIt("with the default console log, a domain starts in a fresh root (qemu's log directory is there) and its log lands in the root", async () => {
+        const disk = outs(await volumeProvider.create(volInputs({ name: `${P}-log.qcow2`, backingVolumePath: baseVol.path })));
+        const c = checkDomain({
+            connectionUri: URI,
+            name: `${P}-log`,
+            domainType: "qemu",
+            vcpus: 1,
+            memoryMiB: 64,
+            diskPath: disk.path,
+            cloudInitPath: seed.path,
+            nics: [{ network: `${P}-iso`, mac: "52:54:00:5a:00:03" }],
+        });
+        assert.deepEqual(c.failures, []);
+        const made = await domainProvider.create(c.inputs);
+        assert.equal(outs(made).running, true);
+        assert.equal(outs(made).consoleLogPath, `/var/log/libvirt/qemu/${P}-log-console.log`);
+        assert.ok(existsSync(join(HOST_ROOT, "log/libvirt/qemu", `${P}-log-console.log`)), "the console log is not in the lab host's root");
+        await domainProvider.delete!(made.id, outs(made));
+        await volumeProvider.delete!(disk.path, disk);
+    });
+
     labIt("a second domain of the same name fails with libvirt's message, and the first is untouched", async () => {
         await assert.rejects(domainProvider.create(inputs), new RegExp(`libvirt Domain "${P}-vm": virsh define failed: error: .*already exists`));
         assert.match(virshText("domstate", domId), /^running/);
