@@ -1,9 +1,11 @@
 // The end-to-end harness's own judgement: what scaling and a mode switch may
-// change, and how the drills read their continuous requests.
+// change, how the drills read their continuous requests, how a run that
+// goes on after a failed phase counts its phases, and where it finds the
+// stack's libvirt prefix when up failed before there were outputs.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { OperationResult } from "../scripts/automation";
-import { modeSwitchProblems, scalingProblems } from "../scripts/e2e";
+import { MODES, modeSwitchProblems, Phase, prefixFromDeployment, scalingProblems, tally } from "../scripts/e2e";
 import { ProbeSample, summarizeProbe } from "../scripts/probe";
 
 function result(...steps: [op: string, type: string, name: string][]): OperationResult {
@@ -99,5 +101,51 @@ describe("summarizeProbe", () => {
         assert.equal(clean.outageSeconds, 0);
         assert.equal(clean.failedAfterEvent, 0);
         assert.equal(clean.failed, 1, "a failure before the event still counts in the total");
+    });
+});
+
+describe("a run that goes on after a failure", () => {
+    it("counts passed, failed and skipped phases apart", () => {
+        const list: Phase[] = [
+            { name: "up", seconds: 1, ok: true, detail: "" },
+            { name: "switch to nat in place", seconds: 1, ok: false, detail: "boom" },
+            { name: "smoke (nat)", seconds: 0, ok: false, skipped: true, detail: 'skipped: "switch to nat in place" failed' },
+            { name: "smoke (tun)", seconds: 1, ok: true, detail: "" },
+        ];
+        assert.deepEqual(tally(list), { passed: 2, failed: 1, skipped: 1 });
+    });
+
+    it("checks draining in every mode, DR first", () => {
+        assert.deepEqual([...MODES], ["dr", "nat", "tun"]);
+    });
+});
+
+describe("prefixFromDeployment", () => {
+    const stackUrn = "urn:pulumi:e2e::lvs-dr-lab::pulumi:pulumi:Stack::lvs-dr-lab-e2e";
+    const suffix = {
+        urn: "urn:pulumi:e2e::lvs-dr-lab::lvslab:index:Foundation$random:index/randomString:RandomString::lab-suffix",
+        type: "random:index/randomString:RandomString",
+        outputs: { result: "ab12cd" },
+    };
+
+    it("finds the foundation's libvirtPrefix output in an exported state", () => {
+        const deployment = {
+            resources: [
+                { urn: stackUrn, type: "pulumi:pulumi:Stack", outputs: {} },
+                suffix,
+                { urn: "urn:pulumi:e2e::lvs-dr-lab::lvslab:index:Foundation::lab", type: "lvslab:index:Foundation", outputs: { libvirtPrefix: "mine-ab12cd" } },
+            ],
+        };
+        assert.equal(prefixFromDeployment(deployment, "lvslab"), "mine-ab12cd");
+    });
+
+    it("falls back to namePrefix and the random suffix when the component recorded no outputs yet", () => {
+        assert.equal(prefixFromDeployment({ resources: [{ urn: stackUrn, type: "pulumi:pulumi:Stack" }, suffix] }, "lvslab"), "lvslab-ab12cd");
+    });
+
+    it("gives nothing for an empty or foreign state", () => {
+        assert.equal(prefixFromDeployment(undefined, "lvslab"), undefined);
+        assert.equal(prefixFromDeployment({}, "lvslab"), undefined);
+        assert.equal(prefixFromDeployment({ resources: [{ outputs: { libvirtPrefix: "" } }, {}, { ...suffix, urn: "urn:...::other" }] }, "lvslab"), undefined);
     });
 });

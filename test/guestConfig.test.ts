@@ -302,8 +302,17 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             SORRY_DIR: sandbox.file(`${dir}/sorry`),
             SORRY_SITE: sandbox.file(`${dir}/lvslab-sorry.conf`),
             SORRY_PORTS_FILE: sandbox.file(`${dir}/ports.conf`),
+            // Absent unless a test creates it: ip_vs not loaded.
+            IPVS_SYSCTL_DIR: sandbox.file(`${dir}/proc-sys-net-ipv4-vs`),
         };
     }
+
+    /** What the director's sysctl file holds: redirects off, forwarding as the mode needs, and IPVS's handling of reused ports. */
+    const directorSysctls = (nics: string[], forward: "0" | "1"): string =>
+        ["all", "default", ...nics].map((scope) => `net.ipv4.conf.${scope}.send_redirects = 0\n`).join("") +
+        `net.ipv4.ip_forward = ${forward}\n` +
+        "net.ipv4.vs.conn_reuse_mode = 3\n" +
+        "net.ipv4.vs.expire_nodest_conn = 1\n";
 
     /**
      * ipvsadm over a fake table: "services" lists the VIP:port services
@@ -346,16 +355,65 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         ]);
         assert.ok(run.calls.includes("modprobe ip_vs_rr"), run.calls.join("\n"));
         assert.equal(sandbox.read(`${dir}/modules.conf`), "ip_vs\nip_vs_rr\n");
-        assert.equal(
-            sandbox.read(`${dir}/60-lvslab-director.conf`),
-            ["all", "default", "eth0", "eth1"].map((scope) => `net.ipv4.conf.${scope}.send_redirects = 0\n`).join("") + "net.ipv4.ip_forward = 0\n",
-        );
+        assert.equal(sandbox.read(`${dir}/60-lvslab-director.conf`), directorSysctls(["eth0", "eth1"], "0"));
         assert.equal(sandbox.read(`${dir}/ipvsadm.rules`), `-A -t ${service} -s rr\n`);
         assert.ok(sandbox.read(`${dir}/lvslab-ipvs.service`).includes(`ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < ${sandbox.file(`${dir}/ipvsadm.rules`)}'`));
         const unit = sandbox.read(`${dir}/lvslab-vip.service`);
         assert.ok(unit.includes(`ExecStart=/sbin/ip addr replace ${VIP}/24 dev eth0\n`), unit);
         assert.ok(unit.includes(`ExecStop=-/sbin/ip addr del ${VIP}/24 dev eth0\n`), unit);
         assert.ok(!run.calls.some((call) => call.startsWith("keepalived") || call.includes("keepalived")), "no keepalived in the seed");
+    });
+
+    it("director-lb: reschedules a new connection on a reused port (conn_reuse_mode 3) and off a drained or removed server (expire_nodest_conn 1), loading ip_vs before applying them", () => {
+        const dir = "lb-sysctl";
+        fs.mkdirSync(sandbox.file(dir));
+        const run = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], SCHEDULER: "wlc" }), "apply", {
+            paths: directorPaths(dir),
+            stubs: directorStubs(dir),
+        });
+        assertSucceeded(run);
+        const file = sandbox.file(`${dir}/60-lvslab-director.conf`);
+        assert.equal(sandbox.read(`${dir}/60-lvslab-director.conf`), directorSysctls(["eth0", "eth1"], "0"));
+        // The net.ipv4.vs.* keys exist only once ip_vs is loaded: both modprobes come before sysctl reads the file.
+        const kernelCalls = run.calls.filter((call) => /^(modprobe|sysctl) /.test(call));
+        assert.deepEqual(kernelCalls, ["modprobe ip_vs", "modprobe ip_vs_wlc", `sysctl -q -p ${file}`]);
+        // At boot the modules file loads ip_vs (systemd-modules-load runs before systemd-sysctl).
+        assert.equal(sandbox.read(`${dir}/modules.conf`), "ip_vs\nip_vs_wlc\n");
+
+        const again = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], SCHEDULER: "wlc" }), "apply", {
+            paths: directorPaths(dir),
+            stubs: directorStubs(dir),
+        });
+        assertSucceeded(again);
+        assert.doesNotMatch(again.stderr, /wrote .*60-lvslab-director\.conf/, "a second run leaves the file alone");
+    });
+
+    it("director-lb (remove): deletes its files and puts the kernel's defaults back, IPVS's too while ip_vs is loaded", () => {
+        const dir = "lb-remove";
+        fs.mkdirSync(sandbox.file(dir));
+        assertSucceeded(sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: directorStubs(dir) }));
+        fs.mkdirSync(sandbox.file(`${dir}/proc-sys-net-ipv4-vs`));
+        const run = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "remove", { paths: directorPaths(dir), stubs: directorStubs(dir) });
+        assertSucceeded(run);
+        assert.ok(!sandbox.exists(`${dir}/60-lvslab-director.conf`) && !sandbox.exists(`${dir}/modules.conf`), "its sysctl and modules files are gone");
+        assert.deepEqual(
+            run.calls.filter((call) => call.startsWith("sysctl ")),
+            [
+                "sysctl -q -w net.ipv4.conf.all.send_redirects=1",
+                "sysctl -q -w net.ipv4.conf.default.send_redirects=1",
+                "sysctl -q -w net.ipv4.ip_forward=0",
+                "sysctl -q -w net.ipv4.vs.conn_reuse_mode=1",
+                "sysctl -q -w net.ipv4.vs.expire_nodest_conn=0",
+            ],
+        );
+        assert.ok(run.calls.includes(`ipvsadm -D -t ${VIP}:80`), run.calls.join("\n"));
+
+        // ip_vs not loaded: no net.ipv4.vs.* to put back (sysctl would fail on them).
+        fs.rmdirSync(sandbox.file(`${dir}/proc-sys-net-ipv4-vs`));
+        const unloaded = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "remove", { paths: directorPaths(dir), stubs: directorStubs(dir) });
+        assertSucceeded(unloaded);
+        assert.ok(!unloaded.calls.some((call) => call.includes("net.ipv4.vs.")), unloaded.calls.join("\n"));
+        assert.ok(!unloaded.calls.some((call) => call.startsWith("modprobe")), "remove loads nothing");
     });
 
     it("director-lb (ipvsadm): brings an existing table to the wanted one in place: edits kept servers, adds new ones, deletes the rest and unwanted services, never flushes", () => {
@@ -399,7 +457,7 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         const stubs = directorStubs(dir, ipStub({ "-o addr show dev eth0": `2: eth0    inet ${VIP}/24 scope global secondary eth0`, "-o addr show dev eth1": "3: eth1    inet 192.168.7.172/24 scope global secondary eth1" }));
         const run = sandbox.run(renderStep("director-lb", params), "apply", { paths: directorPaths(dir), stubs });
         assertSucceeded(run);
-        assert.match(sandbox.read(`${dir}/60-lvslab-director.conf`), /\nnet\.ipv4\.ip_forward = 1\n$/);
+        assert.equal(sandbox.read(`${dir}/60-lvslab-director.conf`), directorSysctls(["eth0", "eth1"], "1"));
         assert.ok(changesOf(run.calls).includes(`ipvsadm -a -t ${VIP}:80 -r 192.168.7.177:80 -m -w 1`), run.calls.join("\n"));
         assert.ok(sandbox.read(`${dir}/lvslab-vip.service`).includes("ExecStart=/sbin/ip addr replace 192.168.7.172/24 dev eth1\n"));
     });

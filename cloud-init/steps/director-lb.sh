@@ -15,6 +15,8 @@
 
 SYSCTL_FILE=/etc/sysctl.d/60-lvslab-director.conf
 MODULES_FILE=/etc/modules-load.d/lvslab-ipvs.conf
+# Where the kernel shows IPVS's own settings: present only while ip_vs is loaded.
+IPVS_SYSCTL_DIR=/proc/sys/net/ipv4/vs
 ADDRESS_UNIT=lvslab-vip.service
 ADDRESS_UNIT_FILE=/etc/systemd/system/$ADDRESS_UNIT
 RULES_FILE=/etc/lvslab/ipvsadm.rules
@@ -38,18 +40,49 @@ forwarding_flag() {
     esac
 }
 
+# IPVS's handling of a new connection (a SYN) that meets an entry left by an
+# earlier one from the same client address and port (kernel
+# Documentation/networking/ipvs-sysctl.rst, net/netfilter/ipvs/ip_vs_core.c):
+#   conn_reuse_mode = 3      reschedule it, instead of sending it where the old
+#                            entry points, when that entry is in TIME_WAIT or
+#                            CLOSE (1) and also in FIN_WAIT (2): the last state a
+#                            DR or TUN director sees, as it never sees the real
+#                            server's side. The kernel's default 1 lets a reused
+#                            port follow a FIN_WAIT entry for its 2 minutes.
+#   expire_nodest_conn = 1   when the old entry's real server has weight 0
+#                            (drained) or was removed, expire the entry and
+#                            schedule the SYN afresh, instead of following it
+#                            (weight 0) or dropping it (removed).
+# Established connections send no SYN, so they keep flowing to a drained
+# server; a removed server's connections end at their next packet instead
+# of hanging until their entry times out.
+IPVS_SYSCTLS=(
+    "net.ipv4.vs.conn_reuse_mode = 3"
+    "net.ipv4.vs.expire_nodest_conn = 1"
+)
+# The kernel's defaults, put back by remove().
+IPVS_SYSCTL_DEFAULTS=(
+    "net.ipv4.vs.conn_reuse_mode=1"
+    "net.ipv4.vs.expire_nodest_conn=0"
+)
+
 configure_kernel() {
+    # ip_vs first: its net.ipv4.vs.* settings exist only once it is loaded.
+    # At boot the same order holds: systemd-modules-load loads the modules
+    # file before systemd-sysctl (After=systemd-modules-load.service) reads
+    # the sysctl file.
+    printf 'ip_vs\nip_vs_%s\n' "$SCHEDULER" | write_file "$MODULES_FILE" 0644
+    modprobe ip_vs
+    modprobe "ip_vs_$SCHEDULER"
     {
         local scope
         for scope in all default $NICS; do
             printf 'net.ipv4.conf.%s.send_redirects = 0\n' "$scope"
         done
         printf 'net.ipv4.ip_forward = %s\n' "$FORWARD_IP"
+        printf '%s\n' "${IPVS_SYSCTLS[@]}"
     } | write_file "$SYSCTL_FILE" 0644
     sysctl -q -p "$SYSCTL_FILE"
-    printf 'ip_vs\nip_vs_%s\n' "$SCHEDULER" | write_file "$MODULES_FILE" 0644
-    modprobe ip_vs
-    modprobe "ip_vs_$SCHEDULER"
 }
 
 address_unit() {
@@ -289,4 +322,11 @@ remove() {
         sysctl -q -w "net.ipv4.conf.$scope.send_redirects=1"
     done
     sysctl -q -w net.ipv4.ip_forward=0
+    # Unloading ip_vs would take its settings with it, but it may be in use.
+    if [ -d "$IPVS_SYSCTL_DIR" ]; then
+        local setting
+        for setting in "${IPVS_SYSCTL_DEFAULTS[@]}"; do
+            sysctl -q -w "$setting"
+        done
+    fi
 }
