@@ -160,14 +160,16 @@ export function modeSwitchProblems(result: OperationResult, directorNames: strin
 
 /** libvirt objects whose names start with the lab's prefix. */
 export function leftovers(uri: string, pool: string, prefix: string): string[] {
+    // A libvirt that cannot be asked is no proof that nothing is left: it throws.
     const virsh = (...args: string[]): string[] => {
         try {
-            return execFileSync("virsh", ["-c", uri, ...args], { encoding: "utf8" })
+            return execFileSync("virsh", ["-c", uri, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 })
                 .split("\n")
                 .map((line) => line.trim())
                 .filter((line) => line !== "");
-        } catch {
-            return [];
+        } catch (error) {
+            const stderr = (error as { stderr?: string }).stderr?.trim();
+            throw new Error(`cannot tell what is left: virsh -c ${uri} ${args.join(" ")} failed${stderr ? `: ${stderr}` : ""}`);
         }
     };
     const found = [

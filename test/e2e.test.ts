@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { OperationResult } from "../scripts/automation";
-import { MODES, modeSwitchProblems, Phase, prefixFromDeployment, scalingProblems, tally } from "../scripts/e2e";
+import { leftovers, MODES, modeSwitchProblems, Phase, prefixFromDeployment, scalingProblems, tally } from "../scripts/e2e";
 import { ProbeSample, summarizeProbe } from "../scripts/probe";
 
 function result(...steps: [op: string, type: string, name: string][]): OperationResult {
@@ -147,5 +147,12 @@ describe("prefixFromDeployment", () => {
         assert.equal(prefixFromDeployment(undefined, "lvslab"), undefined);
         assert.equal(prefixFromDeployment({}, "lvslab"), undefined);
         assert.equal(prefixFromDeployment({ resources: [{ outputs: { libvirtPrefix: "" } }, {}, { ...suffix, urn: "urn:...::other" }] }, "lvslab"), undefined);
+    });
+});
+
+describe("leftovers", () => {
+    it("fails, never reports nothing left, when libvirt cannot be asked", () => {
+        const uri = "qemu:///system?socket=/nonexistent/lvslab-test/libvirt-sock";
+        assert.throws(() => leftovers(uri, "lvslab", "lvslab-"), /cannot tell what is left: virsh -c qemu:\/\/\/system\?socket=\/nonexistent\S* list --all --name failed: .*/);
     });
 });
