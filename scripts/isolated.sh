@@ -39,7 +39,7 @@ sweep_killed_runs() {
             continue
         fi
         say "sweeping $dir (its run was killed before it cleaned up)"
-        LVSLAB_LABHOST=$(cat "$dir/labhost" 2>/dev/null || basename "$dir") LVSLAB_LABHOST_ROOT="$dir/labhost" \
+        LVSLAB_LABHOST=$(cat "$dir/labhost-name" 2>/dev/null || basename "$dir") LVSLAB_LABHOST_ROOT="$dir/labhost" \
             "$LABHOST" stop --purge || true
         rm -rf -- "$dir"
     done
@@ -53,7 +53,7 @@ chmod 0711 "$RUN_DIR"
 echo $$ >"$RUN_DIR/pid"
 # The lab host's name is its network namespace's: short and unique.
 export LVSLAB_LABHOST="lvs$NAME-${RUN_DIR##*.}"
-echo "$LVSLAB_LABHOST" >"$RUN_DIR/labhost"
+echo "$LVSLAB_LABHOST" >"$RUN_DIR/labhost-name"
 export LVSLAB_LABHOST_ROOT="$RUN_DIR/labhost"
 export PULUMI_BACKEND_URL="file://$RUN_DIR/state"
 ensure_backend_dir
