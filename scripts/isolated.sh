@@ -39,8 +39,10 @@ sweep_killed_runs() {
             continue
         fi
         say "sweeping $dir (its run was killed before it cleaned up)"
-        LVSLAB_LABHOST=$(cat "$dir/labhost-name" 2>/dev/null || basename "$dir") LVSLAB_LABHOST_ROOT="$dir/labhost" \
-            "$LABHOST" stop --purge || true
+        # No name recorded: the run died before it started a lab host.
+        if [ -f "$dir/labhost-name" ]; then
+            LVSLAB_LABHOST=$(cat "$dir/labhost-name") LVSLAB_LABHOST_ROOT="$dir/labhost" "$LABHOST" stop --purge || true
+        fi
         rm -rf -- "$dir"
     done
 }
