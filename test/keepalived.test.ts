@@ -10,7 +10,7 @@ import { HealthCheck } from "../components/config";
 import { healthCheckWindowSeconds, KeepalivedParams, renderKeepalivedConf, VirtualService } from "../components/keepalived";
 import { makeTempDir, runTool } from "./helpers/tools";
 
-const KEEPALIVED_HINT = "apt-get install keepalived (scripts/host-packages.txt)";
+const KEEPALIVED_HINT = "scripts/lab test installs it (scripts/test-packages.txt)";
 const NETNS = `lvslab-kat-${process.pid}`;
 
 const HTTP_CHECK: HealthCheck = { kind: "http", path: "/", expectedStatus: 200, intervalSeconds: 3, timeoutSeconds: 2, retries: 1 };
