@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DualHomedMachine, ForwardingMode, HealthCheck, RealServerConfig, Scheduler, VrrpSettings } from "./config";
 import { guestStep } from "./guestStep";
-import { KeepalivedParams, renderKeepalivedConf, VrrpInstance } from "./keepalived";
+import { KeepalivedParams, renderKeepalivedConf, VRRP_PASSWORD_PLACEHOLDER, VrrpInstance } from "./keepalived";
 import { LabContext } from "./lab";
 import { createMachine, Machine } from "./machine";
 import { PUBLIC_NIC, publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
@@ -44,7 +44,11 @@ export interface DirectorArgs {
     balancing: LoadBalancing;
     /** VRRP settings; used by MASTER and BACKUP. */
     vrrp: VrrpSettings;
-    /** The shared VRRP password (PASS authentication); undefined for none. */
+    /**
+     * The shared VRRP password (PASS authentication); undefined for none. It
+     * reaches the guest on the director step's standard input, never in its
+     * command text.
+     */
     vrrpPassword?: pulumi.Output<string>;
     /** Steps after which the real servers are ready for traffic. */
     realServersReady: pulumi.Resource[];
@@ -69,7 +73,10 @@ export function serviceAddresses(balancing: LoadBalancing, lab: LabContext): { a
     return addresses;
 }
 
-/** keepalived.conf for one director of the lab. */
+/**
+ * keepalived.conf for one director of the lab. `password` is the VRRP
+ * password, or VRRP_PASSWORD_PLACEHOLDER for the step to fill in.
+ */
 export function keepalivedParams(
     name: string,
     role: DirectorRole,
@@ -137,10 +144,18 @@ export class Director extends pulumi.ComponentResource {
         );
         const staticAddresses =
             args.role === "single" ? serviceAddresses(balancing, lab).map((entry) => `${entry.address}/${entry.prefixLength}=${entry.device}`) : [];
-        const password: pulumi.Output<string | undefined> = args.vrrpPassword ?? pulumi.output(undefined);
-        const keepalivedConf = password.apply((secret) =>
-            balancing.keepalived ? renderKeepalivedConf(keepalivedParams(machine.name, args.role, balancing, args.vrrp, lab, secret)) : "",
-        );
+        // The conf names the password by a placeholder: the step's text holds no
+        // secret (a failing step's command is printed in full), and the step
+        // reads the password itself from its standard input.
+        const keepalivedConf = balancing.keepalived
+            ? renderKeepalivedConf(
+                  keepalivedParams(machine.name, args.role, balancing, args.vrrp, lab, args.vrrpPassword === undefined ? undefined : VRRP_PASSWORD_PLACEHOLDER),
+              )
+            : "";
+        const stdin =
+            args.vrrpPassword !== undefined && keepalivedConf.includes(VRRP_PASSWORD_PLACEHOLDER)
+                ? args.vrrpPassword.apply((password) => `${password}\n`)
+                : undefined;
         // Changing the servers, weights, scheduler, mode or checks re-runs
         // this step in place; no machine is replaced.
         this.loadBalancer = guestStep(
@@ -149,7 +164,7 @@ export class Director extends pulumi.ComponentResource {
                 lab,
                 host: machine.publicIp,
                 step: "director-lb",
-                params: keepalivedConf.apply((conf) => ({
+                params: {
                     MODE: balancing.mode,
                     VIP: balancing.vip,
                     PORTS: balancing.ports.join(" "),
@@ -160,8 +175,10 @@ export class Director extends pulumi.ComponentResource {
                     FORWARD_IP: balancing.mode === "nat" ? ("1" as const) : ("0" as const),
                     STATIC_ADDRESSES: staticAddresses.join(" "),
                     SORRY_PAGE: balancing.sorryPage ?? "",
-                    KEEPALIVED_CONF: conf,
-                })),
+                    KEEPALIVED_CONF: keepalivedConf,
+                },
+                // A new password changes stdin: an in-place update applies it.
+                stdin,
                 domain: this.machine.domain,
                 dependsOn: args.realServersReady,
             },

@@ -9,8 +9,14 @@ export interface GuestStepArgs<N extends StepName> {
     /** The address the lab host reaches the guest on. */
     host: pulumi.Input<string>;
     step: N;
-    /** An Output when a parameter is secret (the whole script then is). */
+    /**
+     * The step's parameters. They become the text of its commands, which the
+     * official provider prints in full when a step fails: no secret belongs
+     * here (pass it in `stdin`).
+     */
     params: StepParams[N] | pulumi.Output<StepParams[N]>;
+    /** Secret input the step reads from its standard input (create, update and delete all get it). */
+    stdin?: pulumi.Input<string>;
     /**
      * The guest's domain: when it goes, the step's undo is skipped (nothing
      * left to undo); when it is made anew (a new id), the step runs again.
@@ -45,6 +51,8 @@ export function guestStep<N extends StepName>(
             },
             create: script.apply((text) => stepCommand(text, "apply")),
             delete: script.apply((text) => stepCommand(text, "remove")),
+            // A changed stdin (a new password) is an in-place update: `create` runs again.
+            stdin: args.stdin,
             addPreviousOutputInEnv: false,
             // A domain recreated behind Pulumi's back (refresh drops it, up
             // makes it again) gets its configuration again, and up waits

@@ -19,7 +19,11 @@ export interface VrrpInstance {
     virtualRouterId: number;
     priority: number;
     advertIntervalSeconds: number;
-    /** PASS authentication with this password (at most 8 characters); none when undefined. */
+    /**
+     * PASS authentication with this password (at most 8 characters), or
+     * VRRP_PASSWORD_PLACEHOLDER where the director step puts in the password
+     * it reads from its standard input; none when undefined.
+     */
     password?: string;
     /** The floating addresses, each "address/prefix dev NIC". */
     addresses: { address: string; prefixLength: number; device: string }[];
@@ -50,6 +54,14 @@ export const VRRP_INSTANCE_NAME = "lvslab";
 
 /** The longest PASS password keepalived uses; it ignores the rest. */
 export const VRRP_PASSWORD_LENGTH = 8;
+
+/**
+ * Stands for the VRRP password in a rendered keepalived.conf, so the text a
+ * step carries in its command holds no secret: the director step replaces it
+ * with the password it reads from its standard input (cloud-init/steps/director-lb.sh
+ * has the same string).
+ */
+export const VRRP_PASSWORD_PLACEHOLDER = "@LVSLAB_VRRP_PASSWORD@";
 
 /**
  * Seconds from a real server failing to its removal from the table, at
@@ -100,7 +112,7 @@ function renderService(service: VirtualService): string {
 }
 
 function renderVrrp(vrrp: VrrpInstance): string {
-    if (vrrp.password !== undefined && !/^[A-Za-z0-9]{1,8}$/.test(vrrp.password)) {
+    if (vrrp.password !== undefined && vrrp.password !== VRRP_PASSWORD_PLACEHOLDER && !/^[A-Za-z0-9]{1,8}$/.test(vrrp.password)) {
         throw new Error(`the VRRP password must be 1-${VRRP_PASSWORD_LENGTH} letters or digits`);
     }
     return fillTemplate(readTemplate("keepalived/vrrp-instance.conf"), {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { StepSandbox } from "./helpers/stepSandbox";
 
 interface Recorded {
     type: string;
@@ -91,6 +92,39 @@ function plain(value: unknown): unknown {
 }
 
 const ofKind = (resources: Recorded[], kind: string): Recorded[] => resources.filter((r) => r.type.endsWith(`:${kind}`));
+
+/** The mocks' RandomPassword results: the VRRP password (8) and the console password (20). */
+const MOCK_VRRP_PASSWORD = "Pw0".padEnd(8, "x");
+const MOCK_CONSOLE_PASSWORD = "Pw0".padEnd(20, "x");
+
+/**
+ * No guest step's command text holds a secret: the official provider prints
+ * a failing command in full. Not the passwords, not the private key, and the
+ * commands are not secret values themselves.
+ */
+function assertNoSecretInCommands(resources: Recorded[]): void {
+    const steps = ofKind(resources, "Command");
+    assert.ok(steps.length > 0);
+    for (const step of steps) {
+        for (const key of ["create", "update", "delete"]) {
+            const value = step.inputs[key];
+            if (value === undefined) {
+                continue;
+            }
+            assert.ok(!isSecret(value), `${step.name}'s ${key} is not a secret`);
+            const texts = [String(value)];
+            const embedded = /echo ([A-Za-z0-9+/=]+) \| base64 -d/.exec(String(value));
+            if (embedded) {
+                texts.push(Buffer.from(embedded[1], "base64").toString("utf8"));
+            }
+            for (const text of texts) {
+                for (const secretText of [MOCK_VRRP_PASSWORD, MOCK_CONSOLE_PASSWORD, "PRIVATE KEY"]) {
+                    assert.ok(!text.includes(secretText), `${step.name}'s ${key} holds ${secretText}`);
+                }
+            }
+        }
+    }
+}
 
 /** The script a guest step runs, decoded from its create command. */
 function stepScript(step: Recorded): string {
@@ -217,6 +251,11 @@ describe("the lab's resource graph (seed topology)", () => {
         }
     });
 
+    it("carries no secret in any guest step's create, update or delete text, and sends no stdin where none is needed", () => {
+        assertNoSecretInCommands(resources);
+        assert.ok(ofKind(resources, "Command").every((step) => step.inputs.stdin === undefined));
+    });
+
     it("exports what a smoke test needs", () => {
         assert.equal(outputs.vipUrl, "http://172.16.16.172/");
         assert.equal(outputs.nfsExport, "192.168.7.250:/opt/wwwroot");
@@ -314,15 +353,68 @@ describe("the lab's resource graph (two directors, HTTP health checks, two ports
         }
     });
 
-    it("shares one generated VRRP password and keeps the steps that carry it secret", () => {
-        const password = (conf: string): string => (/auth_pass (\S+)/.exec(conf) ?? [])[1];
-        assert.equal(password(keepalivedConf("director")), password(keepalivedConf("director2")));
-        assert.match(password(keepalivedConf("director")), /^[A-Za-z0-9]{8}$/);
+    it("shares one generated VRRP password, given to each director step on its stdin and never in its commands", () => {
         const passwords = resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name.includes("vrrp"));
         assert.equal(passwords.length, 1);
-        for (const name of ["director-lb", "director2-lb"]) {
-            assert.ok(isSecret((resources.find((r) => r.name === name) as Recorded).inputs.create), `${name}'s script is a secret`);
+        for (const director of ["director", "director2"]) {
+            const step = resources.find((r) => r.name === `${director}-lb`) as Recorded;
+            assert.ok(isSecret(step.inputs.stdin), `${step.name}'s stdin is a secret`);
+            assert.equal(plain(step.inputs.stdin), `${MOCK_VRRP_PASSWORD}\n`);
+            assert.match(keepalivedConf(director), /auth_pass @LVSLAB_VRRP_PASSWORD@\n/, "the conf names the password by its placeholder");
+            assert.ok(!isSecret(step.inputs.create), `${step.name}'s script holds no secret, so it is not one`);
         }
+    });
+
+    it("carries no secret in any guest step's create, update or delete text", () => {
+        assertNoSecretInCommands(resources);
+    });
+
+    describe("the director step, run in a sandbox", () => {
+        let sandbox: StepSandbox;
+        before(() => {
+            sandbox = new StepSandbox("director-stdin");
+        });
+        after(() => sandbox.cleanup());
+
+        /** Runs director2's step as the graph declares it, its standard input (fd 3 once the step has kept it there) from `stdin`. */
+        function runDirectorStep(dir: string, stdin: string) {
+            fs.mkdirSync(sandbox.file(dir));
+            fs.writeFileSync(sandbox.file(`${dir}/stdin`), stdin);
+            const paths: Record<string, string> = {};
+            for (const [name, file] of Object.entries({
+                SYSCTL_FILE: "sysctl.conf",
+                MODULES_FILE: "modules.conf",
+                ADDRESS_UNIT_FILE: "lvslab-vip.service",
+                RULES_FILE: "ipvsadm.rules",
+                IPVS_UNIT_FILE: "lvslab-ipvs.service",
+                KEEPALIVED_FILE: "keepalived.conf",
+                KEEPALIVED_MODE_FILE: "keepalived-mode",
+                SORRY_DIR: "sorry",
+                SORRY_SITE: "lvslab-sorry.conf",
+                SORRY_PORTS_FILE: "ports.conf",
+                IPVS_SYSCTL_DIR: "proc-sys-net-ipv4-vs",
+            })) {
+                paths[name] = sandbox.file(`${dir}/${file}`);
+            }
+            const script = stepScript(resources.find((r) => r.name === "director2-lb") as Recorded);
+            return sandbox.run(script, "apply", { paths, stubs: `exec 3<"$SANDBOX/${dir}/stdin"` });
+        }
+
+        it("puts the password from its standard input into keepalived.conf, which only the file holds", () => {
+            const run = runDirectorStep("with-password", `${MOCK_VRRP_PASSWORD}\n`);
+            assert.equal(run.status, 0, run.stderr);
+            const installed = sandbox.read("with-password/keepalived.conf");
+            assert.match(installed, new RegExp(`auth_pass ${MOCK_VRRP_PASSWORD}\n`));
+            assert.ok(!installed.includes("@LVSLAB_VRRP_PASSWORD@"));
+            assert.ok(!`${run.stdout}${run.stderr}${run.calls.join("\n")}`.includes(MOCK_VRRP_PASSWORD), "no output or command line shows the password");
+        });
+
+        it("fails, installing nothing, when no password comes", () => {
+            const run = runDirectorStep("without-password", "");
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /the VRRP password \(1-8 letters or digits\) did not come on standard input/);
+            assert.ok(!sandbox.exists("without-password/keepalived.conf"));
+        });
     });
 
     it("has apache listen on both ports on every real server", () => {

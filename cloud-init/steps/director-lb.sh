@@ -12,6 +12,8 @@
 #   STATIC_ADDRESSES  "address/prefix=nic ..." this step holds; empty with VRRP
 #   SORRY_PAGE        text of the page served when no real server is left; empty for none
 #   KEEPALIVED_CONF   keepalived.conf; empty: ipvsadm keeps the table
+# Standard input: the VRRP password, when KEEPALIVED_CONF names it by
+# VRRP_PASSWORD_PLACEHOLDER (below).
 
 SYSCTL_FILE=/etc/sysctl.d/60-lvslab-director.conf
 MODULES_FILE=/etc/modules-load.d/lvslab-ipvs.conf
@@ -30,6 +32,13 @@ KEEPALIVED_MODE_FILE=/etc/lvslab/keepalived-mode
 SORRY_DIR=/var/lib/lvslab/sorry
 SORRY_SITE=/etc/apache2/sites-available/lvslab-sorry.conf
 SORRY_PORTS_FILE=/etc/apache2/ports.conf
+# Where the rendered keepalived.conf names the VRRP password (the same string
+# as components/keepalived.ts): a step's text is no place for a secret, as a
+# failing step's command is printed in full. The password comes on standard
+# input, kept on fd 3 for keepalived_conf; every other command reads
+# /dev/null, so none can swallow it.
+VRRP_PASSWORD_PLACEHOLDER=@LVSLAB_VRRP_PASSWORD@
+exec 3<&0 </dev/null
 
 forwarding_flag() {
     case "$MODE" in
@@ -249,6 +258,22 @@ UNIT
     systemctl enable "$IPVS_UNIT" >&2
 }
 
+# KEEPALIVED_CONF as keepalived reads it: the password from fd 3 in place of
+# its placeholder.
+keepalived_conf() {
+    if [[ "$KEEPALIVED_CONF" != *"$VRRP_PASSWORD_PLACEHOLDER"* ]]; then
+        printf '%s\n' "$KEEPALIVED_CONF"
+        return
+    fi
+    local password=""
+    IFS= read -r password <&3 || true
+    if [[ ! "$password" =~ ^[A-Za-z0-9]{1,8}$ ]]; then
+        log "the VRRP password (1-8 letters or digits) did not come on standard input"
+        return 1
+    fi
+    printf '%s\n' "${KEEPALIVED_CONF//"$VRRP_PASSWORD_PLACEHOLDER"/$password}"
+}
+
 table_by_keepalived() {
     ensure_packages ipvsadm keepalived
     if [ -f "$IPVS_UNIT_FILE" ]; then
@@ -262,7 +287,10 @@ table_by_keepalived() {
         restart=1
     fi
     staged=$(mktemp)
-    printf '%s\n' "$KEEPALIVED_CONF" >"$staged"
+    if ! keepalived_conf >"$staged"; then
+        rm -f "$staged"
+        exit 1
+    fi
     if ! keepalived --config-test -f "$staged" >&2; then
         rm -f "$staged"
         log "keepalived refused the rendered configuration (see above)"

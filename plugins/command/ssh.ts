@@ -88,6 +88,14 @@ export class DialError extends Error {
     }
 }
 
+/** What a failure message leaves out. It never shows the command's stdin. */
+export interface FailureRedaction {
+    /** The command is secret: leave out its text and its output (which may print any part of it). */
+    secretCommand: boolean;
+    /** Strings masked wherever they occur in the command or its output. */
+    secrets: readonly string[];
+}
+
 /** The connection worked and the command ran, but did not succeed. */
 export class RemoteCommandError extends Error {
     constructor(
@@ -98,14 +106,25 @@ export class RemoteCommandError extends Error {
         readonly stdout: string,
         readonly stderr: string,
     ) {
-        super(describeFailure(destination, command, exitCode, signal, stdout, stderr, false));
+        super(describeFailure(destination, command, exitCode, signal, stdout, stderr, { secretCommand: false, secrets: [] }));
         this.name = "RemoteCommandError";
     }
 
-    /** The message without the command text or its output (for commands whose inputs are secret). */
-    redactedMessage(): string {
-        return describeFailure(this.destination, this.command, this.exitCode, this.signal, "", "", true);
+    /** The message with the secret command left out, or secrets masked, as asked. */
+    describe(redaction: FailureRedaction): string {
+        return describeFailure(this.destination, this.command, this.exitCode, this.signal, this.stdout, this.stderr, redaction);
     }
+}
+
+/** What a masked secret reads as in a failure message. */
+export const maskedSecret = "[secret]";
+
+/** `text` with every occurrence of each secret replaced by the mask, longest secrets first. */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+    return [...secrets]
+        .filter((s) => s !== "")
+        .sort((a, b) => b.length - a.length)
+        .reduce((masked, s) => masked.split(s).join(maskedSecret), text);
 }
 
 const maxTailChars = 4000;
@@ -127,7 +146,7 @@ function describeFailure(
     signal: string | null,
     stdout: string,
     stderr: string,
-    redact: boolean,
+    redaction: FailureRedaction,
 ): string {
     let status: string;
     if (exitCode === 255) {
@@ -138,14 +157,17 @@ function describeFailure(
     } else {
         status = `signal ${signal ?? "unknown"}`;
     }
-    const what = redact ? "a command with secret inputs" : JSON.stringify(command);
-    let msg = `remote command failed on ${destination} with ${status}, running ${what}`;
-    if (redact) {
-        return msg + "\n(output withheld: the command, stdin or environment is secret)";
+    if (redaction.secretCommand) {
+        return `remote command failed on ${destination} with ${status}, running a secret command\n(its output is withheld: it may show part of the command)`;
     }
-    msg += stderr.trim() ? `\nstderr:\n${tail(stderr.trimEnd(), 200)}` : "\nstderr: (empty)";
-    if (stdout.trim()) {
-        msg += `\nstdout (last ${stdoutTailLines} lines):\n${tail(stdout.trimEnd(), stdoutTailLines)}`;
+    const mask = (text: string) => maskSecrets(text, redaction.secrets);
+    let msg = `remote command failed on ${destination} with ${status}, running ${JSON.stringify(mask(command))}`;
+    // Masked before the tail is cut, so no part of a secret survives at the cut.
+    const err = mask(stderr);
+    const out = mask(stdout);
+    msg += err.trim() ? `\nstderr:\n${tail(err.trimEnd(), 200)}` : "\nstderr: (empty)";
+    if (out.trim()) {
+        msg += `\nstdout (last ${stdoutTailLines} lines):\n${tail(out.trimEnd(), stdoutTailLines)}`;
     }
     return msg;
 }

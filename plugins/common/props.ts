@@ -126,11 +126,40 @@ function deepEqual(a: PropertyValue | undefined, b: PropertyValue | undefined): 
 }
 
 /**
+ * Structural equality in which secretness counts, as in the engine's own
+ * PropertyValue.DeepEquals: a value that became (or stopped being) secret has
+ * changed. A member that is null counts as absent.
+ */
+export function identicalValue(a: PropertyValue | undefined, b: PropertyValue | undefined): boolean {
+    const absent = (v: PropertyValue | undefined) => v === undefined || v === null;
+    if (absent(a) || absent(b)) {
+        return absent(a) && absent(b);
+    }
+    if (isSecret(a) || isSecret(b)) {
+        return isSecret(a) && isSecret(b) && identicalValue(a.value, b.value);
+    }
+    if (Array.isArray(a) || Array.isArray(b)) {
+        return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((e, i) => identicalValue(e, b[i]));
+    }
+    if (isObject(a) && isObject(b)) {
+        const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+        return [...keys].every((k) => identicalValue(a[k], b[k]));
+    }
+    return a === b;
+}
+
+export interface ChangeOptions {
+    /** A change of secretness alone is a change (the official `command` provider's diff); otherwise it is not. */
+    secretness?: boolean;
+}
+
+/**
  * Names of the given keys whose values differ between the old state and the new inputs.
  * An unknown new value counts as a change: the engine must plan for it.
  */
-export function changedKeys(olds: PropertyMap, news: PropertyMap, keys: readonly string[]): string[] {
-    return keys.filter((k) => containsUnknown(news[k]) || !sameValue(olds[k], news[k]));
+export function changedKeys(olds: PropertyMap, news: PropertyMap, keys: readonly string[], opts: ChangeOptions = {}): string[] {
+    const same = opts.secretness ? identicalValue : sameValue;
+    return keys.filter((k) => containsUnknown(news[k]) || !same(olds[k], news[k]));
 }
 
 /** A copy with every undefined member dropped: protobuf Structs cannot carry undefined. */

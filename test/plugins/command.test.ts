@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { ResourceLogger, Severity } from "../../plugins/common/engine";
 import { isSecret, PropertyMap, PropertyValue, reveal, secret } from "../../plugins/common/props";
-import { CommandProvider, maxPreviousOutputBytes, outputsAreSecret } from "../../plugins/command/provider";
+import { CommandProvider, maxPreviousOutputBytes } from "../../plugins/command/provider";
 import { askpassScript, environmentNameProblem } from "../../plugins/command/ssh";
 import { freePort, startSshd, TestSshd } from "./sshd";
 
@@ -52,26 +52,34 @@ describe("command provider: check", () => {
         const inputs = asMap(res.inputs);
         assert.ok(isSecret(inputs.connection), "connection must stay secret");
         assert.deepEqual(reveal(inputs.connection), { host: "10.0.0.5", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15 });
-        assert.equal(inputs.addPreviousOutputInEnv, true);
-        assert.equal(inputs.logging, "stdoutAndStderr");
+        // The official schema has no default for these: check writes none (else a stack switches toolchains with an update).
+        assert.deepEqual(Object.keys(inputs).sort(), ["connection", "create"]);
         assert.equal(inputs.create, "true");
     });
 
-    it("keeps values that were given and nested secrets", async () => {
-        const res = await p.check(urn, {}, { connection: { host: "h", port: 2222, user: "lab", privateKey: secret("KEY"), dialErrorLimit: -1 } });
+    it("keeps values that were given, and makes the connection and its key secret as the official schema does", async () => {
+        const res = await p.check(urn, {}, {
+            connection: { host: "h", port: 2222, user: "lab", privateKey: "KEY", dialErrorLimit: -1 },
+            logging: "none",
+            addPreviousOutputInEnv: false,
+        });
         assert.deepEqual(res.failures, []);
-        const conn = asMap(asMap(res.inputs).connection);
+        const inputs = asMap(res.inputs);
+        assert.ok(isSecret(inputs.connection), "the connection is secret even when given plain");
+        const conn = asMap(isSecret(inputs.connection) ? inputs.connection.value : undefined);
         assert.equal(conn.port, 2222);
         assert.equal(conn.user, "lab");
         assert.equal(conn.dialErrorLimit, -1);
         assert.equal(conn.perDialTimeout, 15);
-        assert.ok(isSecret(conn.privateKey));
+        assert.deepEqual(conn.privateKey, secret("KEY"));
+        assert.equal(inputs.logging, "none");
+        assert.equal(inputs.addPreviousOutputInEnv, false);
     });
 
-    it("passes an unknown connection through during previews", async () => {
+    it("passes an unknown connection through during previews, as a secret", async () => {
         const res = await p.check(urn, {}, { connection: unknownValue });
         assert.deepEqual(res.failures, []);
-        assert.equal(asMap(res.inputs).connection, unknownValue);
+        assert.deepEqual(asMap(res.inputs).connection, secret(unknownValue));
     });
 
     it("names the offending setting", async () => {
@@ -124,11 +132,9 @@ describe("command provider: check", () => {
 describe("command provider: diff", () => {
     const p = new CommandProvider();
     const base: PropertyMap = {
-        connection: secret({ host: "h", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15 }),
+        connection: secret({ host: "h", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15, privateKey: secret("KEY") }),
         create: "echo hi",
         triggers: ["a", 1],
-        addPreviousOutputInEnv: true,
-        logging: "stdoutAndStderr",
     };
     const state: PropertyMap = { ...base, stdout: "hi", stderr: "" };
 
@@ -136,8 +142,25 @@ describe("command provider: diff", () => {
         assert.deepEqual(await p.diff("id", urn, state, { ...base }), { changes: false, replaces: [] });
     });
 
-    it("sees no change when only the secretness of a value changed", async () => {
-        assert.deepEqual(await p.diff("id", urn, state, { ...base, create: secret("echo hi") }), { changes: false, replaces: [] });
+    it("updates when only the secretness of a value changed, as the official provider does", async () => {
+        assert.deepEqual(await p.diff("id", urn, state, { ...base, create: secret("echo hi") }), { changes: true, replaces: [] });
+        assert.deepEqual(await p.diff("id", urn, { ...state, stdin: secret("pw") }, { ...base, stdin: "pw" }), { changes: true, replaces: [] });
+        assert.deepEqual(await p.diff("id", urn, state, { ...base, triggers: [secret("a"), 1] }), { changes: true, replaces: ["triggers"] });
+    });
+
+    it("sees no change in a state an earlier version of this plugin wrote (defaults written out, the key not secret inside the connection)", async () => {
+        const earlier: PropertyMap = {
+            ...state,
+            connection: secret({ host: "h", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15, privateKey: "KEY" }),
+            logging: "stdoutAndStderr",
+            addPreviousOutputInEnv: true,
+            stdout: secret("hi"),
+        };
+        assert.deepEqual(await p.diff("id", urn, earlier, { ...base }), { changes: false, replaces: [] });
+        // What an unset input means is not a change either way; another value is.
+        assert.deepEqual(await p.diff("id", urn, state, { ...base, logging: "stdoutAndStderr", addPreviousOutputInEnv: true }), { changes: false, replaces: [] });
+        assert.deepEqual(await p.diff("id", urn, earlier, { ...base, logging: "none" }), { changes: true, replaces: [] });
+        assert.deepEqual(await p.diff("id", urn, earlier, { ...base, addPreviousOutputInEnv: false }), { changes: true, replaces: [] });
     });
 
     it("updates in place when a command or the connection changes", async () => {
@@ -194,7 +217,7 @@ describe("command provider: against a real sshd", () => {
         assert.equal(outs.stderr, "warning");
         assert.ok(isSecret(outs.connection), "connection stays secret in the outputs");
         assert.equal(outs.create, inputs.create);
-        assert.equal(outs.logging, "stdoutAndStderr");
+        assert.equal(outs.logging, undefined, "an unset logging stays unset");
     });
 
     it("create without a create command runs nothing", async () => {
@@ -203,14 +226,14 @@ describe("command provider: against a real sshd", () => {
         assert.equal(asMap(res.outs).stderr, "");
     });
 
-    it("passes stdin, and makes stdout secret when stdin is", async () => {
+    it("passes stdin to the command's standard input; stdout is not secret because stdin is (as the official provider)", async () => {
         const res = await p.create(urn, await checked({ connection: connection(), create: "cat; echo done >&2", stdin: secret("line one\nline two\n") }));
         const outs = asMap(res.outs);
-        assert.ok(isSecret(outs.stdout) && isSecret(outs.stderr), "stdout and stderr must be secret");
-        assert.equal(reveal(outs.stdout), "line one\nline two");
-        assert.equal(reveal(outs.stderr), "done");
-        assert.ok(isSecret(outs.stdin));
-        assert.equal(outputsAreSecret({ create: "x" }), false);
+        assert.equal(outs.stdout, "line one\nline two");
+        assert.equal(outs.stderr, "done");
+        assert.ok(isSecret(outs.stdin), "stdin keeps its own secretness");
+        const quiet = await p.create(urn, await checked({ connection: connection(), create: "wc -c", stdin: "" }));
+        assert.equal(asMap(quiet.outs).stdout, "0", "an empty stdin sends nothing");
     });
 
     it("sends the environment (multi-line values too) the server accepts", async () => {
@@ -222,11 +245,13 @@ describe("command provider: against a real sshd", () => {
         assert.equal(asMap(res.outs).stdout, "hello there|a\nb 'c' \"d\"|unset");
     });
 
-    it("makes stdout secret when an environment value is secret", async () => {
-        const res = await p.create(urn, await checked({ connection: connection(), environment: { LAB_TOKEN: secret("s3cret") }, create: 'echo "$LAB_TOKEN"' }));
+    it("does not make stdout secret because an environment value or the command is (as the official provider)", async () => {
+        const res = await p.create(urn, await checked({ connection: connection(), environment: { LAB_TOKEN: secret("s3cret") }, create: secret('echo "$LAB_TOKEN"') }));
         const outs = asMap(res.outs);
-        assert.ok(isSecret(outs.stdout));
-        assert.equal(reveal(outs.stdout), "s3cret");
+        assert.equal(outs.stdout, "s3cret");
+        assert.ok(isSecret(outs.create) && isSecret(asMap(outs.environment).LAB_TOKEN), "the inputs keep their secretness");
+        const updated = asMap((await p.update("id", urn, outs, await checked({ connection: connection(), environment: { LAB_TOKEN: secret("s3cret") } }))).outs);
+        assert.equal(updated.stdout, "s3cret", "with nothing to run, the previous output stays, not secret");
     });
 
     it("update runs create again when there is no update command, with the previous output in the environment", async () => {
@@ -303,11 +328,35 @@ describe("command provider: against a real sshd", () => {
         });
     });
 
-    it("a failing command with secret inputs does not reveal its output in the error", async () => {
+    it("a failing secret command: neither its text nor its output (which may show part of it) is in the error", async () => {
         const inputs = await checked({ connection: connection(), create: secret("echo hunter2 >&2; exit 4") });
         await assert.rejects(p.create(urn, inputs), (e: Error) => {
-            assert.match(e.message, /exit status 4/);
+            assert.match(e.message, /exit status 4, running a secret command/);
             assert.doesNotMatch(e.message, /hunter2/);
+            return true;
+        });
+    });
+
+    it("a failure message never shows stdin, and masks a secret stdin or environment value the command printed", async () => {
+        const quiet = await checked({ connection: connection(), create: "read -r pw; echo checked >&2; exit 5", stdin: "plain-stdin-text\n" });
+        await assert.rejects(p.create(urn, quiet), (e: Error) => {
+            assert.match(e.message, /exit status 5, running "read -r pw; echo checked >&2; exit 5"/);
+            assert.match(e.message, /checked/);
+            assert.doesNotMatch(e.message, /plain-stdin-text/);
+            return true;
+        });
+        const leaky = await checked({
+            connection: connection(),
+            create: 'cat; echo "token=$LAB_TOKEN" >&2; exit 6',
+            stdin: secret("Pw0rd123\nsecond secret line\n"),
+            environment: { LAB_TOKEN: secret("t0ken-value"), LAB_PLAIN: "plain" },
+        });
+        await assert.rejects(p.create(urn, leaky), (e: Error) => {
+            assert.match(e.message, /exit status 6, running "cat; echo/, "the command is not secret: it is shown");
+            for (const secretText of ["Pw0rd123", "second secret line", "t0ken-value"]) {
+                assert.ok(!e.message.includes(secretText), `${secretText} is masked:\n${e.message}`);
+            }
+            assert.match(e.message, /token=\[secret\]/);
             return true;
         });
     });
@@ -344,6 +393,16 @@ describe("command provider: against a real sshd", () => {
         logger.lines.length = 0;
         await p.create(urn, await checked({ connection: connection(), create: "echo quiet", logging: "none" }));
         assert.deepEqual(logger.lines, []);
+    });
+
+    it("masks a secret stdin or environment value in the output lines it logs", async () => {
+        logger.lines.length = 0;
+        const environment = { LAB_TOKEN: secret("t0ken-value") };
+        await p.create(urn, await checked({ connection: connection(), create: 'cat; echo "$LAB_TOKEN"', stdin: secret("Pw0rd123\n"), environment }));
+        assert.deepEqual(
+            logger.lines.map((l) => l.message),
+            ["[secret]", "[secret]"],
+        );
     });
 
     it("collects large output on both streams without deadlocking", async () => {

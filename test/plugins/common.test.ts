@@ -8,6 +8,7 @@ import {
     compact,
     containsSecret,
     containsUnknown,
+    identicalValue,
     isSecret,
     mapSecret,
     nameFromUrn,
@@ -52,6 +53,16 @@ describe("secret and unknown values", () => {
         assert.deepEqual(changedKeys(olds, { a: "x", b: [1, 2], c: { d: 1 } }, ["a", "b", "c"]), []);
         assert.deepEqual(changedKeys(olds, { a: "y", b: [1], c: { d: 1, e: 2 } }, ["a", "b", "c"]), ["a", "b", "c"]);
         assert.deepEqual(changedKeys(olds, { a: secret(unknownValue), b: [1, 2], c: { d: 1 } }, ["a", "b", "c"]), ["a"]);
+    });
+
+    it("can count a change of secretness alone as a change, as the engine's DeepEquals does", () => {
+        assert.equal(identicalValue(secret({ a: [1, secret("x")] }), secret({ a: [1, secret("x")] })), true);
+        assert.equal(identicalValue(secret("x"), "x"), false);
+        assert.equal(identicalValue({ a: secret("x") }, { a: "x" }), false);
+        assert.equal(identicalValue({ a: 1, b: null }, { a: 1 }), true, "a null member counts as absent");
+        const olds = { a: secret("x"), b: "y" };
+        assert.deepEqual(changedKeys(olds, { a: "x", b: "y" }, ["a", "b"], { secretness: true }), ["a"]);
+        assert.deepEqual(changedKeys(olds, { a: secret("x"), b: secret("y") }, ["a", "b"], { secretness: true }), ["b"]);
     });
 
     it("drops undefined members, which a protobuf Struct cannot carry", () => {
