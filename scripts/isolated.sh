@@ -47,17 +47,8 @@ sweep_killed_runs() {
     done
 }
 
-mkdir -p "$RUNS_DIR"
 sweep_killed_runs
-RUN_DIR=$(mktemp -d "$RUNS_DIR/$NAME.XXXXXX")
-# qemu runs as libvirt-qemu and must reach the pool below it.
-chmod 0711 "$RUN_DIR"
-echo $$ >"$RUN_DIR/pid"
-# The lab host's name is its network namespace's: short and unique.
-export LVSLAB_LABHOST="lvs$NAME-${RUN_DIR##*.}"
-echo "$LVSLAB_LABHOST" >"$RUN_DIR/labhost-name"
-export LVSLAB_LABHOST_ROOT="$RUN_DIR/labhost"
-export PULUMI_BACKEND_URL="file://$RUN_DIR/state"
+new_run_dir "$NAME"
 ensure_backend_dir
 say "$NAME: run directory $RUN_DIR (new), lab host $LVSLAB_LABHOST, state $PULUMI_BACKEND_URL"
 [ -e "$LVSLAB_LABHOST_ROOT" ] && die "the lab host root $LVSLAB_LABHOST_ROOT exists before the run"

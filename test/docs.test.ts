@@ -40,7 +40,11 @@ describe("README", () => {
         const test = ci.search(/^npm test$/m);
         assert.ok(up >= 0 && test > up, ".ci/run runs `npm run up`, then `npm test`");
         // Its state and lab host are new directories of the run, not what an earlier run left.
-        assert.match(ci, /^export PULUMI_BACKEND_URL="file:\/\/\$CI_RUN\/state"$/m);
-        assert.match(ci, /^export LVSLAB_LABHOST_ROOT="\$CI_RUN\/labhost"$/m);
+        assert.match(ci, /^new_run_dir ci$/m);
+        const common = fs.readFileSync(path.join(root, "scripts", "lib", "common.sh"), "utf8");
+        const newRunDir = /\nnew_run_dir\(\) \{\n([\s\S]*?)\n\}/.exec(common)?.[1] ?? "";
+        assert.match(newRunDir, /RUN_DIR=\$\(mktemp -d /);
+        assert.match(newRunDir, /^ {4}export PULUMI_BACKEND_URL="file:\/\/\$RUN_DIR\/state"$/m);
+        assert.match(newRunDir, /^ {4}export LVSLAB_LABHOST_ROOT="\$RUN_DIR\/labhost"$/m);
     });
 });

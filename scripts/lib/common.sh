@@ -41,3 +41,22 @@ ensure_backend_dir() {
             ;;
     esac
 }
+
+# new_run_dir NAME: a directory of its own for one run (e2e, bench, drills,
+# CI) under $LVSLAB_HOME/runs, holding the stack state and the root of a lab
+# host made for the run; exports PULUMI_BACKEND_URL, LVSLAB_LABHOST and
+# LVSLAB_LABHOST_ROOT for everything the run starts, and sets RUN_DIR. Its
+# pid file tells a later run (scripts/isolated.sh) whether to sweep it.
+new_run_dir() {
+    local name=$1
+    mkdir -p "$LVSLAB_HOME/runs"
+    RUN_DIR=$(mktemp -d "$LVSLAB_HOME/runs/$name.XXXXXX")
+    # qemu runs as libvirt-qemu and must reach the pool below it.
+    chmod 0711 "$RUN_DIR"
+    echo $$ >"$RUN_DIR/pid"
+    # The lab host's name is its network namespace's: short and unique.
+    export LVSLAB_LABHOST="lvs$name-${RUN_DIR##*.}"
+    echo "$LVSLAB_LABHOST" >"$RUN_DIR/labhost-name"
+    export LVSLAB_LABHOST_ROOT="$RUN_DIR/labhost"
+    export PULUMI_BACKEND_URL="file://$RUN_DIR/state"
+}
