@@ -140,7 +140,12 @@ export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.C
             prefix: foundation.libvirtPrefix,
             networks: [foundation.publicNetwork.name, foundation.storageNetwork.name],
             domains: machines.map((machine) => machine.domain.name),
-            volumes: [foundation.baseImage.name, ...machines.flatMap((machine) => [machine.disk.name, machine.seed.name])],
+            firstBoot: config.firstBoot.method,
+            volumes: [
+                foundation.baseImage.name,
+                ...(foundation.bootVolumes ? [foundation.bootVolumes.kernel.name, foundation.bootVolumes.initrd.name] : []),
+                ...machines.flatMap((machine) => [machine.disk.name, ...(machine.seed ? [machine.seed.name] : [])]),
+            ],
         },
     };
 }

@@ -73,6 +73,21 @@ export interface VrrpSettings {
     authentication: VrrpAuthentication;
 }
 
+/**
+ * How a guest gets its identity (name, addresses, user, key) at first boot:
+ * the lab image's kernel booted directly with it on the command line (fast:
+ * no cloud-init), or cloud-init reading a NoCloud seed (any Debian cloud image).
+ */
+export type FirstBoot = { method: "kernel"; kernel: string; initrd: string } | { method: "cloud-init" };
+
+export const FIRST_BOOT_METHODS = ["auto", "kernel", "cloud-init"] as const;
+
+/** Where the kernel and initramfs of an image built by scripts/image.sh lie: beside it. */
+export function bootFilesOf(baseImage: string): { kernel: string; initrd: string } {
+    const stem = baseImage.replace(/\.qcow2$/, "");
+    return { kernel: `${stem}.vmlinuz`, initrd: `${stem}.initrd` };
+}
+
 /** The validated configuration every component takes. Plain data only. */
 export interface LabConfig {
     /** Prefix of every libvirt object's name. */
@@ -82,6 +97,7 @@ export interface LabConfig {
     storagePool: string;
     /** Local path or http(s) URL of the qcow2 base image. */
     baseImage: string;
+    firstBoot: FirstBoot;
     publicSubnet: Subnet;
     storageSubnet: Subnet;
     /** The lab host's address on each bridge (the subnet's first host). */
@@ -174,9 +190,40 @@ export const CONFIG_DEFAULTS = {
     vcpus: "1",
     memoryMiB: "512",
     diskGiB: "8",
+    firstBoot: "auto",
     sshUser: "lab",
     sshKeyPath: "~/.ssh/id_ed25519",
 } as const;
+
+/**
+ * firstBoot: "kernel" needs the kernel and initramfs beside a local base
+ * image (scripts/image.sh puts them there); "auto" takes the kernel when they
+ * are there and cloud-init otherwise, so a stock cloud image just works.
+ */
+function resolveFirstBoot(problems: Problems, method: string, baseImage: string, host: HostFacts): FirstBoot | undefined {
+    if (!(FIRST_BOOT_METHODS as readonly string[]).includes(method)) {
+        problems.add("firstBoot", `"${method}" is not a first-boot method; use "auto" (the default), "kernel" (the lab image's own kernel, fast) or "cloud-init" (any Debian cloud image)`);
+        return undefined;
+    }
+    if (method === "cloud-init" || baseImage === "") {
+        return { method: "cloud-init" };
+    }
+    const files = bootFilesOf(baseImage);
+    const local = !/^https?:\/\//.test(baseImage);
+    const present = local && host.fileExists(files.kernel) && host.fileExists(files.initrd);
+    if (present) {
+        return { method: "kernel", ...files };
+    }
+    if (method === "kernel") {
+        problems.add(
+            "firstBoot",
+            local
+                ? `"kernel" boots the lab image's own kernel, but there is no ${files.kernel} and ${files.initrd} beside baseImage; build the image with scripts/lab image (it puts them there), or boot through cloud-init: pulumi config set firstBoot cloud-init`
+                : `"kernel" needs a local baseImage with its kernel beside it, not a URL; use: pulumi config set firstBoot cloud-init`,
+        );
+    }
+    return { method: "cloud-init" };
+}
 
 /** Keys without a default. */
 const OPTIONAL_KEYS = ["baseImage", "realServers", "realServerWeights"] as const;
@@ -373,6 +420,8 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
         );
     }
 
+    const firstBoot = resolveFirstBoot(problems, get("firstBoot"), baseImage, host);
+
     const storagePool = get("storagePool");
     if (!/^[A-Za-z0-9_.-]+$/.test(storagePool)) {
         problems.add("storagePool", `"${storagePool}" is not a libvirt pool name`);
@@ -389,6 +438,7 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
             domainType: domainType as DomainType,
             storagePool,
             baseImage,
+            firstBoot: firstBoot ?? { method: "cloud-init" },
             publicSubnet,
             storageSubnet,
             publicHostIp: firstHost(publicSubnet),

@@ -23,6 +23,8 @@ export class Foundation extends pulumi.ComponentResource {
     public readonly publicNetwork: Network;
     public readonly storageNetwork: Network;
     public readonly baseImage: Volume;
+    /** The image's kernel and initramfs in the pool, when guests boot them directly. */
+    public readonly bootVolumes?: { kernel: Volume; initrd: Volume };
     /** Everything the role components take. */
     public readonly context: LabContext;
 
@@ -79,12 +81,31 @@ export class Foundation extends pulumi.ComponentResource {
             childOpts,
         );
 
+        // libvirt reads a directly booted kernel from its own host, so the
+        // image's kernel and initramfs travel into the pool like the image.
+        const firstBoot = config.firstBoot;
+        if (firstBoot.method === "kernel") {
+            const bootVolume = (part: "kernel" | "initrd", source: string): Volume =>
+                new Volume(
+                    `${name}-${part}`,
+                    {
+                        connectionUri: config.libvirtUri,
+                        pool: config.storagePool,
+                        name: pulumi.interpolate`${this.libvirtPrefix}-${part === "kernel" ? "vmlinuz" : "initrd"}`,
+                        source,
+                    },
+                    childOpts,
+                );
+            this.bootVolumes = { kernel: bootVolume("kernel", firstBoot.kernel), initrd: bootVolume("initrd", firstBoot.initrd) };
+        }
+
         this.context = {
             config,
             libvirtPrefix: this.libvirtPrefix,
             publicNetwork: this.publicNetwork.name,
             storageNetwork: this.storageNetwork.name,
             baseVolumePath: this.baseImage.path,
+            bootVolumes: this.bootVolumes ? { kernelPath: this.bootVolumes.kernel.path, initrdPath: this.bootVolumes.initrd.path } : undefined,
             sshPublicKey: args.sshPublicKey,
             sshPrivateKey: pulumi.secret(args.sshPrivateKey),
             consolePassword: consolePassword.result,

@@ -107,6 +107,55 @@ export function renderNetworkConfig(nics: readonly GuestNic[]): string {
     return `${JSON.stringify({ version: 2, ethernets }, undefined, 2)}\n`;
 }
 
+/** x86's kernel command line holds 2047 characters (COMMAND_LINE_SIZE 2048 with its NUL). */
+export const KERNEL_CMDLINE_MAX = 2047;
+
+/**
+ * The kernel command line of a guest booted directly from the lab image
+ * (firstBoot "kernel"): root on the domain's first virtio disk, the serial
+ * console, the kernel's own NIC names (eth0, eth1 in the domain's order),
+ * cloud-init off, and the guest's identity as lvslab.* parameters that the
+ * image's lvslab-provision unit applies before networkd and sshd start. The
+ * key and password travel base64-encoded: the command line splits on blanks.
+ */
+export function renderKernelCmdline(params: UserDataParams & { nics: readonly GuestNic[] }): string {
+    const word = /^[A-Za-z0-9._:\/-]+$/;
+    const plain = (what: string, value: string): string => {
+        if (!word.test(value)) {
+            throw new Error(`${what} ${JSON.stringify(value)} cannot go on a kernel command line (letters, digits, ".", "_", ":", "/", "-" only)`);
+        }
+        return value;
+    };
+    const key = params.sshPublicKey.trim();
+    if (/[\r\n]/.test(key)) {
+        throw new Error("sshPublicKey must be a single line");
+    }
+    const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
+    const words = [
+        "root=/dev/vda1",
+        "ro",
+        "console=ttyS0,115200n8",
+        "net.ifnames=0",
+        "cloud-init=disabled",
+        `lvslab.hostname=${plain("hostname", params.hostname)}`,
+        `lvslab.domain=${plain("domain", params.domain)}`,
+        `lvslab.user=${plain("sshUser", params.sshUser)}`,
+        `lvslab.sshkey=${base64(key)}`,
+        `lvslab.password=${base64(params.consolePassword)}`,
+        ...params.nics.map((nic) => {
+            const fields = [nic.name, nic.mac, `${nic.address}/${nic.prefixLength}`, ...(nic.gateway ? [nic.gateway] : [])];
+            return `lvslab.nic=${fields.map((field) => plain("NIC field", field)).join(",")}`;
+        }),
+    ];
+    const cmdline = words.join(" ");
+    if (cmdline.length > KERNEL_CMDLINE_MAX) {
+        throw new Error(
+            `the kernel command line would be ${cmdline.length} characters, over the kernel's ${KERNEL_CMDLINE_MAX} (a very long SSH key?); use an ed25519 key or set firstBoot: cloud-init`,
+        );
+    }
+    return cmdline;
+}
+
 /** A stable identity for a rendered first-boot configuration. */
 export function instanceIdFor(hostname: string, ...parts: string[]): string {
     const digest = crypto.createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 12);

@@ -12,6 +12,8 @@ export interface LabContext {
     storageNetwork: pulumi.Output<string>;
     /** Path of the imported base image volume every VM disk overlays. */
     baseVolumePath: pulumi.Output<string>;
+    /** The image's kernel and initramfs as pool volumes, when guests boot them directly (firstBoot "kernel"). */
+    bootVolumes?: { kernelPath: pulumi.Output<string>; initrdPath: pulumi.Output<string> };
     /** The operator's public key line, installed on every guest. */
     sshPublicKey: string;
     /** The matching private key, a secret. */

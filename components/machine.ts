@@ -1,7 +1,8 @@
-// A lab VM: a copy-on-write disk on the base image, a NoCloud seed with its
-// first-boot configuration, and the domain, all children of a role component.
+// A lab VM: a copy-on-write disk on the base image, its first-boot
+// configuration (on the kernel command line of the image's own kernel, or in a
+// NoCloud seed for cloud-init), and the domain, all children of a role component.
 import * as pulumi from "@pulumi/pulumi";
-import { instanceIdFor, renderMetaData, renderNetworkConfig, renderUserData, GuestNic } from "./guestConfig";
+import { instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData, GuestNic } from "./guestConfig";
 import { LabContext } from "./lab";
 import { CloudInitDisk, Domain, Volume } from "./libvirt";
 
@@ -20,8 +21,12 @@ export interface MachineArgs {
 export interface Machine {
     domain: Domain;
     disk: Volume;
-    seed: CloudInitDisk;
+    /** The NoCloud seed, on a cloud-init first boot only. */
+    seed?: CloudInitDisk;
 }
+
+/** The guest's name in its own domain (/etc/hosts, the FQDN). */
+const GUEST_DOMAIN = "lvslab.internal";
 
 export function createMachine(name: string, args: MachineArgs, parent: pulumi.Resource): Machine {
     const { lab, hostname } = args;
@@ -38,11 +43,41 @@ export function createMachine(name: string, args: MachineArgs, parent: pulumi.Re
         },
         opts,
     );
+    const domainArgs = {
+        connectionUri: config.libvirtUri,
+        name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}`,
+        domainType: config.domainType,
+        vcpus: config.vm.vcpus,
+        memoryMiB: config.vm.memoryMiB,
+        diskPath: disk.path,
+        nics: args.nics.map((nic) => ({ network: nic.network, mac: nic.mac })),
+    };
+    if (lab.bootVolumes) {
+        // The command line carries the console password: a secret in the state.
+        const kernelCmdline = pulumi.secret(
+            lab.consolePassword.apply((consolePassword) =>
+                renderKernelCmdline({
+                    hostname,
+                    domain: GUEST_DOMAIN,
+                    sshUser: config.sshUser,
+                    sshPublicKey: lab.sshPublicKey,
+                    consolePassword,
+                    nics: args.nics,
+                }),
+            ),
+        );
+        const domain = new Domain(
+            `${name}-vm`,
+            { ...domainArgs, kernelPath: lab.bootVolumes.kernelPath, initrdPath: lab.bootVolumes.initrdPath, kernelCmdline },
+            opts,
+        );
+        return { domain, disk };
+    }
     const networkConfig = renderNetworkConfig(args.nics);
     const userData = lab.consolePassword.apply((consolePassword) =>
         renderUserData({
             hostname,
-            domain: "lvslab.internal",
+            domain: GUEST_DOMAIN,
             sshUser: config.sshUser,
             sshPublicKey: lab.sshPublicKey,
             consolePassword,
@@ -63,19 +98,6 @@ export function createMachine(name: string, args: MachineArgs, parent: pulumi.Re
         },
         opts,
     );
-    const domain = new Domain(
-        `${name}-vm`,
-        {
-            connectionUri: config.libvirtUri,
-            name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}`,
-            domainType: config.domainType,
-            vcpus: config.vm.vcpus,
-            memoryMiB: config.vm.memoryMiB,
-            diskPath: disk.path,
-            cloudInitPath: seed.path,
-            nics: args.nics.map((nic) => ({ network: nic.network, mac: nic.mac })),
-        },
-        { parent, dependsOn: [seed] },
-    );
+    const domain = new Domain(`${name}-vm`, { ...domainArgs, cloudInitPath: seed.path }, { parent, dependsOn: [seed] });
     return { domain, disk, seed };
 }

@@ -48,6 +48,9 @@ customize() {
 
   # cloud-init renders network-config v2 for networkd (see 90_lvslab.cfg).
   in_root systemctl enable --quiet systemd-networkd.service
+  # The fast first boot (identity from the kernel command line); both units
+  # do nothing on a cloud-init boot, whose command line lacks lvslab.hostname.
+  in_root systemctl enable --quiet lvslab-provision.service lvslab-growroot.service
 
   # Saves one cloud-init Python start-up per boot: the config stage's modules
   # run in the init and final stages instead (see 90_lvslab.cfg). Masked, not

@@ -1,18 +1,21 @@
 // The bench's floors: the lab's six guests made straight with the libvirt
 // layer's own functions (no Pulumi engine, no guest steps), started at once
-// and timed until each accepts SSH, then removed.
+// and timed until each accepts SSH, then removed. Two kinds:
+//   image    the lab's image booted the way the lab boots it (firstBoot);
+//   minimal  the same kernel and initramfs straight into a minimal userspace
+//            (the image's /usr/local/lib/lvslab/minimal-init as init=): NICs
+//            from the kernel command line, then sshd. What the machine allows.
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import { LabConfig } from "../components/config";
-import { GuestNic, instanceIdFor, renderMetaData, renderNetworkConfig, renderUserData } from "../components/guestConfig";
+import { bootFilesOf, LabConfig } from "../components/config";
+import { GuestNic, instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData } from "../components/guestConfig";
 import { createCloudInitDisk } from "../components/libvirt/cloudInitDisk";
 import { createDomain } from "../components/libvirt/domain";
 import { createNetwork } from "../components/libvirt/network";
 import { createVolume } from "../components/libvirt/volume";
 import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../components/nics";
-import { sweep, waitForSsh } from "./bench";
-import { leftovers } from "./e2e";
+import { leftovers, sweep, waitForSsh } from "./harness";
 
 interface FloorMachine {
     hostname: string;
@@ -20,7 +23,29 @@ interface FloorMachine {
     nics: (GuestNic & { network: string })[];
 }
 
+export type FloorKind = "image" | "minimal";
+
+/** The minimal floor's userspace, in the lab image. */
+export const MINIMAL_INIT = "/usr/local/lib/lvslab/minimal-init";
+
+/** The minimal floor's command line: the lab's kernel words, init= and only the NICs and root's key. */
+export function minimalCmdline(sshPublicKey: string, nics: readonly GuestNic[]): string {
+    const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
+    return [
+        "root=/dev/vda1",
+        "ro",
+        "console=ttyS0,115200n8",
+        "net.ifnames=0",
+        `init=${MINIMAL_INIT}`,
+        `lvslab.sshkey=${base64(sshPublicKey.trim())}`,
+        ...nics.map((nic) => `lvslab.nic=${[nic.name, nic.mac, `${nic.address}/${nic.prefixLength}`, ...(nic.gateway ? [nic.gateway] : [])].join(",")}`),
+    ].join(" ");
+}
+
 export interface FloorResult {
+    kind: FloorKind;
+    /** How the guests got their identity: cloud-init, the kernel command line, or minimal-init. */
+    boot: string;
     prefix: string;
     /** From the first virsh call to the last guest accepting SSH. */
     seconds: number;
@@ -33,15 +58,18 @@ export interface FloorResult {
 }
 
 /**
- * The floor: the lab's six guests made straight with the libvirt layer's own
+ * A floor: the lab's six guests made straight with the libvirt layer's own
  * functions (virsh underneath, no Pulumi engine, no guest steps), started all
- * at once, timed until each accepts SSH; then removed.
+ * at once, timed until each accepts SSH; then removed. The minimal floor
+ * needs the image's kernel and initramfs beside it (scripts/image.sh).
  */
-export async function floor(config: LabConfig, sshBoundSeconds: number): Promise<FloorResult> {
+export async function floor(config: LabConfig, sshBoundSeconds: number, kind: FloorKind = "image"): Promise<FloorResult> {
     const uri = config.libvirtUri;
     const pool = config.storagePool;
     const suffix = randomBytes(3).toString("hex");
-    const prefix = `lvsfloor-${suffix}`;
+    const prefix = `lvsfloor-${kind === "minimal" ? "m" : "i"}${suffix}`;
+    const bootFiles = config.firstBoot.method === "kernel" ? config.firstBoot : { method: "kernel" as const, ...bootFilesOf(config.baseImage) };
+    const boot = kind === "minimal" ? "minimal-init" : config.firstBoot.method === "kernel" ? "kernel command line" : "cloud-init";
     const publicNet = `${prefix}-public`;
     const storageNet = `${prefix}-storage`;
     const sshPublicKey = fs.readFileSync(`${config.sshKeyPath}.pub`, "utf8").trim();
@@ -97,36 +125,40 @@ export async function floor(config: LabConfig, sshBoundSeconds: number): Promise
             }),
         ]);
         const base = await createVolume({ connectionUri: uri, pool, name: `${prefix}-base.qcow2`, source: config.baseImage });
+        const direct = kind === "minimal" || config.firstBoot.method === "kernel";
+        const [kernel, initrd] = direct
+            ? await Promise.all([
+                  createVolume({ connectionUri: uri, pool, name: `${prefix}-vmlinuz`, source: bootFiles.kernel }),
+                  createVolume({ connectionUri: uri, pool, name: `${prefix}-initrd`, source: bootFiles.initrd }),
+              ])
+            : [undefined, undefined];
         const consolePassword = randomBytes(10).toString("hex");
         await Promise.all(
             machines.map(async (machine) => {
-                const networkConfig = renderNetworkConfig(machine.nics);
-                const [disk, seed] = await Promise.all([
-                    createVolume({
-                        connectionUri: uri,
-                        pool,
-                        name: `${prefix}-${machine.hostname}.qcow2`,
-                        backingVolumePath: base.outs.path,
-                        capacityGiB: config.vm.diskGiB,
-                    }),
-                    createCloudInitDisk({
+                const disk = await createVolume({
+                    connectionUri: uri,
+                    pool,
+                    name: `${prefix}-${machine.hostname}.qcow2`,
+                    backingVolumePath: base.outs.path,
+                    capacityGiB: config.vm.diskGiB,
+                });
+                const identity = { hostname: machine.hostname, domain: "lvslab.internal", sshUser: config.sshUser, sshPublicKey, consolePassword };
+                let firstBoot: { cloudInitPath: string } | { kernelPath: string; initrdPath: string; kernelCmdline: string };
+                if (kernel && initrd) {
+                    const kernelCmdline = kind === "minimal" ? minimalCmdline(sshPublicKey, machine.nics) : renderKernelCmdline({ ...identity, nics: machine.nics });
+                    firstBoot = { kernelPath: kernel.outs.path, initrdPath: initrd.outs.path, kernelCmdline };
+                } else {
+                    const networkConfig = renderNetworkConfig(machine.nics);
+                    const seed = await createCloudInitDisk({
                         connectionUri: uri,
                         pool,
                         name: `${prefix}-${machine.hostname}-seed.iso`,
-                        userData: renderUserData({
-                            hostname: machine.hostname,
-                            domain: "lvslab.internal",
-                            sshUser: config.sshUser,
-                            sshPublicKey,
-                            consolePassword,
-                        }),
-                        metaData: renderMetaData(
-                            machine.hostname,
-                            instanceIdFor(machine.hostname, networkConfig, sshPublicKey, config.sshUser),
-                        ),
+                        userData: renderUserData(identity),
+                        metaData: renderMetaData(machine.hostname, instanceIdFor(machine.hostname, networkConfig, sshPublicKey, config.sshUser)),
                         networkConfig,
-                    }),
-                ]);
+                    });
+                    firstBoot = { cloudInitPath: seed.outs.path };
+                }
                 await createDomain({
                     connectionUri: uri,
                     name: `${prefix}-${machine.hostname}`,
@@ -134,19 +166,21 @@ export async function floor(config: LabConfig, sshBoundSeconds: number): Promise
                     vcpus: config.vm.vcpus,
                     memoryMiB: config.vm.memoryMiB,
                     diskPath: disk.outs.path,
-                    cloudInitPath: seed.outs.path,
+                    ...firstBoot,
                     nics: machine.nics.map((nic) => ({ network: nic.network, mac: nic.mac })),
                 });
             }),
         );
         defineSeconds = (Date.now() - started) / 1000;
-        console.log(`floor: ${machines.length} guests defined and started in ${defineSeconds.toFixed(1)} s; waiting for SSH`);
+        console.log(`floor (${kind}, ${boot}): ${machines.length} guests defined and started in ${defineSeconds.toFixed(1)} s; waiting for SSH`);
         const deadline = Date.now() + sshBoundSeconds * 1000;
+        // minimal-init lets only root in (there is no other user in the image).
+        const sshConfig = kind === "minimal" ? { ...config, sshUser: "root" } : config;
         await Promise.all(
             machines.map(async (machine) => {
-                const seconds = await waitForSsh(config, machine.sshAddress, started, deadline);
+                const seconds = await waitForSsh(sshConfig, machine.sshAddress, started, deadline);
                 sshSeconds[machine.hostname] = seconds ?? null;
-                console.log(`floor: ${machine.hostname} ${seconds === undefined ? "never accepted SSH" : `accepted SSH at ${seconds.toFixed(1)} s`}`);
+                console.log(`floor (${kind}): ${machine.hostname} ${seconds === undefined ? "never accepted SSH" : `accepted SSH at ${seconds.toFixed(1)} s`}`);
             }),
         );
     } finally {
@@ -154,7 +188,7 @@ export async function floor(config: LabConfig, sshBoundSeconds: number): Promise
         const teardownStarted = Date.now();
         await sweep(uri, pool, prefix);
         const left = leftovers(uri, pool, prefix);
-        result = { prefix, seconds, defineSeconds, sshSeconds, teardownSeconds: (Date.now() - teardownStarted) / 1000, left };
+        result = { kind, boot, prefix, seconds, defineSeconds, sshSeconds, teardownSeconds: (Date.now() - teardownStarted) / 1000, left };
     }
     return result;
 }

@@ -75,7 +75,11 @@ if ((print_path)); then
   echo "$image"
   exit 0
 fi
-if [[ -f $image ]] && ! ((force)); then
+# The kernel and initramfs ride beside the image: the lab boots them directly.
+kernel=${image%.qcow2}.vmlinuz
+initrd=${image%.qcow2}.initrd
+built() { [[ -f $image && -f $kernel && -f $initrd ]]; }
+if built && ! ((force)); then
   echo "$image"
   exit 0
 fi
@@ -102,7 +106,7 @@ mkdir -p "$image_dir" "$deb_cache"
 # One build at a time per cache (parallel `pulumi up`s, CI); bounded wait.
 exec {lock_fd}>"$image_dir/.build.lock"
 flock -w 1800 "$lock_fd" || die "another build still holds $image_dir/.build.lock after 30 min"
-if [[ -f $image ]] && ! ((force)); then
+if built && ! ((force)); then
   log "built meanwhile by another run"
   echo "$image"
   exit 0
@@ -272,6 +276,8 @@ step_done "disk (raw, ext4 $FS_LABEL, extlinux)"
 run qemu-img convert -q -c -f raw -O qcow2 "$raw" "$work/image.qcow2"
 step_done "qcow2"
 mv -f "$work/packages.list" "${image%.qcow2}.packages"
+install -m 0644 "$rootfs/boot/vmlinuz-$kver" "$kernel"
+install -m 0644 "$rootfs/boot/initrd.img-$kver" "$initrd"
 mv -f "$work/image.qcow2" "$image"
 
 # Keep the new image and the most recent older one (a lab built from it may
@@ -280,7 +286,7 @@ mapfile -t older < <(find "$image_dir" -maxdepth 1 -name 'lvslab-debian12-*.qcow
   sort -rn | cut -d' ' -f2-)
 for old in "${older[@]:1}"; do
   log "removing old image $old"
-  rm -f "$old" "${old%.qcow2}.packages"
+  rm -f "$old" "${old%.qcow2}".{packages,vmlinuz,initrd}
 done
 
 actual=$(du -h "$image" | cut -f1)

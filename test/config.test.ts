@@ -27,6 +27,8 @@ const SEED_CONFIG: LabConfig = {
     domainType: "kvm",
     storagePool: "default",
     baseImage: BASE_IMAGE,
+    // Every file exists on the default test host, so "auto" finds the kernel beside the image.
+    firstBoot: { method: "kernel", kernel: "/var/lib/lvslab/debian-12-lvslab.vmlinuz", initrd: "/var/lib/lvslab/debian-12-lvslab.initrd" },
     publicSubnet: { cidr: "172.16.16.0/24", network: 0xac101000, prefixLength: 24 },
     storageSubnet: { cidr: "192.168.7.0/24", network: 0xc0a80700, prefixLength: 24 },
     publicHostIp: "172.16.16.1",
@@ -314,6 +316,23 @@ describe("validateConfig: describing the real servers", () => {
                 ["web4", 5],
             ],
         );
+    });
+
+    it("firstBoot auto boots the image's kernel when .vmlinuz and .initrd lie beside it, cloud-init otherwise", () => {
+        const beside = ["/var/lib/lvslab/debian-12-lvslab.vmlinuz", "/var/lib/lvslab/debian-12-lvslab.initrd"];
+        const withKernel = accepted(SEED_RAW, hostWithFiles([BASE_IMAGE, KEY_PATH, `${KEY_PATH}.pub`, ...beside]));
+        assert.deepEqual(withKernel.firstBoot, { method: "kernel", kernel: beside[0], initrd: beside[1] });
+        const initrdMissing = accepted(SEED_RAW, hostWithFiles([BASE_IMAGE, KEY_PATH, `${KEY_PATH}.pub`, beside[0]]));
+        assert.deepEqual(initrdMissing.firstBoot, { method: "cloud-init" });
+        assert.deepEqual(accepted({ ...SEED_RAW, firstBoot: "cloud-init" }).firstBoot, { method: "cloud-init" });
+        assert.deepEqual(accepted({ baseImage: "https://images.example/debian-12.qcow2" }).firstBoot, { method: "cloud-init" });
+    });
+
+    it("refuses firstBoot kernel without the kernel beside the image, or with a URL, naming the fix", () => {
+        const host = hostWithFiles([BASE_IMAGE, KEY_PATH, `${KEY_PATH}.pub`]);
+        assertProblem(refused({ ...SEED_RAW, firstBoot: "kernel" }, host), "firstBoot", "no /var/lib/lvslab/debian-12-lvslab.vmlinuz", "scripts/lab image", "pulumi config set firstBoot cloud-init");
+        assertProblem(refused({ baseImage: "https://images.example/debian-12.qcow2", firstBoot: "kernel" }), "firstBoot", "not a URL", "pulumi config set firstBoot cloud-init");
+        assertProblem(refused({ ...SEED_RAW, firstBoot: "pxe" }), "firstBoot", '"pxe" is not a first-boot method', '"cloud-init"');
     });
 
     it("accepts an http(s) baseImage URL without looking for a file", () => {

@@ -12,6 +12,8 @@ import {
     GuestNic,
     instanceIdFor,
     renderMetaData,
+    KERNEL_CMDLINE_MAX,
+    renderKernelCmdline,
     renderNetworkConfig,
     renderStep,
     renderUserData,
@@ -161,6 +163,46 @@ describe("renderMetaData and instanceIdFor", () => {
         assert.equal(instanceIdFor("web1", "network", "key"), id);
         assert.notEqual(instanceIdFor("web1", "network", "key2"), id);
         assert.notEqual(instanceIdFor("web1", "networkkey"), id);
+    });
+});
+
+describe("renderKernelCmdline (firstBoot kernel)", () => {
+    const nics: GuestNic[] = [
+        { name: "eth0", mac: "52:54:00:01:10:ad", address: "172.16.16.173", prefixLength: 24, gateway: "172.16.16.1" },
+        { name: "eth1", mac: "52:54:00:02:07:ad", address: "192.168.7.173", prefixLength: 24 },
+    ];
+    const params = {
+        hostname: "director",
+        domain: "lvslab.internal",
+        sshUser: "lab",
+        sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake lab@host\n",
+        consolePassword: "pass word+/=",
+        nics,
+    };
+    const words = renderKernelCmdline(params).split(" ");
+    const value = (name: string): string[] => words.filter((w) => w.startsWith(`${name}=`)).map((w) => w.slice(name.length + 1));
+
+    it("roots on vda1 with the serial console, the kernel's NIC names and cloud-init off", () => {
+        for (const word of ["root=/dev/vda1", "ro", "console=ttyS0,115200n8", "net.ifnames=0", "cloud-init=disabled"]) {
+            assert.ok(words.includes(word), `${word} in ${words.join(" ")}`);
+        }
+    });
+
+    it("carries the identity the provision unit reads: name, domain, user, key and password (base64), one lvslab.nic per NIC in order", () => {
+        assert.deepEqual(value("lvslab.hostname"), ["director"]);
+        assert.deepEqual(value("lvslab.domain"), ["lvslab.internal"]);
+        assert.deepEqual(value("lvslab.user"), ["lab"]);
+        assert.equal(Buffer.from(value("lvslab.sshkey")[0], "base64").toString(), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake lab@host");
+        assert.equal(Buffer.from(value("lvslab.password")[0], "base64").toString(), "pass word+/=");
+        assert.deepEqual(value("lvslab.nic"), ["eth0,52:54:00:01:10:ad,172.16.16.173/24,172.16.16.1", "eth1,52:54:00:02:07:ad,192.168.7.173/24"]);
+    });
+
+    it("refuses values that would split or break the command line, and a line over the kernel's limit", () => {
+        assert.throws(() => renderKernelCmdline({ ...params, hostname: "web 1" }), /hostname "web 1" cannot go on a kernel command line/);
+        assert.throws(() => renderKernelCmdline({ ...params, sshUser: "lab,x" }), /sshUser/);
+        assert.throws(() => renderKernelCmdline({ ...params, sshPublicKey: "ssh-ed25519 A\nssh-ed25519 B" }), /single line/);
+        const longKey = `ssh-rsa ${"A".repeat(KERNEL_CMDLINE_MAX)}`;
+        assert.throws(() => renderKernelCmdline({ ...params, sshPublicKey: longKey }), /over the kernel's 2047.*firstBoot: cloud-init/);
     });
 });
 

@@ -421,3 +421,53 @@ describe("the lab's resource graph (two directors, HTTP health checks, two ports
         assert.match(stepScript(resources.find((r) => r.name === "web4-web") as Recorded), /readonly PORTS='80 8080'/);
     });
 });
+
+describe("the lab's resource graph (firstBoot kernel: the image's kernel booted directly)", () => {
+    let resources: Recorded[];
+    let outputs: Record<string, unknown>;
+
+    before(async () => {
+        const image = path.join(dir, "lvslab-debian12.qcow2");
+        for (const file of [image, path.join(dir, "lvslab-debian12.vmlinuz"), path.join(dir, "lvslab-debian12.initrd")]) {
+            fs.writeFileSync(file, "");
+        }
+        ({ resources, outputs } = await declare(configFor({ baseImage: image })));
+    });
+
+    it("imports the kernel and initramfs into the pool beside the base image and makes no seeds", () => {
+        const sources = ofKind(resources, "Volume")
+            .map((v) => v.inputs.source)
+            .filter((source) => source !== undefined)
+            .map((source) => path.basename(String(source)))
+            .sort();
+        assert.deepEqual(sources, ["lvslab-debian12.initrd", "lvslab-debian12.qcow2", "lvslab-debian12.vmlinuz"]);
+        assert.equal(ofKind(resources, "CloudInitDisk").length, 0);
+        const volumes = (outputs.libvirt as { volumes: string[]; firstBoot: string }).volumes;
+        assert.ok(volumes.includes("lvslab-ab12cd-vmlinuz") && volumes.includes("lvslab-ab12cd-initrd"), volumes.join(", "));
+        assert.ok(!volumes.some((v) => v.endsWith("-seed.iso")), volumes.join(", "));
+        assert.equal((outputs.libvirt as { firstBoot: string }).firstBoot, "kernel");
+    });
+
+    it("boots every domain from that kernel with its identity on a secret command line", () => {
+        const domains = ofKind(resources, "Domain");
+        assert.equal(domains.length, 6);
+        for (const domain of domains) {
+            assert.equal(domain.inputs.kernelPath, "/pool/lvslab-ab12cd-vmlinuz");
+            assert.equal(domain.inputs.initrdPath, "/pool/lvslab-ab12cd-initrd");
+            assert.equal(domain.inputs.cloudInitPath, undefined);
+            assert.ok(isSecret(domain.inputs.kernelCmdline), "the command line carries the console password");
+        }
+        const director = domains.find((d) => String(d.inputs.name).endsWith("-director"));
+        assert.ok(director);
+        const words = String(plain(director.inputs.kernelCmdline)).split(" ");
+        assert.ok(words.includes("lvslab.hostname=director"));
+        assert.ok(words.includes("lvslab.nic=eth0,52:54:00:01:10:ad,172.16.16.173/24,172.16.16.1"), words.join(" "));
+        assert.ok(words.includes("lvslab.nic=eth1,52:54:00:02:07:ad,192.168.7.173/24"), words.join(" "));
+        const nfs = domains.find((d) => String(d.inputs.name).endsWith("-nfs"));
+        assert.ok(nfs);
+        assert.deepEqual(
+            String(plain(nfs.inputs.kernelCmdline)).split(" ").filter((w) => w.startsWith("lvslab.nic=")),
+            ["lvslab.nic=eth0,52:54:00:02:07:fa,192.168.7.250/24"],
+        );
+    });
+});

@@ -38,8 +38,16 @@ export interface DomainArgs {
     diskPath: pulumi.Input<string>;
     /** Format of diskPath. Default: "qcow2". */
     diskFormat?: pulumi.Input<string>;
-    /** The NoCloud seed ISO, attached as a read-only cdrom (IDE hdc). Required. */
-    cloudInitPath: pulumi.Input<string>;
+    /** The NoCloud seed ISO, attached as a read-only cdrom (IDE hdc). Default: none. */
+    cloudInitPath?: pulumi.Input<string>;
+    /**
+     * A kernel to boot directly instead of the disk's boot loader (libvirt
+     * `<kernel>`), with its initramfs and command line. Default: none (boot
+     * from the disk). A kernel needs a command line.
+     */
+    kernelPath?: pulumi.Input<string>;
+    initrdPath?: pulumi.Input<string>;
+    kernelCmdline?: pulumi.Input<string>;
     /** virtio NICs, in this order (the guest sees them as its 1st, 2nd, ... NIC). Required. */
     nics: pulumi.Input<pulumi.Input<{ network: pulumi.Input<string>; mac: pulumi.Input<string> }>[]>;
     /**
@@ -65,7 +73,10 @@ export interface DomainInputs {
     memoryMiB: number;
     diskPath: string;
     diskFormat?: string;
-    cloudInitPath: string;
+    cloudInitPath?: string;
+    kernelPath?: string;
+    initrdPath?: string;
+    kernelCmdline?: string;
     nics: NicSpec[];
     consoleLogPath?: string;
     cpuModel?: string;
@@ -91,6 +102,9 @@ const DOMAIN_KEYS = [
     "diskPath",
     "diskFormat",
     "cloudInitPath",
+    "kernelPath",
+    "initrdPath",
+    "kernelCmdline",
     "nics",
     "consoleLogPath",
     "cpuModel",
@@ -113,7 +127,17 @@ export function checkDomain(news: DomainInputs): CheckAnswer<DomainInputs> {
     checkInteger(failures, "vcpus", news.vcpus, 1, 256);
     checkInteger(failures, "memoryMiB", news.memoryMiB, 16, 4 * 1024 * 1024);
     checkAbsolutePath(failures, "diskPath", news.diskPath);
-    checkAbsolutePath(failures, "cloudInitPath", news.cloudInitPath);
+    checkAbsolutePath(failures, "cloudInitPath", news.cloudInitPath, true);
+    checkAbsolutePath(failures, "kernelPath", news.kernelPath, true);
+    checkAbsolutePath(failures, "initrdPath", news.initrdPath, true);
+    checkString(failures, "kernelCmdline", news.kernelCmdline, true);
+    const given = (value: unknown): boolean => value !== undefined && value !== "";
+    if (given(news.kernelPath) !== given(news.kernelCmdline)) {
+        failures.push({ property: "kernelCmdline", reason: "kernelPath and kernelCmdline go together: a kernel booted directly needs its command line" });
+    }
+    if (given(news.initrdPath) && !given(news.kernelPath)) {
+        failures.push({ property: "initrdPath", reason: "initrdPath needs kernelPath (an initramfs for the kernel booted directly)" });
+    }
     checkAbsolutePath(failures, "consoleLogPath", news.consoleLogPath, true);
     checkString(failures, "diskFormat", news.diskFormat, true);
     checkString(failures, "cpuModel", news.cpuModel, true);
@@ -319,7 +343,10 @@ export class Domain extends pulumi.dynamic.Resource {
     declare public readonly memoryMiB: pulumi.Output<number>;
     declare public readonly diskPath: pulumi.Output<string>;
     declare public readonly diskFormat: pulumi.Output<string>;
-    declare public readonly cloudInitPath: pulumi.Output<string>;
+    declare public readonly cloudInitPath: pulumi.Output<string | undefined>;
+    declare public readonly kernelPath: pulumi.Output<string | undefined>;
+    declare public readonly initrdPath: pulumi.Output<string | undefined>;
+    declare public readonly kernelCmdline: pulumi.Output<string | undefined>;
     declare public readonly nics: pulumi.Output<NicSpec[]>;
     /** Where the serial console is written (the default filled in). */
     declare public readonly consoleLogPath: pulumi.Output<string>;
@@ -331,6 +358,10 @@ export class Domain extends pulumi.dynamic.Resource {
             name,
             {
                 diskFormat: undefined,
+                cloudInitPath: undefined,
+                kernelPath: undefined,
+                initrdPath: undefined,
+                kernelCmdline: undefined,
                 consoleLogPath: undefined,
                 cpuModel: undefined,
                 ...args,

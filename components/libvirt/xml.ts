@@ -77,8 +77,12 @@ export interface DomainSpec {
     diskPath: string;
     /** Format of the boot disk (qcow2 for the overlays this project makes). */
     diskFormat: string;
-    /** NoCloud seed ISO, attached as a read-only IDE cdrom `hdc`. */
-    cloudInitPath: string;
+    /** NoCloud seed ISO, attached as a read-only IDE cdrom `hdc`; none when absent. */
+    cloudInitPath?: string;
+    /** Boot this kernel directly (no boot loader), with initrdPath and kernelCmdline. */
+    kernelPath?: string;
+    initrdPath?: string;
+    kernelCmdline?: string;
     /** virtio NICs, in this order. */
     nics: NicSpec[];
     /** File that virtlogd writes the serial console to. */
@@ -96,7 +100,8 @@ function renderCpu(cpuModel: string): string {
 }
 
 /**
- * The domain's XML: one virtio disk, the seed ISO as a read-only cdrom,
+ * The domain's XML: booted from its disk's boot loader or from a kernel
+ * given directly; one virtio disk, the seed ISO (if any) as a read-only cdrom,
  * virtio NICs in order, a serial console logged to a file (and reachable
  * with `virsh console`), a virtio RNG (entropy helps an emulated guest boot),
  * no graphics.
@@ -109,7 +114,13 @@ export function renderDomainXml(spec: DomainSpec): string {
         `  <vcpu placement='static'>${spec.vcpus}</vcpu>`,
         "  <os>",
         "    <type arch='x86_64'>hvm</type>",
-        "    <boot dev='hd'/>",
+        ...(spec.kernelPath
+            ? [
+                  `    <kernel>${escapeXml(spec.kernelPath)}</kernel>`,
+                  ...(spec.initrdPath ? [`    <initrd>${escapeXml(spec.initrdPath)}</initrd>`] : []),
+                  `    <cmdline>${escapeXml(spec.kernelCmdline ?? "")}</cmdline>`,
+              ]
+            : ["    <boot dev='hd'/>"]),
         "  </os>",
         "  <features><acpi/><apic/></features>",
         renderCpu(spec.cpuModel),
@@ -123,13 +134,17 @@ export function renderDomainXml(spec: DomainSpec): string {
         `      <source file='${escapeXml(spec.diskPath)}'/>`,
         "      <target dev='vda' bus='virtio'/>",
         "    </disk>",
-        "    <disk type='file' device='cdrom'>",
-        "      <driver name='qemu' type='raw'/>",
-        `      <source file='${escapeXml(spec.cloudInitPath)}'/>`,
-        "      <target dev='hdc' bus='ide'/>",
-        "      <readonly/>",
-        "    </disk>",
     ];
+    if (spec.cloudInitPath) {
+        lines.push(
+            "    <disk type='file' device='cdrom'>",
+            "      <driver name='qemu' type='raw'/>",
+            `      <source file='${escapeXml(spec.cloudInitPath)}'/>`,
+            "      <target dev='hdc' bus='ide'/>",
+            "      <readonly/>",
+            "    </disk>",
+        );
+    }
     for (const nic of spec.nics) {
         lines.push(
             "    <interface type='network'>",

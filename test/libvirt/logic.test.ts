@@ -158,6 +158,14 @@ describe("domain inputs", () => {
         assert.deepEqual(props(r.failures), ["diskPath", "domainType", "memoryMiB", "vcpus"]);
     });
 
+    it("takes a kernel to boot directly only with its command line, and an initrd only with a kernel", () => {
+        const direct = { ...dom, cloudInitPath: undefined, kernelPath: "/pool/k", initrdPath: "/pool/i", kernelCmdline: "root=/dev/vda1 ro" };
+        assert.deepEqual(checkDomain(direct).failures, []);
+        assert.deepEqual(checkDomain({ ...direct, kernelCmdline: undefined }).failures.map((f) => f.property), ["kernelCmdline"]);
+        assert.deepEqual(checkDomain({ ...dom, initrdPath: "/pool/i" }).failures.map((f) => f.property), ["initrdPath"]);
+        assert.deepEqual(checkDomain({ ...direct, kernelPath: "pool/k" }).failures.map((f) => f.property), ["kernelPath"]);
+    });
+
     it("lets unknown values through, including unknown NICs", () => {
         assert.deepEqual(checkDomain({ ...dom, nics: UNKNOWN as unknown as DomainInputs["nics"] }).failures, []);
         assert.deepEqual(checkDomain({ ...dom, nics: [{ network: UNKNOWN, mac: UNKNOWN }] }).failures, []);
@@ -173,6 +181,8 @@ describe("domain diff", () => {
         const cases: Partial<DomainInputs>[] = [
             { diskPath: "/pool/other.qcow2" },
             { cloudInitPath: "/pool/other.iso" },
+            { kernelCmdline: "root=/dev/vda1 ro lvslab.hostname=other" },
+            { kernelPath: "/pool/other-vmlinuz" },
             { nics: [dom.nics[1], dom.nics[0]] },
             { nics: [dom.nics[0]] },
             { domainType: "kvm" },

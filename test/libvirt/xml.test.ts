@@ -118,6 +118,25 @@ describe("the domain XML", () => {
         assert.equal(elements(block(xml, "disk", "device='disk'"), "readonly").length, 0);
     });
 
+    it("boots from the disk's boot loader unless a kernel is given, then boots that kernel with its initrd and command line, and has no cdrom without a seed", () => {
+        assert.equal(elements(block(xml, "os", "<type"), "boot").length, 1);
+        assert.equal(xmlText(xml, "kernel"), undefined);
+        const direct = renderDomainXml({
+            ...baseDomain,
+            cloudInitPath: undefined,
+            kernelPath: "/pool/lab-vmlinuz",
+            initrdPath: "/pool/lab-initrd",
+            kernelCmdline: "root=/dev/vda1 ro lvslab.hostname=web1 a<b&c",
+        });
+        const os = block(direct, "os", "<type");
+        assert.equal(xmlText(os, "kernel"), "/pool/lab-vmlinuz");
+        assert.equal(xmlText(os, "initrd"), "/pool/lab-initrd");
+        assert.equal(xmlText(os, "cmdline"), "root=/dev/vda1 ro lvslab.hostname=web1 a<b&c");
+        assert.equal(elements(os, "boot").length, 0, "no boot device order when the kernel is given");
+        assert.doesNotMatch(direct, /device='cdrom'/);
+        assert.match(direct, /device='disk'/);
+    });
+
     it("has one virtio NIC per entry, in order, each with its MAC and network", () => {
         assert.deepEqual(parseDomainNics(xml), [
             { network: "lab-public", mac: "52:54:00:00:00:01", model: "virtio" },
