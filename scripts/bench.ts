@@ -8,33 +8,29 @@
 // accepts SSH; then removed); `up` from nothing to a passing smoke test; a
 // no-op `up`; a `preview`; wrk through the VIP and to one real server; adding
 // one real server; `destroy`. Results go to bench/results/bench.json.
-import * as auto from "@pulumi/pulumi/automation";
-import { execFile, execFileSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LabConfig, RawConfig } from "../components/config";
-import { removeDomain } from "../components/libvirt/domain";
-import { removeNetwork } from "../components/libvirt/network";
-import { removeVolume } from "../components/libvirt/volume";
-import { loadLabConfig } from "../program";
-import { openStack, OperationResult, plainOutputs, PROJECT_ROOT, runOperation } from "./automation";
-import { leftovers, scalingProblems } from "./e2e";
+import { openStack, OperationResult, PROJECT_ROOT, runOperation, validatedConfig } from "./automation";
 import { floor } from "./floor";
+import {
+    errorText,
+    formatTable,
+    labOutputs,
+    leftovers,
+    libvirtTargetOf,
+    PhaseLog,
+    runMain,
+    runWrk,
+    scalingProblems,
+    sweep,
+    wrkProblems,
+    writeResults,
+} from "./harness";
 import { smokeTest, SmokeInputs } from "./smoke";
 
 // ---------------------------------------------------------------- pure parts
-
-/** A plain-text table: a header row, a rule, then the rows, columns padded. */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-    const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)));
-    const line = (cells: readonly string[]): string =>
-        cells
-            .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i])))
-            .join("  ")
-            .trimEnd();
-    return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
-}
 
 /** a / b rounded to two decimals; undefined when either is missing or b is 0. */
 export function ratio(a: number | undefined, b: number | undefined): number | undefined {
@@ -42,59 +38,6 @@ export function ratio(a: number | undefined, b: number | undefined): number | un
         return undefined;
     }
     return Math.round((a / b) * 100) / 100;
-}
-
-/** What one wrk run reports. Latencies in milliseconds. */
-export interface WrkResult {
-    requestsPerSecond: number;
-    requests: number;
-    seconds: number;
-    latencyMs: { mean: number; max: number; p50: number; p75: number; p90: number; p99: number };
-    /** Socket errors (connect + read + write + timeout) plus non-2xx/3xx answers. */
-    errors: number;
-}
-
-/** "10.52ms", "830.00us", "1.20s", "2.00m" in milliseconds. */
-export function parseDuration(text: string): number {
-    const match = /^([0-9.]+)(us|ms|s|m)$/.exec(text.trim());
-    if (!match) {
-        throw new Error(`not a wrk duration: "${text}"`);
-    }
-    const value = Number(match[1]);
-    const scale: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
-    return value * scale[match[2]];
-}
-
-/** Parses the output of `wrk --latency`; throws if a figure is missing. */
-export function parseWrk(output: string): WrkResult {
-    const find = (pattern: RegExp, what: string): RegExpExecArray => {
-        const match = pattern.exec(output);
-        if (!match) {
-            throw new Error(`wrk output has no ${what}:\n${output}`);
-        }
-        return match;
-    };
-    const thread = find(/^\s*Latency\s+(\S+)\s+\S+\s+(\S+)/m, "latency line");
-    const percentile = (p: number): number => parseDuration(find(new RegExp(`^\\s*${p}%\\s+(\\S+)`, "m"), `${p}% percentile`)[1]);
-    const total = find(/^\s*(\d+) requests in ([0-9.]+)(us|ms|s|m)/m, "request count");
-    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
-    const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
-    const errors =
-        (socket ? socket.slice(1, 5).reduce((sum, n) => sum + Number(n), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
-    return {
-        requestsPerSecond: Number(find(/^Requests\/sec:\s+([0-9.]+)/m, "Requests/sec")[1]),
-        requests: Number(total[1]),
-        seconds: parseDuration(`${total[2]}${total[3]}`) / 1000,
-        latencyMs: {
-            mean: parseDuration(thread[1]),
-            max: parseDuration(thread[2]),
-            p50: percentile(50),
-            p75: percentile(75),
-            p90: percentile(90),
-            p99: percentile(99),
-        },
-        errors,
-    };
 }
 
 /** The fields of /proc/PID/status the memory sampler reads (kB as the kernel gives them). */
@@ -238,71 +181,6 @@ export class MemorySampler {
 
 // ------------------------------------------------------------------ helpers
 
-/** The stack's config as the raw strings validation takes. */
-export async function stackLabConfig(stack: auto.Stack): Promise<LabConfig> {
-    const all = await stack.getAllConfig();
-    const raw: Record<string, string> = {};
-    for (const [key, value] of Object.entries(all)) {
-        if (key.startsWith("lvs-dr-lab:")) {
-            raw[key.slice("lvs-dr-lab:".length)] = value.value;
-        }
-    }
-    return loadLabConfig(raw as RawConfig);
-}
-
-/**
- * Tries `ssh true` until it works or the deadline passes; returns the seconds
- * since `since`, or undefined. Each try may take 30 s to connect and 60 s in
- * all: under emulation sshd's banner and a login (PAM, systemd --user) can
- * take longer than 10 s, and cutting a try short only starts another one.
- */
-export async function waitForSsh(config: LabConfig, host: string, since: number, deadlineMs: number): Promise<number | undefined> {
-    const args = [
-        "-i", config.sshKeyPath,
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR",
-        "-o", "ConnectTimeout=30",
-        `${config.sshUser}@${host}`,
-        "true",
-    ];
-    while (Date.now() < deadlineMs) {
-        const ok = await new Promise<boolean>((resolve) => execFile("ssh", args, { timeout: 60_000 }, (error) => resolve(!error)));
-        if (ok) {
-            return (Date.now() - since) / 1000;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-    }
-    return undefined;
-}
-
-/** Removes every domain, volume and network whose name starts with prefix; returns what was removed. */
-export async function sweep(uri: string, pool: string, prefix: string): Promise<string[]> {
-    const found = leftovers(uri, pool, prefix);
-    for (const entry of found.filter((e) => e.startsWith("domain "))) {
-        await removeDomain(uri, entry.slice(7), entry.slice(7), undefined);
-    }
-    for (const entry of found.filter((e) => e.startsWith("volume "))) {
-        await removeVolume("Volume", uri, ["--pool", pool, entry.slice(7)], entry.slice(7));
-    }
-    for (const entry of found.filter((e) => e.startsWith("network "))) {
-        await removeNetwork(uri, entry.slice(8), entry.slice(8));
-    }
-    return found;
-}
-
-export function errorText(error: unknown): string {
-    return error instanceof Error ? error.message : String(error);
-}
-
-export function writeResults(name: string, results: unknown): string {
-    const file = path.join(PROJECT_ROOT, "bench", "results", name);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, `${JSON.stringify(results, undefined, 2)}\n`);
-    return file;
-}
-
 export function machineFacts(domainType: string): Record<string, string | number> {
     const run = (file: string, args: string[]): string => {
         try {
@@ -323,46 +201,17 @@ export function machineFacts(domainType: string): Record<string, string | number
     };
 }
 
-// -------------------------------------------------------------------- wrk
-
-export function runWrk(url: string, seconds: number, connections: number): Promise<WrkResult> {
-    return new Promise((resolve, reject) => {
-        execFile(
-            "wrk",
-            ["-t", "2", "-c", String(connections), "-d", `${seconds}s`, "--timeout", "5s", "--latency", url],
-            { timeout: (seconds + 30) * 1000 },
-            (error, stdout) => {
-                if (error) {
-                    reject(new Error(`wrk ${url}: ${error.message}`));
-                    return;
-                }
-                try {
-                    resolve(parseWrk(stdout));
-                } catch (parseError) {
-                    reject(parseError);
-                }
-            },
-        );
-    });
-}
-
 // --------------------------------------------------------------------- main
-
-interface Timing {
-    name: string;
-    seconds: number;
-    ok: boolean;
-    detail: string;
-}
 
 async function main(): Promise<number> {
     const stackName = process.env.LVSLAB_BENCH_STACK ?? "bench";
     const wrkSeconds = Number(process.env.LVSLAB_BENCH_WRK_SECONDS ?? "15");
     const wrkConnections = Number(process.env.LVSLAB_BENCH_WRK_CONNECTIONS ?? "16");
     const stack = await openStack(stackName);
-    const config = await stackLabConfig(stack);
+    const config = await validatedConfig(stack);
     const started = Date.now();
-    const timings: Timing[] = [];
+    const log = new PhaseLog("bench");
+    const timings = log.phases;
     const results: Record<string, unknown> = {
         stack: stackName,
         when: new Date().toISOString(),
@@ -370,23 +219,16 @@ async function main(): Promise<number> {
         guests: { count: 2 + config.realServers.length, vcpus: config.vm.vcpus, memoryMiB: config.vm.memoryMiB },
         timings,
     };
+    // A phase whose body failed ends the bench: what follows needs what it made.
     const timed = async <T>(name: string, body: () => Promise<T>, check: (value: T) => string[] = () => []): Promise<T> => {
-        console.log(`\n=== bench: ${name}`);
-        const t0 = Date.now();
-        try {
-            const value = await body();
-            const problems = check(value);
-            timings.push({ name, seconds: (Date.now() - t0) / 1000, ok: problems.length === 0, detail: problems.join("; ") });
-            console.log(`=== bench: ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s${problems.length ? ` PROBLEMS: ${problems.join("; ")}` : ""}`);
-            return value;
-        } catch (error) {
-            timings.push({ name, seconds: (Date.now() - t0) / 1000, ok: false, detail: errorText(error) });
-            throw error;
+        const outcome = await log.run(name, body, check);
+        if ("error" in outcome) {
+            throw outcome.error;
         }
+        return outcome.value as T;
     };
     const seconds = (name: string): number | undefined => timings.find((t) => t.name === name)?.seconds;
-    const smoke = async (name: string) =>
-        timed(name, async () => smokeTest((await plainOutputs(stack)) as unknown as SmokeInputs, 200), (report) => report.problems);
+    const smoke = async (name: string) => timed(name, async () => smokeTest(await labOutputs<SmokeInputs>(stack), 200), (report) => report.problems);
 
     try {
         await timed("clean start (destroy leftovers of an earlier run)", () => runOperation(stack, "destroy", () => undefined));
@@ -417,12 +259,11 @@ async function main(): Promise<number> {
         results.noopChanges = noop.changes;
         await timed("preview", () => runOperation(stack, "preview", () => undefined));
 
-        const outputs = (await plainOutputs(stack)) as unknown as SmokeInputs;
+        const outputs = await labOutputs<SmokeInputs>(stack);
         const direct = `http://${outputs.realServers[0].publicIp}/`;
-        const viaVip = await timed(`wrk ${wrkSeconds} s through the VIP`, () => runWrk(outputs.vipUrl, wrkSeconds, wrkConnections));
-        const oneServer = await timed(`wrk ${wrkSeconds} s to ${outputs.realServers[0].name} directly`, () =>
-            runWrk(direct, wrkSeconds, wrkConnections),
-        );
+        // A figure from a run with failed requests measures failures: they are problems of the phase.
+        const viaVip = await timed(`wrk ${wrkSeconds} s through the VIP`, () => runWrk(outputs.vipUrl, wrkSeconds, wrkConnections), wrkProblems);
+        const oneServer = await timed(`wrk ${wrkSeconds} s to ${outputs.realServers[0].name} directly`, () => runWrk(direct, wrkSeconds, wrkConnections), wrkProblems);
         results.dataPath = {
             tool: `wrk -t 2 -c ${wrkConnections} -d ${wrkSeconds}s --latency, from the lab host's namespace`,
             viaVip: { url: outputs.vipUrl, servers: outputs.realServers.length, ...viaVip },
@@ -443,11 +284,12 @@ async function main(): Promise<number> {
         await smoke(`smoke with ${count + 1}`);
         await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(count) });
 
-        const libvirt = ((await plainOutputs(stack)) as unknown as { libvirt: { uri: string; pool: string; prefix: string } }).libvirt;
+        const libvirt = await libvirtTargetOf(stack);
         await timed("destroy", () => runOperation(stack, "destroy"));
-        await timed("nothing left", async () => leftovers(libvirt.uri, libvirt.pool, libvirt.prefix), (left) =>
-            left.map((entry) => `${entry} is still there`),
-        );
+        if (libvirt === undefined) {
+            throw new Error("the stack named nothing in libvirt, so what is left cannot be told");
+        }
+        await timed("nothing left", async () => leftovers(libvirt.uri, libvirt.pool, libvirt.prefix), (left) => left.map((entry) => `${entry} is still there`));
     } catch (error) {
         console.error(`bench: ${errorText(error)}`);
         results.error = errorText(error);
@@ -480,7 +322,7 @@ async function sweepCommand(prefix: string | undefined, pool: string | undefined
     }
     let where = { uri, pool: pool ?? "" };
     if (!pool) {
-        const config = await stackLabConfig(await openStack(process.env.LVSLAB_BENCH_STACK ?? "bench"));
+        const config = await validatedConfig(await openStack(process.env.LVSLAB_BENCH_STACK ?? "bench"));
         where = { uri: config.libvirtUri, pool: config.storagePool };
     }
     const removed = await sweep(where.uri, where.pool, prefix);
@@ -488,12 +330,4 @@ async function sweepCommand(prefix: string | undefined, pool: string | undefined
     return 0;
 }
 
-if (require.main === module) {
-    (process.argv[2] === "sweep" ? sweepCommand(process.argv[3], process.argv[4], process.argv[5]) : main()).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            console.error(`bench: ${errorText(error)}`);
-            process.exit(1);
-        },
-    );
-}
+runMain("bench", module, () => (process.argv[2] === "sweep" ? sweepCommand(process.argv[3], process.argv[4], process.argv[5]) : main()));

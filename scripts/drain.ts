@@ -21,9 +21,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { shellQuote } from "../components/guestConfig";
-import { openStack, plainOutputs, PROJECT_ROOT, runOperation } from "./automation";
-import { get } from "./smoke";
-import { SshAccess, sshRun } from "./ssh";
+import { openStack, PROJECT_ROOT, runOperation } from "./automation";
+import { BackgroundRequests, delay, errorText, exportPathOf, get, labOutputs, runMain, SshAccess, sshRun } from "./harness";
 
 /** The stack outputs the drain checks read. */
 export interface DrainOutputs {
@@ -87,10 +86,6 @@ export class SourcePorts {
 
 /** The one source of fresh ports of this process. */
 const sourcePorts = new SourcePorts();
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export interface ResponseHead {
     status: number;
@@ -247,39 +242,15 @@ export async function reuseLandings(out: DrainOutputs, ports: readonly number[],
 }
 
 /**
- * Connections from fresh source ports, one at a time, in the background
- * while something else runs (a `pulumi up` that drains a server): the
- * landings on the server just before its weight went to 0 are the freshest
- * entries the reuse check can meet. Bounded by `limitMs`.
+ * Starts connections from fresh source ports, one at a time, in the
+ * background while something else runs (a `pulumi up` that drains a server):
+ * the landings on the server just before its weight went to 0 are the
+ * freshest entries the reuse check can meet. Bounded by `limitMs`.
  */
-export class Lander {
-    readonly landings: Landing[] = [];
-    private running = false;
-    private loop: Promise<void> = Promise.resolve();
-
-    constructor(
-        private readonly out: DrainOutputs,
-        private readonly pauseMs = 200,
-        private readonly limitMs = 1_800_000,
-        private readonly ports: SourcePorts = sourcePorts,
-    ) {}
-
-    start(): void {
-        this.running = true;
-        const deadline = Date.now() + this.limitMs;
-        this.loop = (async () => {
-            while (this.running && Date.now() < deadline) {
-                this.landings.push(await requestFrom(this.out, this.ports.next(), 3000));
-                await sleep(this.pauseMs);
-            }
-        })();
-    }
-
-    async stop(): Promise<Landing[]> {
-        this.running = false;
-        await this.loop;
-        return this.landings;
-    }
+export function startLander(out: DrainOutputs, pauseMs = 200, limitMs = 1_800_000, ports: SourcePorts = sourcePorts): BackgroundRequests<Landing> {
+    const lander = new BackgroundRequests(() => requestFrom(out, ports.next(), 3000), pauseMs, limitMs);
+    lander.start();
+    return lander;
 }
 
 /**
@@ -445,16 +416,6 @@ export interface LongFile {
 export const LONG_FILE_NAME = "lvslab-drain-transfer.bin";
 export const LONG_FILE_BYTES = 32 * 1024 * 1024;
 
-/** The path of the export on the NFS store, from the `nfsExport` output ("192.168.7.250:/opt/wwwroot"). */
-export function exportPathOf(nfsExport: string): string {
-    const colon = nfsExport.indexOf(":");
-    const path = nfsExport.slice(colon + 1);
-    if (colon < 1 || !path.startsWith("/")) {
-        throw new Error(`nfsExport "${nfsExport}" is not address:/path`);
-    }
-    return path;
-}
-
 /** The shell command (run as root on the NFS store) that writes the file once, with random content, and prints its sha256. */
 export function longFileCommand(directory: string, size: number): string {
     const file = shellQuote(`${directory.replace(/\/+$/, "")}/${LONG_FILE_NAME}`);
@@ -585,7 +546,7 @@ export class LongTransfer {
                 opened = await openDownload(out, file.urlPath, options.timeoutMs ?? 10_000);
             } catch (error) {
                 seen.push(`failed (${errorText(error)})`);
-                await sleep(200);
+                await delay(200);
                 continue;
             }
             const server = opened.head.headers.get(out.identityHeader.toLowerCase()) ?? "(no identity header)";
@@ -822,8 +783,7 @@ export class DrainCheck {
 
     /** Runs the operation that takes the server out while connections keep landing. */
     async around<T>(operation: () => Promise<T>): Promise<T> {
-        const lander = new Lander(this.out);
-        lander.start();
+        const lander = startLander(this.out);
         try {
             return await operation();
         } finally {
@@ -1041,7 +1001,7 @@ class OutputTail {
 
 async function runner(options: RunnerOptions): Promise<number> {
     const stack = await openStack(options.stack);
-    const outputs = async (): Promise<DrainOutputs> => (await plainOutputs(stack)) as unknown as DrainOutputs;
+    const outputs = (): Promise<DrainOutputs> => labOutputs<DrainOutputs>(stack);
     const first = await outputs();
     if (!first.vipUrl) {
         console.error(`stack ${options.stack} has no outputs: is the lab up? (scripts/lab up --stack ${options.stack})`);
@@ -1165,22 +1125,16 @@ async function runner(options: RunnerOptions): Promise<number> {
     return passed === options.times ? 0 : stopping ? 130 : 1;
 }
 
-if (require.main === module) {
+runMain("drain", module, async () => {
     const argv = process.argv.slice(2);
     if (argv.includes("--help") || argv.includes("-h")) {
         console.log(USAGE);
-        process.exit(0);
+        return 0;
     }
     const options = parseRunnerArgs(argv);
     if (typeof options === "string") {
         console.error(`${options}\n${USAGE}`);
-        process.exit(64);
+        return 64;
     }
-    runner(options).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            console.error(`drain: ${errorText(error)}`);
-            process.exit(1);
-        },
-    );
-}
+    return runner(options);
+});

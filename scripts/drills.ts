@@ -8,15 +8,29 @@
 // Pulumi's back; guests rebooted; the NFS store stopped; `up` interrupted
 // (SIGINT, then SIGKILL) and run again; `destroy` with guests unreachable.
 import * as auto from "@pulumi/pulumi/automation";
-import { ChildProcess, execFileSync, spawn } from "child_process";
-import * as http from "http";
+import { ChildProcess, spawn } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
 import * as path from "path";
 import { LabConfig } from "../components/config";
-import { openStack, OperationResult, plainOutputs, PROJECT_ROOT, runOperation } from "./automation";
-import { errorText, formatTable, stackLabConfig, sweep, writeResults } from "./bench";
-import { changedSteps, leftovers } from "./e2e";
+import { openStack, OperationResult, PROJECT_ROOT, rawConfigFrom, runOperation, validatedConfig } from "./automation";
+import {
+    changedSteps,
+    delay,
+    errorText,
+    failureKind,
+    formatTable,
+    get,
+    labOutputs,
+    leftovers,
+    resourceNames,
+    runMain,
+    sshRun,
+    sweep,
+    virshText,
+    writeResults,
+} from "./harness";
 import { smokeTest, SmokeInputs, SmokeReport } from "./smoke";
-import { sshRun } from "./ssh";
 
 // ---------------------------------------------------------------- pure parts
 
@@ -50,7 +64,7 @@ export function drillsTable(results: readonly DrillResult[]): string {
  */
 export function recreateProblems(result: Pick<OperationResult, "steps">, server: string): string[] {
     const problems: string[] = [];
-    const changed = changedSteps(result as OperationResult);
+    const changed = changedSteps(result);
     for (const step of changed) {
         const owned = step.name === server || step.name.startsWith(`${server}-`);
         if (owned || step.type.startsWith("pulumi:providers:")) {
@@ -109,6 +123,98 @@ export function summariseAnswers(answers: readonly string[]): string {
     return [...counts.entries()].map(([answer, n]) => `${n}x ${answer}`).join(", ") || "no requests";
 }
 
+/**
+ * The shell probe a real server runs while the NFS store is down: a look-up
+ * of a name never asked for before (so no cache can answer it) in the
+ * mounted web root, killed after `seconds`; prints rc= and said= lines.
+ */
+export function storeLookupProbe(webRoot: string, name: string, seconds: number): string {
+    return `out=$(timeout -s KILL ${seconds} stat -c %n ${webRoot}/${name} 2>&1); echo "rc=$?"; echo "said=$(printf %s "$out" | tr '\\n' ' ')"`;
+}
+
+/**
+ * Whether the store's outage took effect, from each real server's look-up
+ * (or the error asking it): the store answering at all (the name found, or
+ * "No such file or directory") means it is still available to that server.
+ */
+export function storeOutageProblems(lookups: Readonly<Record<string, Record<string, string> | { error: string }>>): string[] {
+    const problems: string[] = [];
+    if (Object.keys(lookups).length === 0) {
+        problems.push("no real server was asked: the store's outage is not shown");
+    }
+    for (const [server, lookup] of Object.entries(lookups)) {
+        if ("error" in lookup) {
+            problems.push(`${server} could not be asked (${lookup.error}): the store's outage is not shown`);
+        } else if (lookup.rc === undefined) {
+            problems.push(`${server}'s look-up printed no exit status: the store's outage is not shown`);
+        } else if (lookup.rc === "0" || (lookup.rc === "1" && /No such file or directory/.test(lookup.said ?? ""))) {
+            problems.push(`${server} still got an answer from the store while it was stopped (exit ${lookup.rc}: ${lookup.said ?? ""}): the fault did not take effect`);
+        }
+    }
+    return problems;
+}
+
+/** How the interrupted `up` ended, as its process's exit reports it. */
+export interface RunEnd {
+    code: number | null;
+    signal: string | null;
+}
+
+/**
+ * Whether the first `up` really ended early and unfinished: it was still
+ * running when interrupted, did not exit 0, and left pending operations or
+ * fewer resources than the full lab. Otherwise the re-run proves nothing.
+ */
+export function interruptedUpProblems(input: {
+    endedBeforeInterrupt: boolean;
+    end: RunEnd | undefined;
+    pending: readonly string[];
+    resources: number;
+    fullLabResources: number;
+}): string[] {
+    const problems: string[] = [];
+    if (input.endedBeforeInterrupt) {
+        problems.push(`the first up had already ended (exit ${input.end?.code ?? input.end?.signal ?? "?"}) before the interrupt`);
+    }
+    if (input.end === undefined) {
+        problems.push("the interrupted up was not seen to end");
+    } else if (input.end.code === 0) {
+        problems.push("the interrupted up exited 0: it completed");
+    }
+    if (input.pending.length === 0 && input.resources >= input.fullLabResources) {
+        problems.push(`the interrupted up left no pending operation and ${input.resources} of ${input.fullLabResources} resources: it finished`);
+    }
+    return problems;
+}
+
+/** The state's resource count once a server is added: today's plus as many as one server (`model`) owns. */
+export function fullLabResourceCount(names: readonly string[], model: string): number {
+    return names.length + names.filter((name) => name === model || name.startsWith(`${model}-`)).length;
+}
+
+/** The MACs of `virsh domiflist` (Interface Type Source Model MAC). */
+export function parseDomiflistMacs(text: string): string[] {
+    return text
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/)[4])
+        .filter((mac): mac is string => mac !== undefined && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac));
+}
+
+/** Whether the guests were really out of reach before `destroy`: links cut, SSH refused, the store paused. */
+export function unreachableProblems(input: { server: string; linksCut: number; sshAnswered: boolean; store: string; storeState: string }): string[] {
+    const problems: string[] = [];
+    if (input.linksCut === 0) {
+        problems.push(`no NIC link of ${input.server} was cut (virsh domiflist gave no MAC): it was never unreachable`);
+    }
+    if (input.sshAnswered) {
+        problems.push(`${input.server} still answered SSH with its links down`);
+    }
+    if (input.storeState !== "paused") {
+        problems.push(`${input.store} is "${input.storeState}", not paused`);
+    }
+    return problems;
+}
+
 /** The wrong inputs the bad-configuration drill feeds a scratch stack, with the setting each message must name. */
 export const BAD_CONFIGS: readonly { name: string; set: Record<string, string>; names: string }[] = [
     { name: "VIP outside the public subnet", set: { vip: "172.16.17.172" }, names: "vip" },
@@ -132,26 +238,6 @@ export function messageFor(errorMessage: string, key: string): string | undefine
 
 // ------------------------------------------------------------------ helpers
 
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function virsh(uri: string, ...args: string[]): string {
-    return execFileSync("virsh", ["-c", uri, ...args], { encoding: "utf8", timeout: 60_000 });
-}
-
-/** One GET with a bounded wait: the status code as text, "timeout", or the error code. */
-function answer(url: string, timeoutMs: number): Promise<{ status: string; body: string }> {
-    return new Promise((resolve) => {
-        const request = http.get(url, { agent: false, timeout: timeoutMs }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk: string) => (body += chunk));
-            response.on("end", () => resolve({ status: String(response.statusCode ?? 0), body }));
-        });
-        request.on("timeout", () => request.destroy(new Error("timeout")));
-        request.on("error", (error: NodeJS.ErrnoException) => resolve({ status: error.message === "timeout" ? "timeout" : (error.code ?? error.message), body: "" }));
-    });
-}
-
 interface LibvirtOutputs {
     uri: string;
     pool: string;
@@ -170,15 +256,7 @@ function entriesText(smoke: SmokeReport): string {
         .join(", ");
 }
 
-async function outputsOf(stack: auto.Stack): Promise<LabOutputs> {
-    return (await plainOutputs(stack)) as unknown as LabOutputs;
-}
-
-async function resourceNames(stack: auto.Stack): Promise<string[]> {
-    const state = await stack.exportStack();
-    const resources = (state.deployment as { resources?: { urn: string }[] }).resources ?? [];
-    return resources.map((r) => r.urn.split("::").pop() ?? r.urn);
-}
+const outputsOf = (stack: auto.Stack): Promise<LabOutputs> => labOutputs<LabOutputs>(stack);
 
 async function pendingOperations(stack: auto.Stack): Promise<string[]> {
     const state = await stack.exportStack();
@@ -247,8 +325,7 @@ async function badConfigDrill(base: Record<string, string>): Promise<DrillResult
         await scratch.destroy({ color: "never" }).catch(() => undefined);
         await sweep("qemu:///system", base.storagePool ?? "default", "lvsbad").catch(() => []);
         await scratch.workspace.removeStack(scratchName).catch(() => undefined);
-        const file = path.join(PROJECT_ROOT, `Pulumi.${scratchName}.yaml`);
-        await import("fs").then((fs) => fs.rmSync(file, { force: true }));
+        fs.rmSync(path.join(PROJECT_ROOT, `Pulumi.${scratchName}.yaml`), { force: true });
     }
     return results;
 }
@@ -259,8 +336,8 @@ async function lostVmDrill(stack: auto.Stack, outputs: LabOutputs): Promise<Dril
     const domain = `${outputs.libvirt.prefix}-${server}`;
     const facts: string[] = [];
     const problems: string[] = [];
-    virsh(outputs.libvirt.uri, "destroy", domain);
-    virsh(outputs.libvirt.uri, "undefine", domain, "--nvram");
+    virshText(outputs.libvirt.uri, "destroy", domain);
+    virshText(outputs.libvirt.uri, "undefine", domain, "--nvram");
     facts.push(`virsh destroy + undefine ${domain}`);
     const refresh = await runOperation(stack, "refresh", () => undefined);
     const afterRefresh = await resourceNames(stack);
@@ -374,11 +451,27 @@ async function nfsDrill(config: LabConfig, outputs: LabOutputs): Promise<DrillRe
     const problems: string[] = [];
     await sshRun(access, outputs.nfs.storageIp, "sudo systemctl stop nfs-server");
     facts.push("nfs-server stopped on the store");
-    // 15 requests over about 45 s, each given 3 s.
+    // The fault first: every real server's look-up on the export must go unanswered (killed after 10 s).
+    const probe = storeLookupProbe("/var/www/html", `.lvslab-nfs-drill-${randomBytes(6).toString("hex")}`, 10);
+    const lookups: Record<string, Record<string, string> | { error: string }> = {};
+    await Promise.all(
+        outputs.realServers.map(async (server) => {
+            lookups[server.name] = await sshRun(access, server.publicIp, probe, 60_000).then(parseProbe, (error: unknown) => ({ error: errorText(error) }));
+        }),
+    );
+    const outage = storeOutageProblems(lookups);
+    problems.push(...outage);
+    if (outage.length === 0) {
+        facts.push(`no real server got an answer from the store (${Object.entries(lookups).map(([name, l]) => `${name}: exit ${"rc" in l ? l.rc : "?"}`).join(", ")})`);
+    }
+    // 15 requests over about 45 s, each given 3 s: what clients saw meanwhile.
     const whileDown: string[] = [];
     for (let i = 0; i < 15; i++) {
-        const a = await answer(outputs.vipUrl, 3000);
-        whileDown.push(a.status === "200" && a.body.trim() !== outputs.expectedPage ? "200 (other page)" : a.status);
+        const answer = await get(outputs.vipUrl, outputs.identityHeader, 3000).then(
+            (a) => (a.status === 200 && a.body.trim() !== outputs.expectedPage ? "200 (other page)" : String(a.status)),
+            failureKind,
+        );
+        whileDown.push(answer);
         await delay(1000);
     }
     facts.push(`while down, the VIP answered: ${summariseAnswers(whileDown)}`);
@@ -388,9 +481,12 @@ async function nfsDrill(config: LabConfig, outputs: LabOutputs): Promise<DrillRe
     let inARow = 0;
     const afterStart: string[] = [];
     while (inARow < 20 && Date.now() - back < 300_000) {
-        const a = await answer(outputs.vipUrl, 5000);
-        const ok = a.status === "200" && a.body.trim() === outputs.expectedPage;
-        afterStart.push(ok ? "page" : a.status);
+        const answer = await get(outputs.vipUrl, outputs.identityHeader, 5000).then(
+            (a) => (a.status === 200 && a.body.trim() === outputs.expectedPage ? "page" : String(a.status)),
+            failureKind,
+        );
+        const ok = answer === "page";
+        afterStart.push(answer);
         inARow = ok ? inARow + 1 : 0;
         if (!ok) {
             await delay(1000);
@@ -403,7 +499,7 @@ async function nfsDrill(config: LabConfig, outputs: LabOutputs): Promise<DrillRe
     }
     return verdict(
         "NFS store stopped",
-        "while down: recorded, not judged; after nfs-server starts again, 20 requests in a row return the page within 5 min",
+        "while down: no real server gets an answer from the store (a fresh look-up on the export goes unanswered), the VIP's answers recorded; after nfs-server starts again, 20 requests in a row return the page within 5 min",
         facts,
         problems,
         (Date.now() - started) / 1000,
@@ -440,11 +536,18 @@ async function interruptDrill(stack: auto.Stack, stackName: string, config: LabC
     const problems: string[] = [];
     const count = config.realServers.length;
     const added = `web${count + 1}`;
+    const fullLabResources = fullLabResourceCount(await resourceNames(stack), config.realServers[0].name);
     await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(count + 1) });
     const log: string[] = [];
     const child = startUp(stackName, log);
     const pgid = child.pid ?? 0;
-    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    let end: RunEnd | undefined;
+    const exited = new Promise<void>((resolve) =>
+        child.on("exit", (code, signal) => {
+            end = { code, signal };
+            resolve();
+        }),
+    );
     // Interrupt once the added server's VM is being made (or after 4 minutes).
     const deadline = Date.now() + 240_000;
     while (Date.now() < deadline && !log.some((line) => line.includes(`${added}-vm`) && /creating/.test(line))) {
@@ -452,7 +555,10 @@ async function interruptDrill(stack: auto.Stack, stackName: string, config: LabC
     }
     await delay(2000);
     const seen = log.filter((line) => /creat/.test(line)).slice(-1)[0]?.trim() ?? "(no output)";
-    process.kill(-pgid, "SIGINT");
+    const endedBeforeInterrupt = end !== undefined;
+    if (groupAlive(pgid)) {
+        process.kill(-pgid, "SIGINT");
+    }
     await delay(5000);
     if (groupAlive(pgid)) {
         process.kill(-pgid, "SIGKILL");
@@ -466,7 +572,12 @@ async function interruptDrill(stack: auto.Stack, stackName: string, config: LabC
         problems.push("processes of the killed run were still alive");
     }
     const pending = await pendingOperations(stack);
-    facts.push(`pending operations in the state: ${pending.length ? pending.join(", ") : "none"}`);
+    const resources = (await resourceNames(stack)).length;
+    const endText = end === undefined ? "not seen" : end.signal !== null ? `by ${end.signal}` : `exit ${end.code}`;
+    facts.push(`the first up ended ${endText}; pending operations in the state: ${pending.length ? pending.join(", ") : "none"}; ${resources} of the full lab's ${fullLabResources} resources`);
+    // The fault first: a first run that finished would make the re-run prove nothing.
+    const unfinished = interruptedUpProblems({ endedBeforeInterrupt, end, pending, resources, fullLabResources });
+    problems.push(...unfinished);
 
     // Run again, recovering the way the CLI tells a user to.
     const recovery: string[] = [];
@@ -516,7 +627,7 @@ async function interruptDrill(stack: auto.Stack, stackName: string, config: LabC
     }
     return verdict(
         "up interrupted (SIGINT, SIGKILL), run again",
-        `the re-run (after pulumi cancel / refresh --clear-pending-creates if asked) converges to ${count + 1} servers; no orphaned or duplicate domains, volumes, networks`,
+        `the first up ends early and unfinished (not exit 0; pending operations or fewer resources than the full lab); the re-run (after pulumi cancel / refresh --clear-pending-creates if asked) converges to ${count + 1} servers; no orphaned or duplicate domains, volumes, networks`,
         facts,
         problems,
         (Date.now() - started) / 1000,
@@ -528,18 +639,23 @@ async function unreachableDestroyDrill(stack: auto.Stack, outputs: LabOutputs): 
     const facts: string[] = [];
     const problems: string[] = [];
     const { uri, pool, prefix } = outputs.libvirt;
-    const web = `${prefix}-${outputs.realServers[1].name}`;
+    const server = outputs.realServers[1];
+    const web = `${prefix}-${server.name}`;
     const nfs = `${prefix}-nfs`;
     // web2's NICs link-down (it stays running but no packet reaches it); the NFS store paused.
-    const macs = virsh(uri, "domiflist", web)
-        .split("\n")
-        .map((line) => line.trim().split(/\s+/)[4])
-        .filter((mac): mac is string => mac !== undefined && /^[0-9a-f:]{17}$/.test(mac));
+    const macs = parseDomiflistMacs(virshText(uri, "domiflist", web));
     for (const mac of macs) {
-        virsh(uri, "domif-setlink", web, mac, "down");
+        virshText(uri, "domif-setlink", web, mac, "down");
     }
-    virsh(uri, "suspend", nfs);
-    facts.push(`${web}: ${macs.length} NIC links down; ${nfs} suspended`);
+    virshText(uri, "suspend", nfs);
+    // The fault first: web2 must not answer SSH, the store must be paused.
+    const sshAnswered = await sshRun(outputs.ssh, server.publicIp, "true", 30_000).then(
+        () => true,
+        () => false,
+    );
+    const storeState = virshText(uri, "domstate", nfs).trim();
+    facts.push(`${web}: ${macs.length} NIC links down, SSH ${sshAnswered ? "answered" : "did not answer"}; ${nfs} ${storeState}`);
+    problems.push(...unreachableProblems({ server: server.name, linksCut: macs.length, sshAnswered, store: nfs, storeState }));
     try {
         const destroy = await runOperation(stack, "destroy", () => undefined);
         facts.push(`destroy finished in ${destroy.seconds.toFixed(0)} s (${JSON.stringify(destroy.changes)})`);
@@ -554,7 +670,7 @@ async function unreachableDestroyDrill(stack: auto.Stack, outputs: LabOutputs): 
     }
     return verdict(
         "destroy with guests unreachable",
-        "destroy completes without reaching the guests and leaves no domain, volume or network",
+        "with web2's links down (SSH to it fails) and the store paused, destroy completes and leaves no domain, volume or network",
         facts,
         problems,
         (Date.now() - started) / 1000,
@@ -566,11 +682,11 @@ async function unreachableDestroyDrill(stack: auto.Stack, outputs: LabOutputs): 
 async function main(): Promise<number> {
     const stackName = process.env.LVSLAB_DRILLS_STACK ?? "drills";
     const stack = await openStack(stackName);
-    const config = await stackLabConfig(stack);
+    const config = await validatedConfig(stack);
     const base: Record<string, string> = {};
-    for (const [key, value] of Object.entries(await stack.getAllConfig())) {
-        if (key.startsWith("lvs-dr-lab:")) {
-            base[key.slice("lvs-dr-lab:".length)] = value.value;
+    for (const [key, value] of Object.entries(rawConfigFrom(await stack.getAllConfig()))) {
+        if (value !== undefined) {
+            base[key] = value;
         }
     }
     const started = Date.now();
@@ -645,12 +761,4 @@ async function main(): Promise<number> {
     return results.length > 0 && results.every((r) => r.pass) && notes.every((n) => !n.startsWith("stopped")) ? 0 : 1;
 }
 
-if (require.main === module) {
-    main().then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            console.error(`drills: ${errorText(error)}`);
-            process.exit(1);
-        },
-    );
-}
+runMain("drills", module, main);

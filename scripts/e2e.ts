@@ -12,15 +12,30 @@
 // download, smoke; destroy, and proof that nothing of the lab is left in
 // libvirt. A failed phase does not end the run: what does not depend on it
 // still runs, what does is recorded as skipped, and destroy always runs.
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { openStack, OperationResult, plainOutputs, PROJECT_ROOT, runOperation } from "./automation";
+import * as path from "path";
+import { openStack, OperationResult, PROJECT_ROOT, runOperation } from "./automation";
 import { DrainCheck, LongFile, prepareLongFile, weightsJson } from "./drain";
-import { LoadProbe, ProbeSample, summarizeProbe } from "./probe";
-import { get, smokeTest, SmokeInputs } from "./smoke";
-import { sshRun } from "./ssh";
+import {
+    changedSteps,
+    delay,
+    errorText,
+    get,
+    inPlaceProblems,
+    labOutputs,
+    leftovers,
+    libvirtTargetOf,
+    Outcome,
+    PhaseLog,
+    runMain,
+    scalingProblems,
+    sshRun,
+    tally,
+    waitFor,
+    writeResults,
+} from "./harness";
+import { ProbeSample, startLoadProbe, summarizeProbe } from "./probe";
+import { smokeTest, SmokeInputs } from "./smoke";
 
 /** What the e2e stack sets on top of the dev topology. */
 export const E2E_CONFIG: Readonly<Record<string, string>> = {
@@ -42,194 +57,18 @@ export const REUSED_PORTS = 10;
 /** A failover must serve again within this many seconds ("within a few seconds"). */
 export const FAILOVER_LIMIT_SECONDS = 10;
 
-export interface Phase {
-    name: string;
-    seconds: number;
-    ok: boolean;
-    /** Not run, because a phase it depends on failed. */
-    skipped?: boolean;
-    detail: string;
-}
-
-/** How a phase went: `value` is there whenever its body completed, even if its check found problems. */
-export interface Outcome<T> {
-    ok: boolean;
-    value: T | undefined;
-}
-
-const phases: Phase[] = [];
 /** What the drills measured, for bench/results/e2e.json. */
 const measurements: Record<string, Record<string, number | string | undefined>> = {};
 
-/**
- * Runs one phase and records it; never throws. A body that throws is a
- * failed phase without a value; a check that finds problems is a failed
- * phase with one (the change it judged did happen).
- */
-async function phase<T>(name: string, body: () => Promise<T>, check: (value: T) => string[] = () => []): Promise<Outcome<T>> {
-    console.log(`\n=== e2e: ${name}`);
-    const started = Date.now();
-    let value: T;
-    try {
-        value = await body();
-    } catch (error) {
-        const detail = error instanceof Error ? error.message : String(error);
-        const seconds = (Date.now() - started) / 1000;
-        phases.push({ name, seconds, ok: false, detail });
-        console.log(`=== e2e: ${name}: ${seconds.toFixed(1)} s FAILED: ${detail}`);
-        return { ok: false, value: undefined };
-    }
-    let problems: string[];
-    try {
-        problems = check(value);
-    } catch (error) {
-        problems = [`the check itself failed: ${error instanceof Error ? error.message : String(error)}`];
-    }
-    const seconds = (Date.now() - started) / 1000;
-    phases.push({ name, seconds, ok: problems.length === 0, detail: problems.join("; ") });
-    console.log(`=== e2e: ${name}: ${seconds.toFixed(1)} s${problems.length ? ` FAILED: ${problems.join("; ")}` : ""}`);
-    return { ok: problems.length === 0, value };
-}
-
-/** Records a phase that cannot mean anything because `cause` failed. */
-function skip(name: string, cause: string): void {
-    const detail = `skipped: "${cause}" failed`;
-    phases.push({ name, seconds: 0, ok: false, skipped: true, detail });
-    console.log(`\n=== e2e: ${name}: ${detail}`);
-}
-
-/** "N passed, M failed, K skipped" of a run's phases. */
-export function tally(list: readonly Phase[]): { passed: number; failed: number; skipped: number } {
-    const skipped = list.filter((p) => p.skipped === true).length;
-    const passed = list.filter((p) => p.ok).length;
-    return { passed, failed: list.length - passed - skipped, skipped };
-}
-
-/** Resource steps other than `same`, as "op type name" lines. */
-export function changedSteps(result: OperationResult): { op: string; type: string; name: string }[] {
-    return result.steps
-        .filter((step) => step.op !== "same")
-        .map((step) => ({ op: step.op, type: step.type, name: step.urn.split("::").pop() ?? step.urn }));
-}
-
-/**
- * What an in-place change may touch: create or delete the resources of
- * `ownedBy` (a server being added or removed), update the `updatable` steps
- * in place; every step in `required` must have been updated. Anything else
- * (a replace, or a change to another machine) is a problem.
- */
-export function inPlaceProblems(result: OperationResult, allowed: { ownedBy?: string; updatable: string[]; required: string[] }): string[] {
-    const problems: string[] = [];
-    const changed = changedSteps(result);
-    for (const step of changed) {
-        const owned = allowed.ownedBy !== undefined && (step.name === allowed.ownedBy || step.name.startsWith(`${allowed.ownedBy}-`));
-        if ((step.op === "create" || step.op === "delete") && owned) {
-            continue;
-        }
-        if (step.op === "update" && allowed.updatable.includes(step.name)) {
-            continue;
-        }
-        // Dynamic providers are configured with the whole stack config, so
-        // their provider shows as updated when any setting changes; it is no
-        // machine and nothing is replaced by it.
-        if (step.op === "update" && step.type.startsWith("pulumi:providers:")) {
-            continue;
-        }
-        problems.push(`unexpected ${step.op} of ${step.type} ${step.name}`);
-    }
-    for (const name of allowed.required) {
-        if (!changed.some((step) => step.op === "update" && step.name === name)) {
-            problems.push(`${name} was not updated`);
-        }
-    }
-    return problems;
-}
-
-/** Scaling: the one server's own resources come or go, every director's table is updated in place. */
-export function scalingProblems(result: OperationResult, serverName: string, directorNames: string[]): string[] {
-    const tables = directorNames.map((name) => `${name}-lb`);
-    return inPlaceProblems(result, { ownedBy: serverName, updatable: tables, required: tables });
-}
+const log = new PhaseLog("e2e");
+const phase = log.run.bind(log);
+const skip = log.skip.bind(log);
 
 /** A mode switch: the directors' tables and the real servers' forwarding, all in place. */
 export function modeSwitchProblems(result: OperationResult, directorNames: string[], serverNames: string[]): string[] {
     const tables = directorNames.map((name) => `${name}-lb`);
     const forwarding = serverNames.map((name) => `${name}-forwarding`);
     return inPlaceProblems(result, { updatable: [...tables, ...forwarding], required: [...tables, ...forwarding] });
-}
-
-/** libvirt objects whose names start with the lab's prefix. */
-export function leftovers(uri: string, pool: string, prefix: string): string[] {
-    // A libvirt that cannot be asked is no proof that nothing is left: it throws.
-    const virsh = (...args: string[]): string[] => {
-        try {
-            return execFileSync("virsh", ["-c", uri, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 })
-                .split("\n")
-                .map((line) => line.trim())
-                .filter((line) => line !== "");
-        } catch (error) {
-            const stderr = (error as { stderr?: string }).stderr?.trim();
-            throw new Error(`cannot tell what is left: virsh -c ${uri} ${args.join(" ")} failed${stderr ? `: ${stderr}` : ""}`);
-        }
-    };
-    const found = [
-        ...virsh("list", "--all", "--name").map((name) => `domain ${name}`),
-        ...virsh("net-list", "--all", "--name").map((name) => `network ${name}`),
-        ...virsh("vol-list", pool)
-            .slice(2)
-            .map((line) => `volume ${line.split(/\s+/)[0]}`),
-    ];
-    return found.filter((entry) => entry.split(" ")[1].startsWith(prefix));
-}
-
-/** Where the stack's libvirt objects live and how their names start. */
-export interface LibvirtTarget {
-    uri: string;
-    pool: string;
-    prefix: string;
-}
-
-/**
- * The libvirt name prefix recorded in an exported stack state, for when `up`
- * failed before the stack had outputs: the foundation component's
- * `libvirtPrefix` output, else `namePrefix`-the random suffix (the
- * component records its outputs only once all of them resolved).
- * Undefined if neither is there: nothing of the stack was named yet.
- */
-export function prefixFromDeployment(deployment: unknown, namePrefix: string): string | undefined {
-    const resources = (deployment as { resources?: unknown } | undefined)?.resources;
-    if (!Array.isArray(resources)) {
-        return undefined;
-    }
-    const list = resources as { urn?: string; type?: string; outputs?: Record<string, unknown> }[];
-    for (const resource of list) {
-        const prefix = resource?.outputs?.libvirtPrefix;
-        if (typeof prefix === "string" && prefix !== "") {
-            return prefix;
-        }
-    }
-    for (const resource of list) {
-        const suffix = resource?.outputs?.result;
-        if (resource?.type === "random:index/randomString:RandomString" && (resource.urn ?? "").endsWith("-suffix") && typeof suffix === "string" && suffix !== "") {
-            return `${namePrefix}-${suffix}`;
-        }
-    }
-    return undefined;
-}
-
-/** The stack's libvirt target: from its outputs, else from its state and config; undefined if nothing of it was ever named. */
-async function libvirtTargetOf(stack: Stack): Promise<LibvirtTarget | undefined> {
-    const outputs = (await plainOutputs(stack).catch(() => ({}))) as { libvirt?: LibvirtTarget };
-    if (outputs.libvirt?.prefix) {
-        return outputs.libvirt;
-    }
-    const config = async (key: string, fallback: string): Promise<string> => (await stack.getConfig(`lvs-dr-lab:${key}`).catch(() => ({ value: fallback }))).value;
-    const state = await stack.exportStack().catch(() => undefined);
-    const prefix = prefixFromDeployment(state?.deployment, await config("namePrefix", "lvslab"));
-    if (prefix === undefined) {
-        return undefined;
-    }
-    return { uri: await config("libvirtUri", "qemu:///system"), pool: await config("storagePool", "default"), prefix };
 }
 
 interface DrillOutputs extends SmokeInputs {
@@ -239,20 +78,6 @@ interface DrillOutputs extends SmokeInputs {
     sorryPage: string | null;
     directors: { name: string; role: string; publicIp: string }[];
     realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string }[];
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `test` once a second until it holds; returns when it did (ms since the epoch), or undefined after `limitMs`. */
-async function waitFor(test: () => Promise<boolean>, limitMs: number): Promise<number | undefined> {
-    const deadline = Date.now() + limitMs;
-    while (Date.now() < deadline) {
-        if (await test().catch(() => false)) {
-            return Date.now();
-        }
-        await sleep(1000);
-    }
-    return undefined;
 }
 
 /** Waits (bounded) until the probe's last `count` requests all succeeded. */
@@ -282,17 +107,16 @@ async function healthDrill(out: DrillOutputs): Promise<string[]> {
     const server = out.realServers[0];
     const director = out.directors[0];
     const windowMs = out.healthCheck.windowSeconds * 1000;
-    const probe = new LoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
-    probe.start();
-    await sleep(3000);
+    const probe = startLoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
+    await delay(3000);
     const stoppedAt = Date.now();
     await sshRun(out.ssh, server.publicIp, "sudo systemctl stop apache2");
     const outAt = await waitFor(async () => !(await inTable(out, director.publicIp, server.forwardingAddress)), windowMs + 30_000);
-    await sleep(4000);
+    await delay(4000);
     const startedAt = Date.now();
     await sshRun(out.ssh, server.publicIp, "sudo systemctl start apache2");
     const backAt = await waitFor(() => inTable(out, director.publicIp, server.forwardingAddress), windowMs + 30_000);
-    await sleep(4000);
+    await delay(4000);
     const samples = await probe.stop();
     const summary = summarizeProbe(samples, stoppedAt);
     const answeredAgain = backAt !== undefined && samples.some((sample) => sample.at > backAt && sample.server === server.name);
@@ -376,9 +200,8 @@ async function sorryDrill(out: DrillOutputs): Promise<string[]> {
 async function failoverDrill(out: DrillOutputs): Promise<string[]> {
     const [master, backup] = out.directors;
     const problems: string[] = [];
-    const probe = new LoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
-    probe.start();
-    await sleep(3000);
+    const probe = startLoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
+    await delay(3000);
     const stoppedAt = Date.now();
     await sshRun(out.ssh, master.publicIp, "sudo systemctl stop keepalived");
     const movedAt = await waitFor(() => holdsVip(out, backup.publicIp), 30_000);
@@ -596,7 +419,7 @@ async function main(): Promise<number> {
     const stack = await openStack(stackName);
     const started = Date.now();
     const baseCount = Number((await stack.getConfig("lvs-dr-lab:realServerCount")).value);
-    const outputs = async (): Promise<DrillOutputs> => (await plainOutputs(stack)) as unknown as DrillOutputs;
+    const outputs = (): Promise<DrillOutputs> => labOutputs<DrillOutputs>(stack);
     const run: RunContext = {
         stack,
         baseCount,
@@ -622,7 +445,7 @@ async function main(): Promise<number> {
     } catch (error) {
         // Not a phase's failure (those are recorded): the harness itself broke. Destroy anyway.
         failure = error;
-        console.error(`e2e: ${error instanceof Error ? error.message : String(error)}`);
+        console.error(`e2e: ${errorText(error)}`);
     }
     try {
         // What the stack made in libvirt, read before destroy to prove afterwards that it is gone.
@@ -634,6 +457,7 @@ async function main(): Promise<number> {
             skip("nothing left", "finding the stack's libvirt prefix (no outputs, none in its state)");
         }
     } finally {
+        const phases = log.phases;
         const counts = tally(phases);
         const results = {
             stack: stackName,
@@ -642,13 +466,11 @@ async function main(): Promise<number> {
             domainType: (await stack.getConfig("lvs-dr-lab:domainType").catch(() => ({ value: "kvm" }))).value,
             passed: failure === undefined && phases.length > 0 && phases.every((p) => p.ok),
             phaseCounts: counts,
-            harnessError: failure === undefined ? undefined : failure instanceof Error ? failure.message : String(failure),
+            harnessError: failure === undefined ? undefined : errorText(failure),
             phases,
             measurements,
         };
-        const file = path.join(PROJECT_ROOT, "bench", "results", "e2e.json");
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, `${JSON.stringify(results, undefined, 2)}\n`);
+        const file = writeResults("e2e.json", results);
         console.log("\n=== e2e summary");
         for (const p of phases) {
             const mark = p.skipped ? "SKIP" : p.ok ? "ok  " : "FAIL";
@@ -660,15 +482,7 @@ async function main(): Promise<number> {
     if (failure !== undefined) {
         throw failure;
     }
-    return phases.every((p) => p.ok) ? 0 : 1;
+    return log.phases.every((p) => p.ok) ? 0 : 1;
 }
 
-if (require.main === module) {
-    main().then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            console.error(`e2e: ${error instanceof Error ? error.message : String(error)}`);
-            process.exit(1);
-        },
-    );
-}
+runMain("e2e", module, main);

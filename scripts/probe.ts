@@ -1,7 +1,7 @@
 // Continuous requests to the VIP while something is broken on purpose: one
 // request at a time, each on a new connection with a short timeout, until
 // stopped (and never longer than its bound). What the e2e drills judge.
-import { get } from "./smoke";
+import { BackgroundRequests, get } from "./harness";
 
 export interface ProbeSample {
     /** Milliseconds since the epoch when the request started. */
@@ -49,45 +49,31 @@ export function summarizeProbe(samples: readonly ProbeSample[], eventAt: number)
     };
 }
 
-export class LoadProbe {
-    readonly samples: ProbeSample[] = [];
-    private running = false;
-    private loop: Promise<void> = Promise.resolve();
-
-    /**
-     * @param url the VIP's URL
-     * @param header the identity header to record
-     * @param limitMs the longest the probe runs even if nobody stops it
-     */
-    constructor(
-        private readonly url: string,
-        private readonly header: string,
-        private readonly expectedPage: string,
-        private readonly limitMs = 300_000,
-        private readonly pauseMs = 100,
-        private readonly timeoutMs = 1000,
-    ) {}
-
-    start(): void {
-        this.running = true;
-        const deadline = Date.now() + this.limitMs;
-        this.loop = (async () => {
-            while (this.running && Date.now() < deadline) {
-                const at = Date.now();
-                try {
-                    const answer = await get(this.url, this.header, this.timeoutMs);
-                    this.samples.push({ at, ok: answer.status === 200 && answer.body.trim() === this.expectedPage, server: answer.server });
-                } catch {
-                    this.samples.push({ at, ok: false });
-                }
-                await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
+/**
+ * Starts the probe: a GET of `url` every `pauseMs` (each on a new connection,
+ * given `timeoutMs`), a sample each, judged against the expected page and
+ * tagged with the identity header; never longer than `limitMs`.
+ */
+export function startLoadProbe(
+    url: string,
+    header: string,
+    expectedPage: string,
+    options: { limitMs?: number; pauseMs?: number; timeoutMs?: number } = {},
+): BackgroundRequests<ProbeSample> {
+    const timeoutMs = options.timeoutMs ?? 1000;
+    const probe = new BackgroundRequests<ProbeSample>(
+        async () => {
+            const at = Date.now();
+            try {
+                const answer = await get(url, header, timeoutMs);
+                return { at, ok: answer.status === 200 && answer.body.trim() === expectedPage, server: answer.server };
+            } catch {
+                return { at, ok: false };
             }
-        })();
-    }
-
-    async stop(): Promise<ProbeSample[]> {
-        this.running = false;
-        await this.loop;
-        return this.samples;
-    }
+        },
+        options.pauseMs ?? 100,
+        options.limitMs ?? 300_000,
+    );
+    probe.start();
+    return probe;
 }

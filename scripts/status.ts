@@ -2,7 +2,7 @@
 // VIP, and each director's live IPVS table with per-server connection counts
 // (`ipvsadm -Ln`, as in the seed), from the stack outputs alone.
 import { openStack, plainOutputs } from "./automation";
-import { sshRun } from "./ssh";
+import { sshRun } from "./harness";
 import { SmokeInputs } from "./smoke";
 
 interface StatusInputs extends SmokeInputs {

@@ -14,7 +14,6 @@ import { after, before, describe, it } from "node:test";
 import {
     DrainCheck,
     DrainOutputs,
-    exportPathOf,
     judgeReuse,
     judgeTransfer,
     Landing,
@@ -222,11 +221,6 @@ describe("judgeTransfer", () => {
 });
 
 describe("the long download's file on the NFS export", () => {
-    it("takes the export's path from the nfsExport output", () => {
-        assert.equal(exportPathOf("192.168.7.250:/opt/wwwroot"), "/opt/wwwroot");
-        assert.throws(() => exportPathOf("/opt/wwwroot-without-address"), /not address:\/path/);
-    });
-
     it("writes the file once with the wanted size and prints its sha256 (run here with bash, in a temporary directory)", () => {
         const bash = findExecutable("bash");
         assert.ok(bash, "bash is not on PATH");
