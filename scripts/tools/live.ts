@@ -1,0 +1,151 @@
+// Live facts of a running lab, gathered from inside the lab host (where
+// qemu:///system is the lab's libvirtd and the guests' addresses answer):
+// each domain's state, each network's bridge and host address, and per
+// director its IPVS table with counters and whether it holds the VIP.
+// Every external call has a time limit; a director that cannot be asked is
+// reported as unreachable, never as an empty table.
+import * as fs from "fs";
+import { runCommand, RunResult } from "../../components/libvirt/virsh";
+import { holdsAddress, IpvsService, mergeIpvsStats, NetworkFacts, parseDomainStates, parseIpvsTable, parseNetworkXml } from "./parse";
+import { LabTopology, topologyFromOutputs } from "./topology";
+
+export interface DirectorLive {
+    reachable: boolean;
+    /** Why it could not be asked (SSH refused, timed out, ...). */
+    error?: string;
+    holdsVip: boolean;
+    services: IpvsService[];
+}
+
+export interface LiveFacts {
+    /** ISO time the facts were gathered. */
+    gatheredAt: string;
+    /** libvirt's state by machine name; "missing" when libvirt has no such domain, "unknown" when libvirt did not answer. */
+    domainStates: Record<string, string>;
+    networks: { public: NetworkFacts; storage: NetworkFacts };
+    directors: Record<string, DirectorLive>;
+}
+
+const VIRSH_TIMEOUT_MS = 20_000;
+const SSH_TIMEOUT_MS = 20_000;
+const OUTPUTS_TIMEOUT_MS = 90_000;
+
+/** Runs a command with a time limit; throws with its own words when it fails. */
+export async function runChecked(file: string, args: string[], timeoutMs: number, input?: string): Promise<string> {
+    const result: RunResult = await runCommand(file, args, { timeoutMs, input });
+    if (result.timedOut) {
+        throw new Error(`${file} ${args.join(" ")}: no answer within ${timeoutMs / 1000} s`);
+    }
+    if (result.code !== 0) {
+        const words = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-3).join(" ");
+        throw new Error(`${file} ${args.join(" ")} failed (exit ${result.code}): ${words}`);
+    }
+    return result.stdout;
+}
+
+export function virshArgs(topology: LabTopology, ...args: string[]): string[] {
+    return ["-q", "-c", topology.libvirtUri, ...args];
+}
+
+/**
+ * The stack outputs. `outputsFile` (JSON as `scripts/lab outputs` prints it)
+ * skips the Pulumi CLI; otherwise the stack is selected, never created, so
+ * a mistyped --stack is refused instead of made.
+ */
+export async function readTopology(stackName: string, outputsFile?: string): Promise<LabTopology> {
+    if (outputsFile !== undefined) {
+        return topologyFromOutputs(JSON.parse(fs.readFileSync(outputsFile, "utf8")), stackName);
+    }
+    // Loaded only here: Pulumi's SDK takes seconds to load, and --outputs,
+    // --help and the refusals need none of it.
+    const auto = await import("@pulumi/pulumi/automation");
+    const { PROJECT_NAME, PROJECT_ROOT, pulumiEnvironment } = await import("../automation");
+    const reading = (async () => {
+        const stack = await auto.LocalWorkspace.selectStack(
+            { stackName, projectName: PROJECT_NAME, program: async () => undefined },
+            { workDir: PROJECT_ROOT, envVars: pulumiEnvironment() },
+        ).catch((error: unknown) => {
+            const text = error instanceof Error ? error.message : String(error);
+            if (/no stack named|not found/i.test(text)) {
+                throw new Error(`no stack "${stackName}" in ${pulumiEnvironment().PULUMI_BACKEND_URL} (bring one up with scripts/lab up --stack ${stackName})`);
+            }
+            throw error;
+        });
+        const outputs = await stack.outputs();
+        return Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value as unknown]));
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`reading stack ${stackName}'s outputs took longer than ${OUTPUTS_TIMEOUT_MS / 1000} s`)), OUTPUTS_TIMEOUT_MS);
+    });
+    try {
+        return topologyFromOutputs(await Promise.race([reading, timeout]), stackName);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
+/** SSH to a guest with the operator key (host keys unchecked: the guests are new on every run and reachable only in the lab host). */
+export function sshArgs(topology: LabTopology, address: string, extra: string[] = []): string[] {
+    return [
+        "-i", topology.ssh.privateKeyPath,
+        "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR",
+        "-o", "ConnectTimeout=8",
+        ...extra,
+        `${topology.ssh.user}@${address}`,
+    ];
+}
+
+/** What one SSH call to a director prints: the table, its counters, its addresses, split by markers. */
+const DIRECTOR_PROBE = "sudo -n ipvsadm -Ln --exact; echo @@stats; sudo -n ipvsadm -Ln --stats --exact; echo @@addr; ip -o -4 addr show";
+
+export function directorFromProbe(output: string, vip: string): DirectorLive {
+    const [table = "", rest = ""] = output.split("@@stats\n");
+    const [stats = "", addresses = ""] = rest.split("@@addr\n");
+    return { reachable: true, holdsVip: holdsAddress(addresses, vip), services: mergeIpvsStats(parseIpvsTable(table), stats) };
+}
+
+async function askDirector(topology: LabTopology, address: string): Promise<DirectorLive> {
+    try {
+        const output = await runChecked("ssh", [...sshArgs(topology, address), DIRECTOR_PROBE], SSH_TIMEOUT_MS);
+        return directorFromProbe(output, topology.vip);
+    } catch (error) {
+        return { reachable: false, error: error instanceof Error ? error.message : String(error), holdsVip: false, services: [] };
+    }
+}
+
+async function networkFacts(topology: LabTopology, network: string): Promise<NetworkFacts> {
+    try {
+        return parseNetworkXml(await runChecked("virsh", virshArgs(topology, "net-dumpxml", network), VIRSH_TIMEOUT_MS));
+    } catch {
+        return {};
+    }
+}
+
+/** Everything live at once (the directors asked in parallel). */
+export async function gatherLive(topology: LabTopology): Promise<LiveFacts> {
+    const domainStates: Record<string, string> = {};
+    let listed: Map<string, string> | undefined;
+    try {
+        listed = parseDomainStates(await runChecked("virsh", virshArgs(topology, "list", "--all"), VIRSH_TIMEOUT_MS));
+    } catch {
+        listed = undefined;
+    }
+    for (const machine of topology.machines) {
+        domainStates[machine.name] = listed === undefined ? "unknown" : (listed.get(machine.domain) ?? "missing");
+    }
+    const directors = topology.machines.filter((m) => m.role === "director");
+    const [[publicFacts, storageFacts], answers] = await Promise.all([
+        Promise.all([networkFacts(topology, topology.networks.public), networkFacts(topology, topology.networks.storage)]),
+        Promise.all(directors.map((d) => askDirector(topology, d.sshAddress))),
+    ]);
+    return {
+        gatheredAt: new Date().toISOString(),
+        domainStates,
+        networks: { public: publicFacts, storage: storageFacts },
+        directors: Object.fromEntries(directors.map((d, index) => [d.name, answers[index]])),
+    };
+}

@@ -1,0 +1,159 @@
+// The lab as the #13 tools see it: every machine with its role, addresses,
+// libvirt domain and NIC MACs, read from the stack outputs alone (the
+// outputs are the source of truth; nothing here is drawn by hand).
+import { macFor } from "../../components/net";
+import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../../components/nics";
+
+export type MachineRole = "director" | "realServer" | "nfs";
+export type NicName = "public" | "storage";
+
+/** One NIC of a machine: which network, its address and MAC. */
+export interface MachineNic {
+    network: NicName;
+    /** The libvirt network's name (from the outputs). */
+    libvirtNetwork: string;
+    address: string;
+    mac: string;
+}
+
+export interface LabMachine {
+    name: string;
+    role: MachineRole;
+    /** libvirt's domain name: the stack's prefix and the machine's name. */
+    domain: string;
+    nics: MachineNic[];
+    /** The address SSH reaches it on (public if it has one, else storage). */
+    sshAddress: string;
+    /** Directors: "single", "MASTER" or "BACKUP". */
+    directorRole?: string;
+    /** Real servers: weight, and the address IPVS forwards to (storage in NAT mode). */
+    weight?: number;
+    forwardingAddress?: string;
+}
+
+export interface LabTopology {
+    vip: string;
+    ports: number[];
+    mode: string;
+    scheduler: string;
+    keepalived: boolean;
+    healthCheck?: string;
+    nfsExport: string;
+    ssh: { user: string; privateKeyPath: string };
+    libvirtUri: string;
+    libvirtPrefix: string;
+    networks: { public: string; storage: string };
+    machines: LabMachine[];
+}
+
+/** The part of the stack outputs the tools read (see program.ts). */
+interface ToolOutputs {
+    vip: string;
+    ports: number[];
+    mode: string;
+    scheduler: string;
+    keepalived: boolean;
+    healthCheck?: { kind?: string };
+    nfsExport: string;
+    directors: { name: string; role: string; publicIp: string; storageIp: string }[];
+    realServers: { name: string; publicIp: string; storageIp: string; weight: number; forwardingAddress: string }[];
+    nfs: { name: string; storageIp: string };
+    ssh: { user: string; privateKeyPath: string };
+    libvirt: { uri: string; prefix: string; networks: string[] };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The outputs of a stack that has a lab: anything else is refused with what is missing. */
+export function topologyFromOutputs(outputs: unknown, stackName: string): LabTopology {
+    if (!isRecord(outputs) || typeof outputs.vip !== "string") {
+        throw new Error(`stack ${stackName} has no lab (no vip in its outputs): bring one up with scripts/lab up --stack ${stackName}`);
+    }
+    const missing = ["ports", "mode", "scheduler", "directors", "realServers", "nfs", "ssh", "libvirt", "nfsExport"].filter((key) => outputs[key] === undefined);
+    const libvirt = outputs.libvirt;
+    if (isRecord(libvirt) && (!Array.isArray(libvirt.networks) || libvirt.networks.length < 2 || typeof libvirt.prefix !== "string")) {
+        missing.push("libvirt.networks/prefix");
+    }
+    if (missing.length > 0) {
+        throw new Error(`stack ${stackName}'s outputs lack ${missing.join(", ")}: they come from an older program; run scripts/lab up --stack ${stackName} to refresh them`);
+    }
+    const o = outputs as unknown as ToolOutputs;
+    const [publicNetwork, storageNetwork] = o.libvirt.networks;
+    const domain = (name: string): string => `${o.libvirt.prefix}-${name}`;
+    const publicNic = (address: string): MachineNic => ({ network: "public", libvirtNetwork: publicNetwork, address, mac: macFor(PUBLIC_NETWORK_INDEX, address) });
+    const storageNic = (address: string): MachineNic => ({ network: "storage", libvirtNetwork: storageNetwork, address, mac: macFor(STORAGE_NETWORK_INDEX, address) });
+    const machines: LabMachine[] = [
+        ...o.directors.map((d) => ({
+            name: d.name,
+            role: "director" as const,
+            domain: domain(d.name),
+            nics: [publicNic(d.publicIp), storageNic(d.storageIp)],
+            sshAddress: d.publicIp,
+            directorRole: d.role,
+        })),
+        ...o.realServers.map((s) => ({
+            name: s.name,
+            role: "realServer" as const,
+            domain: domain(s.name),
+            nics: [publicNic(s.publicIp), storageNic(s.storageIp)],
+            sshAddress: s.publicIp,
+            weight: s.weight,
+            forwardingAddress: s.forwardingAddress,
+        })),
+        { name: o.nfs.name, role: "nfs", domain: domain(o.nfs.name), nics: [storageNic(o.nfs.storageIp)], sshAddress: o.nfs.storageIp },
+    ];
+    return {
+        vip: o.vip,
+        ports: o.ports,
+        mode: o.mode,
+        scheduler: o.scheduler,
+        keepalived: o.keepalived,
+        healthCheck: o.healthCheck?.kind,
+        nfsExport: o.nfsExport,
+        ssh: o.ssh,
+        libvirtUri: o.libvirt.uri,
+        libvirtPrefix: o.libvirt.prefix,
+        networks: { public: publicNetwork, storage: storageNetwork },
+        machines,
+    };
+}
+
+/** The machine of that name, or an error listing the known ones. */
+export function machineNamed(topology: LabTopology, name: string | undefined): LabMachine {
+    const known = topology.machines.map((m) => m.name);
+    if (name === undefined || name === "") {
+        throw new Error(`name a machine: one of ${known.join(", ")}`);
+    }
+    const machine = topology.machines.find((m) => m.name === name);
+    if (!machine) {
+        throw new Error(`no machine "${name}" in this lab; the machines are: ${known.join(", ")}`);
+    }
+    return machine;
+}
+
+/** The machine's NIC on that network, or an error naming the NICs it has. */
+export function nicOf(machine: LabMachine, network: NicName): MachineNic {
+    const nic = machine.nics.find((n) => n.network === network);
+    if (!nic) {
+        throw new Error(`${machine.name} has no ${network} NIC (it has: ${machine.nics.map((n) => n.network).join(", ")})`);
+    }
+    return nic;
+}
+
+/** The NIC a tool acts on when none is named: the public one if the machine has it. */
+export function defaultNic(machine: LabMachine): NicName {
+    return machine.nics.some((n) => n.network === "public") ? "public" : "storage";
+}
+
+/** A MAC's owner in words ("web1 public"), for packet summaries. */
+export function macOwners(topology: LabTopology): Map<string, string> {
+    const owners = new Map<string, string>();
+    for (const machine of topology.machines) {
+        for (const nic of machine.nics) {
+            owners.set(nic.mac, `${machine.name} ${nic.network}`);
+        }
+    }
+    return owners;
+}
