@@ -1,13 +1,17 @@
 // The smoke test: proves a running lab works using nothing but its stack
 // outputs. Many requests to the VIP must all return the shared page, every
 // real server must answer its share, every extra service port must answer,
-// each director's IPVS table must list every real server on every port with
-// the mode's forwarding (Route, Masq or Tunnel), and exactly one director
-// must hold the VIP. Run it from where the VIP is reachable (inside the lab
-// host's namespace: `scripts/lab smoke`).
-import * as http from "http";
+// each director's IPVS table must list every real server on every port at
+// its forwarding address with its weight and the mode's forwarding (Route,
+// Masq or Tunnel), and nothing else, and exactly one director must hold the
+// VIP. A token written to the NFS export for this run only must come back
+// through the VIP from every real server that takes connections: the page
+// is the export's, not a copy. Run it from where the VIP is reachable
+// (inside the lab host's namespace: `scripts/lab smoke`).
+import { randomBytes } from "crypto";
+import { shellQuote } from "../components/guestConfig";
 import { openStack, plainOutputs } from "./automation";
-import { sshRun } from "./ssh";
+import { errorText, exportPathOf, get, runMain, sshRun } from "./harness";
 
 /** The outputs the smoke test reads. */
 export interface SmokeInputs {
@@ -20,8 +24,11 @@ export interface SmokeInputs {
     identityHeader: string;
     scheduler: string;
     directors: { name: string; role: string; publicIp: string }[];
-    realServers: { name: string; publicIp: string; weight: number }[];
+    realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string }[];
     ssh: { user: string; privateKeyPath: string };
+    /** "address:/path" of the NFS export (the real servers' web root). */
+    nfsExport: string;
+    nfs: { storageIp: string };
 }
 
 /** How `ipvsadm -Ln` names each mode's forwarding. */
@@ -39,32 +46,17 @@ export interface SmokeReport {
     entriesByDirector: Record<string, number>;
     /** The director(s) holding the VIP: exactly one when all is well. */
     vipHolders: string[];
+    /** Per real server, how many times it returned this run's token from the NFS export. */
+    tokenAnswersByServer: Record<string, number>;
     ipvsTable: string;
     problems: string[];
     seconds: number;
 }
 
-interface HttpAnswer {
-    status: number;
-    body: string;
-    server: string | undefined;
-}
-
-export function get(url: string, header: string, timeoutMs: number): Promise<HttpAnswer> {
-    return new Promise((resolve, reject) => {
-        // A new connection per request: IPVS schedules connections, not requests.
-        const request = http.get(url, { agent: false, timeout: timeoutMs }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk: string) => (body += chunk));
-            response.on("end", () => {
-                const value = response.headers[header.toLowerCase()];
-                resolve({ status: response.statusCode ?? 0, body, server: Array.isArray(value) ? value[0] : value });
-            });
-        });
-        request.on("timeout", () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-        request.on("error", reject);
-    });
+/** What the split of the answers depends on: the scheduler and each server's weight. */
+export interface ServerWeights {
+    scheduler: string;
+    realServers: readonly { name: string; weight: number }[];
 }
 
 /**
@@ -72,7 +64,7 @@ export function get(url: string, header: string, timeoutMs: number): Promise<Htt
  * weight gets 1/n; the weighted schedulers share by weight. Other schedulers
  * (lc, sh, ...) promise no split, so only "everyone answered" is checked.
  */
-export function expectedShares(inputs: Pick<SmokeInputs, "scheduler" | "realServers">): Map<string, number> | undefined {
+export function expectedShares(inputs: ServerWeights): Map<string, number> | undefined {
     const active = inputs.realServers.filter((server) => server.weight > 0);
     if (inputs.scheduler === "rr") {
         return new Map(active.map((server) => [server.name, 1 / active.length]));
@@ -84,9 +76,156 @@ export function expectedShares(inputs: Pick<SmokeInputs, "scheduler" | "realServ
     return undefined;
 }
 
-/** Counts the real-server lines of `ipvsadm -Ln` that forward the given way (Route, Masq, Tunnel). */
-export function countEntries(ipvsTable: string, forward: string): number {
-    return ipvsTable.split("\n").filter((line) => new RegExp(`^\\s*->\\s+\\S+:\\d+\\s+${forward}\\s`).test(line)).length;
+/** A real-server entry of `ipvsadm -Ln`. */
+export interface IpvsEntry {
+    /** "192.168.7.177:80" */
+    address: string;
+    /** Route, Masq, Tunnel or Local */
+    forward: string;
+    weight: number;
+}
+
+/** A virtual service of `ipvsadm -Ln` with its entries. */
+export interface IpvsService {
+    protocol: string;
+    /** "172.16.16.172:80" */
+    address: string;
+    scheduler: string;
+    entries: IpvsEntry[];
+}
+
+/** Parses `ipvsadm -Ln` (numeric) into its virtual services; header lines are passed over. */
+export function parseIpvsTable(text: string): IpvsService[] {
+    const services: IpvsService[] = [];
+    for (const line of text.split("\n")) {
+        const service = /^(TCP|UDP|SCTP|FWM)\s+(\S+)\s+(\S+)/.exec(line);
+        const entry = /^\s*->\s+(\S+:\d+)\s+(\S+)\s+(\d+)\s+\d+\s+\d+\s*$/.exec(line);
+        if (service) {
+            services.push({ protocol: service[1], address: service[2], scheduler: service[3], entries: [] });
+        } else if (entry && services.length > 0) {
+            services[services.length - 1].entries.push({ address: entry[1], forward: entry[2], weight: Number(entry[3]) });
+        }
+    }
+    return services;
+}
+
+/**
+ * One director's table against the outputs: a TCP service on the VIP for
+ * every port, on it every real server at its forwarding address and the
+ * port, with its weight and the mode's forwarding; no other service or entry.
+ */
+export function tableProblems(director: string, services: readonly IpvsService[], inputs: Pick<SmokeInputs, "vip" | "ports" | "mode" | "realServers">): string[] {
+    const problems: string[] = [];
+    const forward = FORWARD_NAMES[inputs.mode];
+    const wanted = inputs.ports.map((port) => `${inputs.vip}:${port}`);
+    for (const service of services.filter((s) => s.protocol !== "TCP" || !wanted.includes(s.address))) {
+        problems.push(`${director}: a virtual service ${service.protocol} ${service.address} the outputs do not name`);
+    }
+    for (const port of inputs.ports) {
+        const address = `${inputs.vip}:${port}`;
+        const service = services.find((s) => s.protocol === "TCP" && s.address === address);
+        if (!service) {
+            problems.push(`${director}: no virtual service TCP ${address}`);
+            continue;
+        }
+        for (const server of inputs.realServers) {
+            const entry = service.entries.find((e) => e.address === `${server.forwardingAddress}:${port}`);
+            if (!entry) {
+                problems.push(`${director}: ${address} has no entry for ${server.name} (${server.forwardingAddress}:${port})`);
+                continue;
+            }
+            if (entry.forward !== forward) {
+                problems.push(`${director}: ${address} forwards to ${server.name} by ${entry.forward}, expected ${forward}`);
+            }
+            if (entry.weight !== server.weight) {
+                problems.push(`${director}: ${address} gives ${server.name} weight ${entry.weight}, expected ${server.weight}`);
+            }
+        }
+        const known = new Set(inputs.realServers.map((server) => `${server.forwardingAddress}:${port}`));
+        for (const entry of service.entries.filter((e) => !known.has(e.address))) {
+            problems.push(`${director}: ${address} has an entry for ${entry.address} (${entry.forward}), which is no real server of the lab`);
+        }
+    }
+    return problems;
+}
+
+/** An answer to a request for the token file: what came back, or what went wrong. */
+export interface TokenAnswer {
+    server?: string;
+    status?: number;
+    body?: string;
+    error?: string;
+}
+
+/** The name of this run's token file on the export: unique, so no real server can have it cached. */
+export function tokenFileName(token: string): string {
+    return `lvslab-smoke-${token}.txt`;
+}
+
+/**
+ * The token read back through the VIP: every server that takes new
+ * connections (weight above 0) must have returned it, and every answer must
+ * be it. A server answering anything else (404: its web root is not the
+ * export) does not serve the export's page.
+ */
+export function tokenProblems(answers: readonly TokenAnswer[], token: string, servers: readonly { name: string; weight: number }[]): string[] {
+    const problems: string[] = [];
+    const failed = answers.filter((answer) => answer.error !== undefined);
+    if (failed.length > 0) {
+        problems.push(`${failed.length} request(s) for the token file failed (last: ${failed[failed.length - 1].error})`);
+    }
+    const wrongBy = new Map<string, TokenAnswer>();
+    for (const answer of answers.filter((a) => a.error === undefined && (a.status !== 200 || (a.body ?? "").trim() !== token))) {
+        wrongBy.set(answer.server ?? "(no identity header)", answer);
+    }
+    for (const [server, answer] of wrongBy) {
+        problems.push(`${server} answered HTTP ${answer.status} ${JSON.stringify((answer.body ?? "").slice(0, 60))} for the token file, not the token: it does not serve the NFS export`);
+    }
+    for (const server of servers.filter((s) => s.weight > 0)) {
+        if (!answers.some((answer) => answer.server === server.name && answer.status === 200 && (answer.body ?? "").trim() === token)) {
+            problems.push(`${server.name} never returned the token written to the NFS export`);
+        }
+    }
+    return problems;
+}
+
+/**
+ * Writes a token for this run to the NFS export (over SSH to the store),
+ * asks the VIP for it until every server taking connections has answered
+ * (bounded), then removes it. The answers, or the problem that stopped it.
+ */
+async function readTokenThroughVip(inputs: SmokeInputs, token: string): Promise<{ answers: TokenAnswer[]; problems: string[] }> {
+    const name = tokenFileName(token);
+    const file = `${exportPathOf(inputs.nfsExport).replace(/\/+$/, "")}/${name}`;
+    const write = `printf %s ${shellQuote(token)} >${shellQuote(`${file}.tmp`)} && chmod 0644 ${shellQuote(`${file}.tmp`)} && mv -f ${shellQuote(`${file}.tmp`)} ${shellQuote(file)}`;
+    try {
+        await sshRun(inputs.ssh, inputs.nfs.storageIp, `sudo sh -c ${shellQuote(write)}`, 60_000);
+    } catch (error) {
+        return { answers: [], problems: [`could not write the token to the NFS export on ${inputs.nfs.storageIp}: ${errorText(error)}`] };
+    }
+    const answers: TokenAnswer[] = [];
+    const problems: string[] = [];
+    try {
+        const active = inputs.realServers.filter((server) => server.weight > 0);
+        const url = new URL(name, inputs.vipUrl).toString();
+        const returned = new Set<string>();
+        for (let attempt = 0; attempt < active.length * 6 + 10 && !active.every((server) => returned.has(server.name)); attempt++) {
+            try {
+                const answer = await get(url, inputs.identityHeader, 5000);
+                answers.push({ server: answer.server, status: answer.status, body: answer.body });
+                if (answer.status === 200 && answer.body.trim() === token && answer.server !== undefined) {
+                    returned.add(answer.server);
+                }
+            } catch (error) {
+                answers.push({ error: errorText(error) });
+            }
+        }
+    } finally {
+        await sshRun(inputs.ssh, inputs.nfs.storageIp, `sudo rm -f ${shellQuote(file)} ${shellQuote(`${file}.tmp`)}`, 60_000).catch((error: unknown) =>
+            problems.push(`could not remove ${file} from the NFS export: ${errorText(error)}`),
+        );
+    }
+    return { answers, problems };
 }
 
 /** The URL of the VIP on another port. */
@@ -101,7 +240,7 @@ export function urlForPort(vip: string, port: number): string {
 export function judgeDistribution(
     answersByServer: Record<string, number>,
     total: number,
-    inputs: Pick<SmokeInputs, "scheduler" | "realServers">,
+    inputs: ServerWeights,
 ): string[] {
     const problems: string[] = [];
     const shares = expectedShares(inputs);
@@ -145,7 +284,7 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
             const server = answer.server ?? "(no identity header)";
             answersByServer[server] = (answersByServer[server] ?? 0) + 1;
         } catch (error) {
-            failures.push(`request ${i + 1}: ${error instanceof Error ? error.message : String(error)}`);
+            failures.push(`request ${i + 1}: ${errorText(error)}`);
         }
     }
     const problems = [...failures.slice(0, 5)];
@@ -168,8 +307,15 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
             problems.push(`${url}: ${answered}/${EXTRA_PORT_REQUESTS} requests returned the shared page`);
         }
     }
+    const token = randomBytes(8).toString("hex");
+    const tokenRead = await readTokenThroughVip(inputs, token);
+    problems.push(...tokenRead.problems, ...tokenProblems(tokenRead.answers, token, inputs.realServers));
+    const tokenAnswersByServer: Record<string, number> = {};
+    for (const answer of tokenRead.answers.filter((a) => a.status === 200 && (a.body ?? "").trim() === token)) {
+        const server = answer.server ?? "(no identity header)";
+        tokenAnswersByServer[server] = (tokenAnswersByServer[server] ?? 0) + 1;
+    }
     const forward = FORWARD_NAMES[inputs.mode];
-    const expectedEntries = inputs.realServers.length * inputs.ports.length;
     const entriesByDirector: Record<string, number> = {};
     const vipHolders: string[] = [];
     let ipvsTable = "";
@@ -177,16 +323,15 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
         try {
             const table = await sshRun(inputs.ssh, director.publicIp, "sudo ipvsadm -Ln");
             ipvsTable += `${director.name}:\n${table}`;
-            entriesByDirector[director.name] = countEntries(table, forward);
-            if (entriesByDirector[director.name] !== expectedEntries) {
-                problems.push(`ipvsadm -Ln on ${director.name} lists ${entriesByDirector[director.name]} ${forward} entries; expected ${expectedEntries}`);
-            }
+            const services = parseIpvsTable(table);
+            entriesByDirector[director.name] = services.flatMap((service) => service.entries).filter((entry) => entry.forward === forward).length;
+            problems.push(...tableProblems(director.name, services, inputs));
             const addresses = await sshRun(inputs.ssh, director.publicIp, "ip -o -4 addr show");
             if (addresses.includes(` ${inputs.vip}/`)) {
                 vipHolders.push(director.name);
             }
         } catch (error) {
-            problems.push(`could not read ${director.name}'s IPVS table: ${error instanceof Error ? error.message : String(error)}`);
+            problems.push(`could not read ${director.name}'s IPVS table: ${errorText(error)}`);
         }
     }
     if (vipHolders.length !== 1) {
@@ -199,6 +344,7 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
         answersByServer,
         entriesByDirector,
         vipHolders,
+        tokenAnswersByServer,
         ipvsTable,
         problems,
         seconds: (Date.now() - started) / 1000,
@@ -207,6 +353,14 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
     for (const [server, count] of Object.entries(answersByServer).sort()) {
         log(`  ${server.padEnd(12)} ${String(count).padStart(4)}  ${((count / requests) * 100).toFixed(1)}%`);
     }
+    log(
+        `  token ${tokenFileName(token)} on the NFS export read back through the VIP from: ${
+            Object.entries(tokenAnswersByServer)
+                .sort()
+                .map(([server, count]) => `${server} (${count})`)
+                .join(", ") || "no server"
+        }`,
+    );
     for (const [name, count] of Object.entries(entriesByDirector)) {
         log(`  ${name}: ${count} ${forward} entries in ipvsadm -Ln${vipHolders.includes(name) ? ", holds the VIP" : ""}`);
     }
@@ -244,12 +398,4 @@ async function main(argv: string[]): Promise<number> {
     return report.problems.length === 0 ? 0 : 1;
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            console.error(error instanceof Error ? error.message : String(error));
-            process.exit(1);
-        },
-    );
-}
+runMain("smoke", module, () => main(process.argv.slice(2)));
