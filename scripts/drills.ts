@@ -31,6 +31,7 @@ import {
     writeResults,
 } from "./harness";
 import { smokeTest, SmokeInputs, SmokeReport } from "./smoke";
+import { parseDomainInterfaces } from "./tools/parse";
 
 // ---------------------------------------------------------------- pure parts
 
@@ -190,14 +191,6 @@ export function interruptedUpProblems(input: {
 /** The state's resource count once a server is added: today's plus as many as one server (`model`) owns. */
 export function fullLabResourceCount(names: readonly string[], model: string): number {
     return names.length + names.filter((name) => name === model || name.startsWith(`${model}-`)).length;
-}
-
-/** The MACs of `virsh domiflist` (Interface Type Source Model MAC). */
-export function parseDomiflistMacs(text: string): string[] {
-    return text
-        .split("\n")
-        .map((line) => line.trim().split(/\s+/)[4])
-        .filter((mac): mac is string => mac !== undefined && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac));
 }
 
 /** Whether the guests were really out of reach before `destroy`: links cut, SSH refused, the store paused. */
@@ -643,7 +636,7 @@ async function unreachableDestroyDrill(stack: auto.Stack, outputs: LabOutputs): 
     const web = `${prefix}-${server.name}`;
     const nfs = `${prefix}-nfs`;
     // web2's NICs link-down (it stays running but no packet reaches it); the NFS store paused.
-    const macs = parseDomiflistMacs(virshText(uri, "domiflist", web));
+    const macs = parseDomainInterfaces(virshText(uri, "domiflist", web)).map((nic) => nic.mac);
     for (const mac of macs) {
         virshText(uri, "domif-setlink", web, mac, "down");
     }

@@ -12,6 +12,7 @@ import { randomBytes } from "crypto";
 import { shellQuote } from "../components/guestConfig";
 import { openStack, plainOutputs } from "./automation";
 import { errorText, exportPathOf, get, runMain, sshRun } from "./harness";
+import { IpvsService, parseIpvsTable } from "./tools/parse";
 
 /** The outputs the smoke test reads. */
 export interface SmokeInputs {
@@ -76,39 +77,6 @@ export function expectedShares(inputs: ServerWeights): Map<string, number> | und
     return undefined;
 }
 
-/** A real-server entry of `ipvsadm -Ln`. */
-export interface IpvsEntry {
-    /** "192.168.7.177:80" */
-    address: string;
-    /** Route, Masq, Tunnel or Local */
-    forward: string;
-    weight: number;
-}
-
-/** A virtual service of `ipvsadm -Ln` with its entries. */
-export interface IpvsService {
-    protocol: string;
-    /** "172.16.16.172:80" */
-    address: string;
-    scheduler: string;
-    entries: IpvsEntry[];
-}
-
-/** Parses `ipvsadm -Ln` (numeric) into its virtual services; header lines are passed over. */
-export function parseIpvsTable(text: string): IpvsService[] {
-    const services: IpvsService[] = [];
-    for (const line of text.split("\n")) {
-        const service = /^(TCP|UDP|SCTP|FWM)\s+(\S+)\s+(\S+)/.exec(line);
-        const entry = /^\s*->\s+(\S+:\d+)\s+(\S+)\s+(\d+)\s+\d+\s+\d+\s*$/.exec(line);
-        if (service) {
-            services.push({ protocol: service[1], address: service[2], scheduler: service[3], entries: [] });
-        } else if (entry && services.length > 0) {
-            services[services.length - 1].entries.push({ address: entry[1], forward: entry[2], weight: Number(entry[3]) });
-        }
-    }
-    return services;
-}
-
 /**
  * One director's table against the outputs: a TCP service on the VIP for
  * every port, on it every real server at its forwarding address and the
@@ -128,8 +96,9 @@ export function tableProblems(director: string, services: readonly IpvsService[]
             problems.push(`${director}: no virtual service TCP ${address}`);
             continue;
         }
+        const entries = service.destinations.map((d) => ({ ...d, hostPort: `${d.address}:${d.port}` }));
         for (const server of inputs.realServers) {
-            const entry = service.entries.find((e) => e.address === `${server.forwardingAddress}:${port}`);
+            const entry = entries.find((e) => e.hostPort === `${server.forwardingAddress}:${port}`);
             if (!entry) {
                 problems.push(`${director}: ${address} has no entry for ${server.name} (${server.forwardingAddress}:${port})`);
                 continue;
@@ -142,8 +111,8 @@ export function tableProblems(director: string, services: readonly IpvsService[]
             }
         }
         const known = new Set(inputs.realServers.map((server) => `${server.forwardingAddress}:${port}`));
-        for (const entry of service.entries.filter((e) => !known.has(e.address))) {
-            problems.push(`${director}: ${address} has an entry for ${entry.address} (${entry.forward}), which is no real server of the lab`);
+        for (const entry of entries.filter((e) => !known.has(e.hostPort))) {
+            problems.push(`${director}: ${address} has an entry for ${entry.hostPort} (${entry.forward}), which is no real server of the lab`);
         }
     }
     return problems;
@@ -324,7 +293,7 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
             const table = await sshRun(inputs.ssh, director.publicIp, "sudo ipvsadm -Ln");
             ipvsTable += `${director.name}:\n${table}`;
             const services = parseIpvsTable(table);
-            entriesByDirector[director.name] = services.flatMap((service) => service.entries).filter((entry) => entry.forward === forward).length;
+            entriesByDirector[director.name] = services.flatMap((service) => service.destinations).filter((entry) => entry.forward === forward).length;
             problems.push(...tableProblems(director.name, services, inputs));
             const addresses = await sshRun(inputs.ssh, director.publicIp, "ip -o -4 addr show");
             if (addresses.includes(` ${inputs.vip}/`)) {

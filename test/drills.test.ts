@@ -14,7 +14,6 @@ import {
     fullLabResourceCount,
     interruptedUpProblems,
     messageFor,
-    parseDomiflistMacs,
     parseProbe,
     probeProblems,
     recreateProblems,
@@ -199,19 +198,6 @@ describe("up interrupted: the first run ended early and unfinished", () => {
 });
 
 describe("destroy with guests unreachable: they were", () => {
-    const domiflist = [
-        " Interface   Type      Source              Model    MAC",
-        "-----------------------------------------------------------------",
-        " vnet3       network   lvslab-ab-public    virtio   52:54:00:10:b2:10",
-        " vnet4       network   lvslab-ab-storage   virtio   52:54:00:a7:b2:10",
-        "",
-    ].join("\n");
-
-    it("reads the MACs of virsh domiflist, not its header", () => {
-        assert.deepEqual(parseDomiflistMacs(domiflist), ["52:54:00:10:b2:10", "52:54:00:a7:b2:10"]);
-        assert.deepEqual(parseDomiflistMacs(""), []);
-    });
-
     it("holds with links cut, SSH unanswered and the store paused", () => {
         assert.deepEqual(unreachableProblems({ server: "web2", linksCut: 2, sshAnswered: false, store: "p-nfs", storeState: "paused" }), []);
     });

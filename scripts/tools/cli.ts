@@ -1,6 +1,6 @@
 // The entry point of the verbs that look at and poke a running lab:
-// graph, view, node, ssh, inventory, capture, impair. `scripts/lab VERB` runs
-// it inside the lab host (inventory, view and --help outside), where qemu:///system
+// graph, node, ssh, inventory, capture, impair. `scripts/lab VERB` runs it
+// inside the lab host (inventory and --help outside), where qemu:///system
 // is the lab's libvirtd and the guests' addresses answer.
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -12,10 +12,9 @@ import { alreadyClear, clearArgs, Impairment, netemArgs, netemInShow, showArgs }
 import { tapOf } from "./capture";
 import { capture } from "./captureRun";
 import { proxyCommand, renderAnsibleInventory, renderSshConfig } from "./inventory";
-import { gatherLive, readOutputs, readTopology, runChecked, sshArgs, virshArgs } from "./live";
+import { gatherLive, readTopology, runChecked, sshArgs, virshArgs } from "./live";
 import { parseDomainInterfaces, parseDomainStates } from "./parse";
-import { outputsScratchFile, serveView } from "./view";
-import { defaultNic, LabMachine, LabTopology, machineNamed, nicOf, NicName, topologyFromOutputs } from "./topology";
+import { defaultNic, LabMachine, LabTopology, machineNamed, nicOf, NicName } from "./topology";
 
 export const HELP: Record<string, string> = {
     graph: `usage: scripts/lab graph [--stack S] [--format svg|png|dot|mermaid|json] [-o FILE]
@@ -67,13 +66,6 @@ it delays, drops or slows the frames that machine receives on that NIC.
 A new impairment replaces the one before. --clear removes it, --show prints
 the link's queueing discipline with its counters. --rate takes tc's units
 (e.g. 10mbit, 500kbit).`,
-    view: `usage: scripts/lab view [--stack S] [--port P] [--refresh SECONDS] [--minutes M]
-
-A web page on http://127.0.0.1:P/ (default port 8413) with the drawing of
-scripts/lab graph and a table of each real server's weight and connection
-counts, redrawn every --refresh seconds (default 5). The facts come from
-inside the lab host; the page is served here. Stops after --minutes (default
-60) or Ctrl-C.`,
 };
 
 class UsageError extends Error {}
@@ -398,23 +390,7 @@ async function impair(argv: string[]): Promise<number> {
     return 0;
 }
 
-async function view(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { stack: { type: "string" }, outputs: { type: "string" }, port: { type: "string" }, refresh: { type: "string" }, minutes: { type: "string" } }, strict: true });
-    const { stack, outputsFile } = commonOptions(values);
-    const port = numberOption("--port", values.port, 8413, 65535);
-    const refreshSeconds = numberOption("--refresh", values.refresh, 5, 600);
-    const minutes = numberOption("--minutes", values.minutes, 60, 24 * 60);
-    const outputs: unknown = outputsFile !== undefined ? JSON.parse(fs.readFileSync(outputsFile, "utf8")) : await readOutputs(stack);
-    topologyFromOutputs(outputs, stack);
-    const scratch = outputsScratchFile(outputs);
-    try {
-        return await serveView({ stack, port, refreshSeconds, minutes, outputsFile: scratch, render: (dotText) => renderWithDot(dotText, "svg") });
-    } finally {
-        fs.rmSync(path.dirname(scratch), { recursive: true, force: true });
-    }
-}
-
-const VERBS: Record<string, (argv: string[]) => Promise<number>> = { graph, view, node, ssh, inventory, capture: captureVerb, impair };
+const VERBS: Record<string, (argv: string[]) => Promise<number>> = { graph, node, ssh, inventory, capture: captureVerb, impair };
 
 export async function main(argv: string[]): Promise<number> {
     const [verb, ...rest] = argv;
