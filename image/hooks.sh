@@ -60,6 +60,29 @@ customize() {
   # it can only be masked.
   in_root systemctl mask --quiet systemd-binfmt.service
 
+  # Static units a lab guest has no use for. Under emulation every process a
+  # boot starts costs about a second of CPU while six guests share two cores:
+  # - kernel modules and file systems for what guests never use (device
+  #   mapper and DRM are blacklisted, no FUSE, loop, configfs, EFI, huge
+  #   pages, POSIX queues, debugfs or tracing);
+  # - first-boot catch-up jobs for /etc and /var "newer than /usr"
+  #   (ConditionNeedsUpdate): users, ld cache, hwdb and journal catalog were
+  #   all made when the image was built;
+  # - systemd-firstboot (nothing to ask), the random seed (virtio-rng feeds
+  #   the guest), utmp records, and logind (no local seats; SSH sessions need
+  #   none, and no dbus is installed for it).
+  in_root systemctl mask --quiet \
+    modprobe@configfs.service modprobe@dm_mod.service modprobe@drm.service \
+    modprobe@efi_pstore.service modprobe@fuse.service modprobe@loop.service \
+    dev-hugepages.mount dev-mqueue.mount sys-kernel-debug.mount \
+    sys-kernel-tracing.mount sys-kernel-config.mount sys-fs-fuse-connections.mount \
+    kmod-static-nodes.service \
+    systemd-sysusers.service ldconfig.service systemd-hwdb-update.service \
+    systemd-journal-catalog-update.service systemd-update-done.service \
+    systemd-firstboot.service systemd-random-seed.service \
+    systemd-update-utmp.service systemd-update-utmp-runlevel.service \
+    systemd-logind.service
+
   # Generators for what the guests never have (encrypted, verity or integrity
   # volumes, GPT auto-mounts, hibernation, offline updates, systemd.run=).
   # Each one costs 150-300 ms of every boot under emulation.

@@ -8,7 +8,7 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { bootFilesOf, LabConfig } from "../components/config";
-import { GuestNic, instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData } from "../components/guestConfig";
+import { DIRECT_BOOT_ARGS, GuestNic, instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData } from "../components/guestConfig";
 import { createCloudInitDisk } from "../components/libvirt/cloudInitDisk";
 import { createDomain } from "../components/libvirt/domain";
 import { createNetwork } from "../components/libvirt/network";
@@ -32,10 +32,7 @@ export const MINIMAL_INIT = "/usr/local/lib/lvslab/minimal-init";
 export function minimalCmdline(sshPublicKey: string, nics: readonly GuestNic[]): string {
     const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
     return [
-        "root=/dev/vda1",
-        "ro",
-        "console=ttyS0,115200n8",
-        "net.ifnames=0",
+        ...DIRECT_BOOT_ARGS,
         `init=${MINIMAL_INIT}`,
         `lvslab.sshkey=${base64(sshPublicKey.trim())}`,
         ...nics.map((nic) => `lvslab.nic=${[nic.name, nic.mac, `${nic.address}/${nic.prefixLength}`, ...(nic.gateway ? [nic.gateway] : [])].join(",")}`),

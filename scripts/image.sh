@@ -32,7 +32,8 @@ EOF
 readonly SUITE=bookworm
 readonly MIRROR=http://deb.debian.org/debian
 readonly SECURITY_MIRROR=http://deb.debian.org/debian-security
-readonly DISK_SIZE=4G
+# The lab's default disk (diskGiB 8): a guest booted with it has nothing to grow.
+readonly DISK_SIZE=8G
 readonly FS_LABEL=lvslab-root
 # Modules the lab cannot work without; the build fails if the kernel lacks one.
 # ata_piix, sr_mod and isofs read the NoCloud seed from an IDE cdrom.
@@ -220,6 +221,28 @@ compgen -G "$rootfs/etc/ssh/ssh_host_*" >/dev/null && die "SSH host keys were le
 [[ ! -s $rootfs/etc/machine-id ]] || die "/etc/machine-id is not empty"
 log "kernel $kver has: ${REQUIRED_MODULES[*]}"
 
+# --- 2b. the direct-boot initramfs ----------------------------------------------
+# What the lab boots directly (config firstBoot: kernel) is not initramfs-tools'
+# image but a small one: busybox, the virtio disk drivers and image/initramfs/init.
+# Built with the tree's own modprobe and cpio, so the build host needs neither.
+initrd_tree=$rootfs/tmp/lvslab-initrd
+mkdir -p "$initrd_tree/bin" "$initrd_tree/lib/modules"
+install -m 0755 "$recipe_dir/initramfs/init" "$initrd_tree/init"
+install -m 0755 "$rootfs/bin/busybox" "$initrd_tree/bin/busybox"
+chroot "$rootfs" modprobe --show-depends --set-version "$kver" virtio_pci virtio_blk |
+  awk '$1 == "insmod" { print $2 }' | while read -r module; do
+    name=${module##*/}
+    if [[ ! -e $initrd_tree/lib/modules/$name ]]; then
+      cp "$rootfs$module" "$initrd_tree/lib/modules/$name"
+      echo "$name" >> "$initrd_tree/modules"
+    fi
+  done
+[[ -s $initrd_tree/modules ]] || die "found no modules for the direct-boot initramfs"
+# Uncompressed: the kernel unpacks it without a decompressor, under emulation too.
+chroot "$rootfs" sh -c 'cd /tmp/lvslab-initrd && find . | cpio --quiet -o -H newc' > "$work/direct.initrd"
+log "direct-boot initramfs ($(du -h "$work/direct.initrd" | cut -f1)): busybox, $(paste -sd' ' "$initrd_tree/modules")"
+rm -rf "$initrd_tree"
+
 # --- 3. boot configuration (needs the kernel version and the root UUID) --------
 # fsck pass 0: it sat on the boot's critical path (3-4 s under emulation) and
 # ext4's journal already makes the file system consistent at mount.
@@ -277,7 +300,7 @@ run qemu-img convert -q -c -f raw -O qcow2 "$raw" "$work/image.qcow2"
 step_done "qcow2"
 mv -f "$work/packages.list" "${image%.qcow2}.packages"
 install -m 0644 "$rootfs/boot/vmlinuz-$kver" "$kernel"
-install -m 0644 "$rootfs/boot/initrd.img-$kver" "$initrd"
+install -m 0644 "$work/direct.initrd" "$initrd"
 mv -f "$work/image.qcow2" "$image"
 
 # Keep the new image and the most recent older one (a lab built from it may

@@ -183,7 +183,7 @@ describe("renderKernelCmdline (firstBoot kernel)", () => {
     const value = (name: string): string[] => words.filter((w) => w.startsWith(`${name}=`)).map((w) => w.slice(name.length + 1));
 
     it("roots on vda1 with the serial console, the kernel's NIC names and cloud-init off", () => {
-        for (const word of ["root=/dev/vda1", "ro", "console=ttyS0,115200n8", "net.ifnames=0", "cloud-init=disabled"]) {
+        for (const word of ["root=/dev/vda1", "ro", "console=ttyS0,115200n8", "net.ifnames=0", "mitigations=off", "cloud-init=disabled"]) {
             assert.ok(words.includes(word), `${word} in ${words.join(" ")}`);
         }
     });
@@ -566,7 +566,8 @@ describe("renderStep: what each step does, run in a sandbox", () => {
 
             const back = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
             assertSucceeded(back);
-            assert.ok(back.calls.includes("systemctl disable --now keepalived"), back.calls.join("\n"));
+            assert.ok(back.calls.includes("systemctl stop keepalived"), back.calls.join("\n"));
+            assert.ok(!sandbox.exists("system/multi-user.target.wants/keepalived.service"), "keepalived no longer starts at boot");
             assert.ok(!sandbox.exists(`${dir}/keepalived.conf`) && sandbox.exists(`${dir}/lvslab-ipvs.service`), "and back to ipvsadm");
         });
 
@@ -605,11 +606,15 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.equal(sandbox.read(`${dir}/sorry/index.html`), "sorry, it's down\n");
             assert.equal(sandbox.read(`${dir}/ports.conf`), "Listen 80\nListen 8080\n");
             assert.ok(sandbox.read(`${dir}/lvslab-sorry.conf`).includes(`DocumentRoot ${sandbox.file(`${dir}/sorry`)}\n`));
-            assert.ok(run.calls.includes("a2ensite -q lvslab-sorry"), run.calls.join("\n"));
+            assert.equal(fs.readlinkSync(sandbox.file("apache2/sites-enabled/lvslab-sorry.conf")), "../sites-available/lvslab-sorry.conf");
+            assert.equal(fs.readlinkSync(sandbox.file("apache2/mods-enabled/headers.load")), "../mods-available/headers.load");
+            assert.equal(fs.readlinkSync(sandbox.file("system/multi-user.target.wants/apache2.service")), "/lib/systemd/system/apache2.service");
             const removed = sandbox.run(renderStep("director-lb", { ...params, SORRY_PAGE: "" }), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
             assertSucceeded(removed);
             assert.ok(!sandbox.exists(`${dir}/lvslab-sorry.conf`) && !sandbox.exists(`${dir}/sorry/index.html`));
-            assert.ok(removed.calls.includes("systemctl disable --now apache2"), removed.calls.join("\n"));
+            assert.ok(removed.calls.includes("systemctl stop apache2"), removed.calls.join("\n"));
+            assert.ok(!sandbox.exists("apache2/sites-enabled/lvslab-sorry.conf"), "the sorry site is switched off");
+            assert.ok(!sandbox.exists("system/multi-user.target.wants/apache2.service"), "apache no longer starts at boot");
         });
     });
 
@@ -720,7 +725,8 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         assertSucceeded(run);
         assert.equal(fs.readFileSync(exportsFile, "utf8"), `${exportPath} 192.168.7.0/24(rw,sync,no_root_squash,no_subtree_check)\n`);
         assert.equal(fs.readFileSync(path.join(exportPath, "index.html"), "utf8"), `${page}\n`);
-        assert.ok(run.calls.includes("systemctl enable --now nfs-server"), run.calls.join("\n"));
+        assert.ok(run.calls.includes("systemctl start nfs-server"), run.calls.join("\n"));
+        assert.equal(fs.readlinkSync(sandbox.file("system/multi-user.target.wants/nfs-server.service")), "/lib/systemd/system/nfs-server.service");
         assert.ok(run.calls.includes("exportfs -ra"), run.calls.join("\n"));
     });
 

@@ -151,11 +151,13 @@ configure_sorry_page() {
     </Directory>
 </VirtualHost>
 SITE
-    a2enmod -q headers >&2
-    a2dissite -q 000-default >&2 || true
-    a2ensite -q lvslab-sorry >&2
-    apache2ctl configtest >&2
-    systemctl enable apache2 >&2
+    apache_enable mods headers
+    apache_disable sites 000-default
+    apache_enable sites lvslab-sorry
+    if changed; then
+        apache2ctl configtest >&2
+    fi
+    enable_service apache2
     if changed || ! systemctl is-active -q apache2; then
         systemctl restart apache2
     fi
@@ -163,9 +165,9 @@ SITE
 
 remove_sorry_page() {
     if [ -f "$SORRY_SITE" ]; then
-        a2dissite -q lvslab-sorry >&2 || true
+        apache_disable sites lvslab-sorry
         remove_file "$SORRY_SITE"
-        systemctl disable --now apache2 >&2 || true
+        disable_service apache2
     fi
     remove_file "$SORRY_DIR/index.html"
 }
@@ -220,7 +222,7 @@ reconcile_service() {
 stop_keepalived() {
     if grep -qsF "$KEEPALIVED_MARK" "$KEEPALIVED_FILE"; then
         # keepalived takes its virtual services with it when it stops.
-        systemctl disable --now keepalived >&2 || true
+        disable_service keepalived
         remove_file "$KEEPALIVED_FILE"
         remove_file "$KEEPALIVED_MODE_FILE"
     fi
@@ -302,7 +304,7 @@ table_by_keepalived() {
     write_file "$KEEPALIVED_FILE" 0600 <"$staged"
     rm -f "$staged"
     printf '%s\n' "$MODE" | write_file "$KEEPALIVED_MODE_FILE" 0644
-    systemctl enable keepalived >&2
+    enable_service keepalived
     if [ "$restart" = 1 ] || ! systemctl is-active -q keepalived; then
         systemctl restart keepalived
     elif [ "$reload" = 1 ]; then

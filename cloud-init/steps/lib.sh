@@ -5,14 +5,79 @@
 # write_file sits at the end of pipelines; lastpipe keeps its CHANGED flag.
 shopt -s lastpipe
 
+HOST_NAME=$(hostname)
 log() {
-    printf '[%s %s] %s\n' "$(hostname)" "$STEP" "$*" >&2
+    printf '[%s %s] %s\n' "$HOST_NAME" "$STEP" "$*" >&2
 }
 
-# Package steps must not race cloud-init's own first-boot work.
+# Package steps must not race cloud-init's own first-boot work. Watched by
+# its result file, not `cloud-init status --wait` (a Python start per step,
+# seconds under emulation); nothing to wait for on a kernel first boot, where
+# cloud-init is off.
 wait_for_cloud_init() {
-    if command -v cloud-init >/dev/null 2>&1; then
-        timeout 900 cloud-init status --wait >/dev/null 2>&1 || true
+    if ! command -v cloud-init >/dev/null 2>&1 || grep -qw 'cloud-init=disabled' /proc/cmdline; then
+        return 0
+    fi
+    local waited=0
+    while [ ! -e /run/cloud-init/result.json ] && [ "$waited" -lt 900 ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+
+# Where services are enabled and apache's parts are switched on (tests point
+# these into a sandbox).
+SERVICE_WANTS_DIR=/etc/systemd/system/multi-user.target.wants
+SERVICE_UNIT_DIR=/lib/systemd/system
+APACHE_DIR=/etc/apache2
+
+# enable_service NAME: what `systemctl enable` does for the lab's services
+# (Debian's units, each WantedBy=multi-user.target), without Debian's SysV
+# step (update-rc.d, a Perl start: seconds under emulation); systemd ignores
+# the SysV script of a service it has a unit file for.
+enable_service() {
+    local link=$SERVICE_WANTS_DIR/$1.service
+    if [ ! -L "$link" ]; then
+        mkdir -p "$SERVICE_WANTS_DIR"
+        ln -s "$SERVICE_UNIT_DIR/$1.service" "$link"
+        log "enabled $1"
+    fi
+}
+
+# disable_service NAME: no longer started at boot, and stopped now.
+disable_service() {
+    if [ -L "$SERVICE_WANTS_DIR/$1.service" ]; then
+        rm -f "$SERVICE_WANTS_DIR/$1.service"
+        log "disabled $1"
+    fi
+    systemctl stop "$1" 2>/dev/null || true
+}
+
+# apache_enable mods|conf|sites NAME, apache_disable ...: what a2enmod,
+# a2enconf and a2ensite (and a2dis*) do for these plain cases, by their
+# symlinks (each of those is a Perl start). Set CHANGED=1 when a link changed.
+apache_link() {
+    local ext=conf
+    [ "$1" = mods ] && ext=load
+    printf '%s/%s-enabled/%s.%s' "$APACHE_DIR" "$1" "$2" "$ext"
+}
+apache_enable() {
+    local link
+    link=$(apache_link "$1" "$2")
+    if [ ! -L "$link" ]; then
+        mkdir -p "${link%/*}"
+        ln -s "../$1-available/${link##*/}" "$link"
+        CHANGED=1
+        log "apache: enabled $1 $2"
+    fi
+}
+apache_disable() {
+    local link
+    link=$(apache_link "$1" "$2")
+    if [ -L "$link" ]; then
+        rm -f "$link"
+        CHANGED=1
+        log "apache: disabled $1 $2"
     fi
 }
 

@@ -11,7 +11,8 @@ apply() {
     # The seed's options: clients are the real servers, which write as root.
     printf '%s %s(rw,sync,no_root_squash,no_subtree_check)\n' "$EXPORT_PATH" "$CLIENT_SUBNET" |
         write_file "$EXPORTS_FILE" 0644
-    systemctl enable --now nfs-server >&2
+    enable_service nfs-server
+    systemctl start nfs-server
     exportfs -ra
     exportfs -v | grep -q "^$EXPORT_PATH" || { log "export of $EXPORT_PATH is not active"; exit 1; }
     log "exporting $EXPORT_PATH to $CLIENT_SUBNET"

@@ -48,10 +48,12 @@ CONF
     for port in $PORTS; do
         printf 'Listen %s\n' "$port"
     done | write_file "$PORTS_FILE" 0644
-    a2enmod -q headers >&2
-    a2enconf -q lvslab-identity >&2
-    apache2ctl configtest >&2
-    systemctl enable apache2 >&2
+    apache_enable mods headers
+    apache_enable conf lvslab-identity
+    if changed; then
+        apache2ctl configtest >&2
+    fi
+    enable_service apache2
     if changed || ! systemctl is-active -q apache2; then
         systemctl restart apache2
     fi
@@ -63,7 +65,7 @@ CONF
 
 remove() {
     if [ -f "$CONF_FILE" ]; then
-        a2disconf -q lvslab-identity >&2 || true
+        apache_disable conf lvslab-identity
         remove_file "$CONF_FILE"
         systemctl reload apache2 2>/dev/null || true
     fi

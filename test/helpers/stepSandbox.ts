@@ -11,7 +11,7 @@ import { shellQuote } from "../../components/guestConfig";
 import { findExecutable, makeTempDir } from "./tools";
 
 /** Real tools lib.sh's write_file, log and interface_with use, plus cat/touch for stubs. */
-const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "install", "rm", "mktemp", "dirname", "hostname", "touch", "mv", "sed"];
+const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "install", "rm", "mktemp", "dirname", "hostname", "touch", "mv", "sed", "ln"];
 
 /** Every system command a step calls, recorded and otherwise a no-op unless a test overrides it. */
 const STUBBED_COMMANDS = [
@@ -25,11 +25,6 @@ const STUBBED_COMMANDS = [
     "mount",
     "umount",
     "mountpoint",
-    "a2enmod",
-    "a2enconf",
-    "a2disconf",
-    "a2ensite",
-    "a2dissite",
     "keepalived",
     "sleep",
     "apache2ctl",
@@ -96,6 +91,9 @@ export class StepSandbox {
             script.slice(0, -RUN_STEP_LINE.length),
             "# --- test sandbox ---",
             `SANDBOX=${shellQuote(this.dir)}`,
+            // Where lib.sh enables services and apache's parts: inside the sandbox.
+            `SERVICE_WANTS_DIR=${shellQuote(this.file("system/multi-user.target.wants"))}`,
+            `APACHE_DIR=${shellQuote(this.file("apache2"))}`,
             ...Object.entries(options.paths).map(([name, value]) => `${name}=${shellQuote(value)}`),
             `record() { printf '%s\\n' "$*" >>${shellQuote(callsFile)}; }`,
             ...STUBBED_COMMANDS.map((command) => `${command}() { record ${command} "$@"; }`),
