@@ -229,7 +229,7 @@ initrd_tree=$rootfs/tmp/lvslab-initrd
 mkdir -p "$initrd_tree/bin" "$initrd_tree/lib/modules"
 install -m 0755 "$recipe_dir/initramfs/init" "$initrd_tree/init"
 install -m 0755 "$rootfs/bin/busybox" "$initrd_tree/bin/busybox"
-chroot "$rootfs" modprobe --show-depends --set-version "$kver" virtio_pci virtio_blk |
+chroot "$rootfs" modprobe --all --show-depends --set-version "$kver" virtio_pci virtio_blk |
   awk '$1 == "insmod" { print $2 }' | while read -r module; do
     name=${module##*/}
     if [[ ! -e $initrd_tree/lib/modules/$name ]]; then
