@@ -109,14 +109,15 @@ export function renderNetworkConfig(nics: readonly GuestNic[]): string {
 
 /**
  * The kernel arguments of every direct boot of the lab image: root on the
- * domain's first virtio disk, the serial console, the kernel's own NIC names
+ * domain's first virtio disk, mounted read-write at once (no remount by
+ * systemd), the serial console, the kernel's own NIC names
  * (eth0, eth1 in the domain's order), and no CPU vulnerability mitigations or
  * crypto self-tests (a throw-away lab VM under emulation, where retpolines and
  * the self-tests cost boot time and protect nothing).
  */
 export const DIRECT_BOOT_ARGS: readonly string[] = [
     "root=/dev/vda1",
-    "ro",
+    "rw",
     "console=ttyS0,115200n8",
     "net.ifnames=0",
     "mitigations=off",

@@ -50,7 +50,7 @@ customize() {
   in_root systemctl enable --quiet systemd-networkd.service
   # The fast first boot (identity from the kernel command line); both units
   # do nothing on a cloud-init boot, whose command line lacks lvslab.hostname.
-  in_root systemctl enable --quiet lvslab-provision.service lvslab-growroot.service
+  in_root systemctl enable --quiet lvslab-provision.service lvslab-network.service lvslab-growroot.service
 
   # Saves one cloud-init Python start-up per boot: the config stage's modules
   # run in the init and final stages instead (see 90_lvslab.cfg). Masked, not
@@ -70,7 +70,11 @@ customize() {
   #   all made when the image was built;
   # - systemd-firstboot (nothing to ask), the random seed (virtio-rng feeds
   #   the guest), utmp records, and logind (no local seats; SSH sessions need
-  #   none, and no dbus is installed for it).
+  #   none, and no dbus is installed for it), with getty-static, which stands
+  #   in for logind's gettys on tty2-6;
+  # - committing the machine id (systemd makes the same one from the VM's
+  #   UUID at every boot) and flushing the journal to disk (it stays in /run);
+  # - ipvsadm's SysV script (the director restores its own table).
   in_root systemctl mask --quiet \
     modprobe@configfs.service modprobe@dm_mod.service modprobe@drm.service \
     modprobe@efi_pstore.service modprobe@fuse.service modprobe@loop.service \
@@ -81,7 +85,9 @@ customize() {
     systemd-journal-catalog-update.service systemd-update-done.service \
     systemd-firstboot.service systemd-random-seed.service \
     systemd-update-utmp.service systemd-update-utmp-runlevel.service \
-    systemd-logind.service
+    systemd-logind.service getty-static.service \
+    systemd-machine-id-commit.service systemd-journal-flush.service \
+    ipvsadm.service
 
   # Generators for what the guests never have (encrypted, verity or integrity
   # volumes, GPT auto-mounts, hibernation, offline updates, systemd.run=).

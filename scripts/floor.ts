@@ -15,7 +15,8 @@ import { createNetwork } from "../components/libvirt/network";
 import { createVolume } from "../components/libvirt/volume";
 import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../components/nics";
-import { leftovers, sweep, waitForSsh } from "./harness";
+import { openStack, validatedConfig } from "./automation";
+import { leftovers, runMain, sweep, waitForSsh } from "./harness";
 
 interface FloorMachine {
     hostname: string;
@@ -190,3 +191,25 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
     return result;
 }
 
+
+/**
+ * `node bin/scripts/floor.js [minimal|image] [--stack S]`, inside the lab
+ * host (`scripts/lab host exec`): one floor alone, for measuring a change to
+ * the boot without a whole bench.
+ */
+async function main(): Promise<number> {
+    const args = process.argv.slice(2);
+    const stackAt = args.indexOf("--stack");
+    const stackName = stackAt >= 0 ? args[stackAt + 1] : "dev";
+    const kind = args.find((arg, index) => !arg.startsWith("--") && index !== stackAt + 1) ?? "minimal";
+    if (kind !== "minimal" && kind !== "image") {
+        console.error("usage: floor.js [minimal|image] [--stack NAME]");
+        return 2;
+    }
+    const result = await floor(await validatedConfig(await openStack(stackName)), 1500, kind);
+    console.log(JSON.stringify(result, undefined, 2));
+    const booted = Object.values(result.sshSeconds).every((seconds) => seconds !== null);
+    return booted && result.left.length === 0 ? 0 : 1;
+}
+
+runMain("floor", module, main);

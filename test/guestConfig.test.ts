@@ -183,7 +183,7 @@ describe("renderKernelCmdline (firstBoot kernel)", () => {
     const value = (name: string): string[] => words.filter((w) => w.startsWith(`${name}=`)).map((w) => w.slice(name.length + 1));
 
     it("roots on vda1 with the serial console, the kernel's NIC names and cloud-init off", () => {
-        for (const word of ["root=/dev/vda1", "ro", "console=ttyS0,115200n8", "net.ifnames=0", "mitigations=off", "cloud-init=disabled"]) {
+        for (const word of ["root=/dev/vda1", "rw", "console=ttyS0,115200n8", "net.ifnames=0", "mitigations=off", "cloud-init=disabled"]) {
             assert.ok(words.includes(word), `${word} in ${words.join(" ")}`);
         }
     });

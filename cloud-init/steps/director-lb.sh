@@ -242,6 +242,8 @@ table_by_ipvsadm() {
         fi
     done
     ipvsadm -Sn | write_file "$RULES_FILE" 0644
+    local changed_before=$CHANGED
+    CHANGED=0
     write_file "$IPVS_UNIT_FILE" 0644 <<UNIT
 [Unit]
 Description=lvs-dr-lab: restore the IPVS table
@@ -256,8 +258,11 @@ ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < $RULES_FILE'
 [Install]
 WantedBy=multi-user.target
 UNIT
-    systemctl daemon-reload
-    systemctl enable "$IPVS_UNIT" >&2
+    if changed; then
+        systemctl daemon-reload
+    fi
+    [ "$changed_before" = 0 ] || CHANGED=1
+    systemctl enable --no-reload "$IPVS_UNIT" >&2
 }
 
 # KEEPALIVED_CONF as keepalived reads it: the password from fd 3 in place of

@@ -135,9 +135,13 @@ install_unit() {
     if [ -f "$file" ] && ! printf '%s\n' "$text" | cmp -s - "$file"; then
         systemctl stop "$name"
     fi
-    printf '%s\n' "$text" | write_file "$file" 0644
-    systemctl daemon-reload
-    systemctl enable "$name" >&2
+    # A reload (every generator, every unit file: seconds under emulation)
+    # only when the file is new or changed.
+    if ! printf '%s\n' "$text" | cmp -s - "$file"; then
+        printf '%s\n' "$text" | write_file "$file" 0644
+        systemctl daemon-reload
+    fi
+    systemctl enable --no-reload "$name" >&2
     systemctl start "$name"
 }
 
