@@ -201,7 +201,7 @@ async function main(): Promise<number> {
     const args = process.argv.slice(2);
     const stackAt = args.indexOf("--stack");
     const stackName = stackAt >= 0 ? args[stackAt + 1] : "dev";
-    const kind = args.find((arg, index) => !arg.startsWith("--") && index !== stackAt + 1) ?? "minimal";
+    const kind = args.find((arg, index) => !arg.startsWith("--") && (stackAt < 0 || index !== stackAt + 1)) ?? "minimal";
     if (kind !== "minimal" && kind !== "image") {
         console.error("usage: floor.js [minimal|image] [--stack NAME]");
         return 2;
