@@ -130,9 +130,10 @@ export const KERNEL_CMDLINE_MAX = 2047;
 /**
  * The kernel command line of a guest booted directly from the lab image
  * (firstBoot "kernel"): the direct-boot arguments, cloud-init off, and the
- * guest's identity as lvslab.* parameters that the
- * image's lvslab-provision unit applies before networkd and sshd start. The
- * key and password travel base64-encoded: the command line splits on blanks.
+ * guest's identity as lvslab.* parameters that the image's lvslab-provision
+ * and lvslab-network units apply before sshd starts. Every value is one word
+ * the guest's shell reads with built-ins alone (no decoder to start): the key
+ * as TYPE,BASE64 without its comment, the password letters and digits.
  */
 export function renderKernelCmdline(params: UserDataParams & { nics: readonly GuestNic[] }): string {
     const word = /^[A-Za-z0-9._:\/-]+$/;
@@ -146,15 +147,21 @@ export function renderKernelCmdline(params: UserDataParams & { nics: readonly Gu
     if (/[\r\n]/.test(key)) {
         throw new Error("sshPublicKey must be a single line");
     }
-    const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
+    const [keyType = "", keyBody = ""] = key.split(/\s+/);
+    if (!/^[a-z0-9@.-]+$/.test(keyType) || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyBody)) {
+        throw new Error(`sshPublicKey ${JSON.stringify(key.slice(0, 40))}... is not an OpenSSH public key line (TYPE BASE64 [COMMENT])`);
+    }
+    if (!/^[A-Za-z0-9]+$/.test(params.consolePassword)) {
+        throw new Error("the console password must be letters and digits on a kernel command line");
+    }
     const words = [
         ...DIRECT_BOOT_ARGS,
         "cloud-init=disabled",
         `lvslab.hostname=${plain("hostname", params.hostname)}`,
         `lvslab.domain=${plain("domain", params.domain)}`,
         `lvslab.user=${plain("sshUser", params.sshUser)}`,
-        `lvslab.sshkey=${base64(key)}`,
-        `lvslab.password=${base64(params.consolePassword)}`,
+        `lvslab.sshkey=${keyType},${keyBody}`,
+        `lvslab.password=${params.consolePassword}`,
         ...params.nics.map((nic) => {
             const fields = [nic.name, nic.mac, `${nic.address}/${nic.prefixLength}`, ...(nic.gateway ? [nic.gateway] : [])];
             return `lvslab.nic=${fields.map((field) => plain("NIC field", field)).join(",")}`;

@@ -26,9 +26,10 @@ export interface LabContext {
 
 /**
  * How long the lab waits for a guest's SSH: 300 dials, each of at most 10 s
- * plus a pause of up to 5 s; a refused dial is quick, so about 25 minutes.
- * Under software emulation on 2 busy cores, six guests booting together were
- * measured taking up to 10 minutes to reach sshd.
+ * plus a pause of up to 2 s; an unanswered ARP fails a dial in about 3 s, so
+ * about 25 minutes. Under software emulation on 2 busy cores, six guests
+ * booting together through cloud-init once took up to 10 minutes to reach
+ * sshd; the lab's kernel boot takes about two.
  */
 export const SSH_DIAL_LIMIT = 300;
 export const SSH_DIAL_TIMEOUT_SECONDS = 10;

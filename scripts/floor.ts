@@ -31,11 +31,11 @@ export const MINIMAL_INIT = "/usr/local/lib/lvslab/minimal-init";
 
 /** The minimal floor's command line: the lab's kernel words, init= and only the NICs and root's key. */
 export function minimalCmdline(sshPublicKey: string, nics: readonly GuestNic[]): string {
-    const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
+    const [keyType, keyBody] = sshPublicKey.trim().split(/\s+/);
     return [
         ...DIRECT_BOOT_ARGS,
         `init=${MINIMAL_INIT}`,
-        `lvslab.sshkey=${base64(sshPublicKey.trim())}`,
+        `lvslab.sshkey=${keyType},${keyBody}`,
         ...nics.map((nic) => `lvslab.nic=${[nic.name, nic.mac, `${nic.address}/${nic.prefixLength}`, ...(nic.gateway ? [nic.gateway] : [])].join(",")}`),
     ].join(" ");
 }

@@ -176,7 +176,7 @@ describe("renderKernelCmdline (firstBoot kernel)", () => {
         domain: "lvslab.internal",
         sshUser: "lab",
         sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake lab@host\n",
-        consolePassword: "pass word+/=",
+        consolePassword: "Pw0rdxyz",
         nics,
     };
     const words = renderKernelCmdline(params).split(" ");
@@ -188,12 +188,12 @@ describe("renderKernelCmdline (firstBoot kernel)", () => {
         }
     });
 
-    it("carries the identity the provision unit reads: name, domain, user, key and password (base64), one lvslab.nic per NIC in order", () => {
+    it("carries the identity the provision unit reads: name, domain, user, key (type,body) and password, one lvslab.nic per NIC in order", () => {
         assert.deepEqual(value("lvslab.hostname"), ["director"]);
         assert.deepEqual(value("lvslab.domain"), ["lvslab.internal"]);
         assert.deepEqual(value("lvslab.user"), ["lab"]);
-        assert.equal(Buffer.from(value("lvslab.sshkey")[0], "base64").toString(), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake lab@host");
-        assert.equal(Buffer.from(value("lvslab.password")[0], "base64").toString(), "pass word+/=");
+        assert.deepEqual(value("lvslab.sshkey"), ["ssh-ed25519,AAAAC3NzaC1lZDI1NTE5AAAAIFake"]);
+        assert.deepEqual(value("lvslab.password"), ["Pw0rdxyz"]);
         assert.deepEqual(value("lvslab.nic"), ["eth0,52:54:00:01:10:ad,172.16.16.173/24,172.16.16.1", "eth1,52:54:00:02:07:ad,192.168.7.173/24"]);
     });
 
@@ -201,7 +201,9 @@ describe("renderKernelCmdline (firstBoot kernel)", () => {
         assert.throws(() => renderKernelCmdline({ ...params, hostname: "web 1" }), /hostname "web 1" cannot go on a kernel command line/);
         assert.throws(() => renderKernelCmdline({ ...params, sshUser: "lab,x" }), /sshUser/);
         assert.throws(() => renderKernelCmdline({ ...params, sshPublicKey: "ssh-ed25519 A\nssh-ed25519 B" }), /single line/);
-        const longKey = `ssh-rsa ${"A".repeat(KERNEL_CMDLINE_MAX)}`;
+        assert.throws(() => renderKernelCmdline({ ...params, sshPublicKey: "ssh-ed25519 AAAA,x" }), /not an OpenSSH public key line/);
+        assert.throws(() => renderKernelCmdline({ ...params, consolePassword: "with space" }), /letters and digits/);
+        const longKey = `ssh-rsa ${"A".repeat(KERNEL_CMDLINE_MAX)} lab@host`;
         assert.throws(() => renderKernelCmdline({ ...params, sshPublicKey: longKey }), /over the kernel's 2047.*firstBoot: cloud-init/);
     });
 });

@@ -154,12 +154,9 @@ SITE
     apache_enable mods headers
     apache_disable sites 000-default
     apache_enable sites lvslab-sorry
-    if changed; then
-        apache2ctl configtest >&2
-    fi
     enable_service apache2
     if changed || ! systemctl is-active -q apache2; then
-        systemctl restart apache2
+        restart_apache
     fi
 }
 

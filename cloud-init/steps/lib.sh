@@ -84,14 +84,27 @@ apache_disable() {
 # The lab's own image carries every package; a stock cloud image with
 # Internet access gets the missing ones installed.
 ensure_packages() {
-    local missing=() package
+    local missing=() package status
     for package in "$@"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+        status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) || true
+        [ "$status" = "install ok installed" ] || missing+=("$package")
     done
     if [ "${#missing[@]}" -gt 0 ]; then
         log "installing ${missing[*]}"
         DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+    fi
+}
+
+# restart_apache: restarts apache; when it will not start, shows why (its
+# configuration test and journal) instead of only systemd's "job failed".
+# No separate configtest before: apache tests its configuration as it starts.
+restart_apache() {
+    if ! systemctl restart apache2; then
+        apache2ctl configtest >&2 || true
+        journalctl -u apache2 -n 20 --no-pager >&2 || true
+        log "apache2 did not start"
+        exit 1
     fi
 }
 

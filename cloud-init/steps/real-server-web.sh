@@ -24,8 +24,9 @@ apply() {
     ensure_packages apache2 nfs-common
     local fstab_line="$NFS_SERVER:$EXPORT_PATH $WEB_ROOT nfs defaults,_netdev,nofail 0 0 $FSTAB_TAG"
     if ! grep -qsxF "$fstab_line" "$FSTAB_FILE"; then
+        # No daemon-reload: the mount below is made directly (systemd sees it
+        # as it happens) and the next boot reads fstab afresh.
         fstab_others | { cat; printf '%s\n' "$fstab_line"; } | write_file "$FSTAB_FILE" 0644
-        systemctl daemon-reload
     fi
     mkdir -p "$WEB_ROOT"
     if ! mountpoint -q "$WEB_ROOT"; then
@@ -50,12 +51,9 @@ CONF
     done | write_file "$PORTS_FILE" 0644
     apache_enable mods headers
     apache_enable conf lvslab-identity
-    if changed; then
-        apache2ctl configtest >&2
-    fi
     enable_service apache2
     if changed || ! systemctl is-active -q apache2; then
-        systemctl restart apache2
+        restart_apache
     fi
     for port in $PORTS; do
         curl -fsS --max-time 10 "http://127.0.0.1:$port/whoami" >/dev/null || { log "apache does not answer on port $port"; exit 1; }

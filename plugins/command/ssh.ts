@@ -177,9 +177,9 @@ export function destinationOf(c: SshConnection): string {
     return `${c.user}@${host}:${c.port}`;
 }
 
-/** Default pause between dial attempts: 0.5 s doubling up to 5 s. */
+/** Default pause between dial attempts: 0.5 s doubling up to 2 s, so a guest's sshd is noticed soon after it answers. */
 export function defaultRetryPauseMs(attempt: number): number {
-    return Math.min(500 * 2 ** (attempt - 1), 5000);
+    return Math.min(500 * 2 ** (attempt - 1), 2000);
 }
 
 // Alias the host key is recorded under, so a given hostKey matches whatever address or port we dial.

@@ -28,6 +28,7 @@ const STUBBED_COMMANDS = [
     "keepalived",
     "sleep",
     "apache2ctl",
+    "journalctl",
     "curl",
     "apt-get",
 ];
