@@ -2,20 +2,11 @@
 // the drills read their continuous requests, and the modes it drains in.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { OperationResult } from "../scripts/automation";
 import { MODES, modeSwitchProblems } from "../scripts/e2e";
 import { ProbeSample, summarizeProbe } from "../scripts/probe";
+import { COMMAND, operationResult } from "./helpers/operations";
 
-function result(...steps: [op: string, type: string, name: string][]): OperationResult {
-    return {
-        operation: "up",
-        seconds: 1,
-        changes: {},
-        steps: steps.map(([op, type, name]) => ({ op, type, urn: `urn:pulumi:e2e::lvs-dr-lab::${type}::${name}` })),
-    };
-}
-
-const COMMAND = "command:remote:Command";
+const result = operationResult;
 describe("mode switch judgement", () => {
     it("accepts in-place updates of the directors' tables and every server's forwarding, nothing else", () => {
         const switched = result(["update", COMMAND, "director-lb"], ["update", COMMAND, "web1-forwarding"], ["update", COMMAND, "web2-forwarding"]);

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
-import { OperationResult } from "../scripts/automation";
 import {
     BackgroundRequests,
     exportPathOf,
@@ -24,17 +23,9 @@ import {
     waitFor,
     wrkProblems,
 } from "../scripts/harness";
+import { COMMAND, operationResult } from "./helpers/operations";
 
-function result(...steps: [op: string, type: string, name: string][]): OperationResult {
-    return {
-        operation: "up",
-        seconds: 1,
-        changes: {},
-        steps: steps.map(([op, type, name]) => ({ op, type, urn: `urn:pulumi:e2e::lvs-dr-lab::${type}::${name}` })),
-    };
-}
-
-const COMMAND = "command:remote:Command";
+const result = operationResult;
 const DIRECTORS = ["director", "director2"];
 
 const WRK_OUTPUT = `Running 15s test @ http://172.16.16.172/
