@@ -258,11 +258,11 @@ async function pendingOperations(stack: auto.Stack): Promise<string[]> {
 }
 
 /** Runs `probe` over SSH until it works (bounded); undefined when it never did. */
-async function probeWhenUp(config: LabConfig, host: string, probe: string, deadlineMs: number): Promise<string | undefined> {
+async function probeWhenUp(config: LabConfig, host: string, probe: string, deadlineMs: number, probeTimeoutMs = 30_000): Promise<string | undefined> {
     const access = { user: config.sshUser, privateKeyPath: config.sshKeyPath };
     while (Date.now() < deadlineMs) {
         try {
-            return await sshRun(access, host, probe, 30_000);
+            return await sshRun(access, host, probe, probeTimeoutMs);
         } catch {
             await delay(3000);
         }
@@ -394,6 +394,12 @@ async function rebootDrill(config: LabConfig, outputs: LabOutputs): Promise<Dril
             },
         },
     };
+    // The settings are judged once the guest's boot has finished (every start
+    // job done, the real server's NFS mount with its nofail among them), not
+    // the moment sshd answers, which on the lab's fast boot comes first.
+    for (const p of Object.values(probes)) {
+        p.probe = `sudo timeout 300 systemctl is-system-running --wait >/dev/null 2>&1; ${p.probe}`;
+    }
     const facts: string[] = [];
     const problems: string[] = [];
     const bootIds: Record<string, string> = {};
@@ -407,7 +413,7 @@ async function rebootDrill(config: LabConfig, outputs: LabOutputs): Promise<Dril
     for (const [machine, p] of Object.entries(probes)) {
         let probe: Record<string, string> | undefined;
         while (Date.now() < deadline) {
-            const text = await probeWhenUp(config, p.host, p.probe, deadline);
+            const text = await probeWhenUp(config, p.host, p.probe, deadline, 330_000);
             if (text === undefined) {
                 break;
             }
