@@ -33,7 +33,7 @@ export function tcpdumpArgs(request: CaptureRequest): string[] {
     return ["-i", request.device, "-n", "-U", "-Z", "root", "-w", request.file, ...request.filter];
 }
 
-/** One frame of `tcpdump -r FILE -nn -e -q`, reduced to what the summary groups by. */
+/** One frame of `tcpdump -r FILE -nn -e -q` (or without -q), reduced to what the summary groups by. */
 export interface Frame {
     sourceMac: string;
     destinationMac: string;
@@ -48,7 +48,9 @@ export interface Frame {
 }
 
 const MAC = "[0-9a-f]{2}(?::[0-9a-f]{2}){5}";
-const FRAME_LINE = new RegExp(`^\\S+\\s+(${MAC}) > (${MAC}), ethertype (\\S+) \\([^)]*\\), length \\d+: (.*)$`, "i");
+// With -q, tcpdump names the frame's type shortly ("IPv4", "ARP", "802.3");
+// without it, "ethertype IPv4 (0x0800)". Both are read.
+const FRAME_LINE = new RegExp(`^\\S+\\s+(${MAC}) > (${MAC}), (?:ethertype )?([^,(]+?)(?: \\(0x[0-9a-f]+\\))?, length \\d+: (.*)$`, "i");
 
 function endpoint(text: string): { ip: string; port?: number } {
     // tcpdump writes an IPv4 endpoint with its port as a fifth dotted part.

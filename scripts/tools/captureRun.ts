@@ -12,7 +12,7 @@ async function bridgeOwners(topology: LabTopology): Promise<Map<string, string>>
     const owners = new Map<string, string>();
     for (const [label, network] of Object.entries(topology.networks)) {
         try {
-            const bridge = parseNetworkXml(await runChecked("virsh", virshArgs(topology, "net-dumpxml", network), 20_000)).bridge;
+            const bridge = parseNetworkXml(await runChecked("virsh", virshArgs(topology, "net-dumpxml", network), 10_000)).bridge;
             if (bridge) {
                 const mac = fs.readFileSync(`/sys/class/net/${bridge}/address`, "utf8").trim().toLowerCase();
                 owners.set(mac, `lab host (${label} bridge ${bridge})`);
@@ -42,10 +42,15 @@ export async function capture(
         throw new Error(`tcpdump on ${device} failed (exit ${result.code}): ${result.stderr.trim()}`);
     }
     const counts = result.stderr.split("\n").filter((line) => /packets (captured|received by filter|dropped by kernel)/.test(line));
-    const read = await runChecked("tcpdump", ["-r", request.file, "-nn", "-e", "-q"], 60_000);
+    console.log(`${request.file}: ${machine.name} ${nic} NIC (tap ${device}), ${request.seconds} s${counts.length > 0 ? ` (tcpdump: ${counts.join(", ")})` : ""}`);
+    await summarizePcap(topology, request.file);
+    return 0;
+}
+
+/** Prints the summary of a pcap file (a capture just made, or one saved earlier: capture --read). */
+export async function summarizePcap(topology: LabTopology, file: string): Promise<void> {
+    const read = await runChecked("tcpdump", ["-r", file, "-nn", "-e", "-q"], 60_000);
     const frames = read.split("\n").map(parseFrame).filter((frame) => frame !== undefined);
     const owners = new Map([...macOwners(topology), ...(await bridgeOwners(topology))]);
-    console.log(`${request.file}: ${machine.name} ${nic} NIC (tap ${device}), ${request.seconds} s${counts.length > 0 ? ` (tcpdump: ${counts.join(", ")})` : ""}`);
     process.stdout.write(renderSummary(summarizeFrames(frames, owners, topology.vip), topology.vip));
-    return 0;
 }

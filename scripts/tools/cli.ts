@@ -1,6 +1,6 @@
 // The entry point of the verbs that look at and poke a running lab:
-// graph, node, ssh, inventory, capture, impair. `scripts/lab VERB` runs it
-// inside the lab host (inventory and --help outside), where qemu:///system
+// graph, view, node, ssh, inventory, capture, impair. `scripts/lab VERB` runs
+// it inside the lab host (inventory, view and --help outside), where qemu:///system
 // is the lab's libvirtd and the guests' addresses answer.
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -8,13 +8,14 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { runCommand } from "../../components/libvirt/virsh";
 import { graphModel, renderDot, renderMermaid } from "./graph";
-import { alreadyClear, clearArgs, Impairment, netemArgs, netemInShow, showArgs } from "./impair";
+import { alreadyClear, clearArgs, explainTcFailure, Impairment, netemArgs, netemInShow, showArgs } from "./impair";
 import { tapOf } from "./capture";
-import { capture } from "./captureRun";
+import { capture, summarizePcap } from "./captureRun";
 import { proxyCommand, renderAnsibleInventory, renderSshConfig } from "./inventory";
-import { gatherLive, readTopology, runChecked, sshArgs, virshArgs } from "./live";
+import { gatherLive, readOutputs, readTopology, runChecked, sshArgs, virshArgs } from "./live";
 import { parseDomainInterfaces, parseDomainStates } from "./parse";
-import { defaultNic, LabMachine, LabTopology, machineNamed, nicOf, NicName } from "./topology";
+import { outputsScratchFile, serveView } from "./view";
+import { defaultNic, LabMachine, LabTopology, machineNamed, nicOf, NicName, topologyFromOutputs } from "./topology";
 
 export const HELP: Record<string, string> = {
     graph: `usage: scripts/lab graph [--stack S] [--format svg|png|dot|mermaid|json] [-o FILE]
@@ -50,14 +51,15 @@ namespace by a ProxyCommand, so \`ssh -F DIR/ssh_config web1\` works from
 this machine) and DIR/hosts.ini (Ansible; groups directors, real_servers,
 nfs). DIR defaults to LVSLAB_HOME/inventory/STACK.`,
     capture: `usage: scripts/lab capture NAME [--stack S] [--nic public|storage]
-                       [--seconds N] [--filter EXPR] [-w FILE.pcap]
+                       [--seconds N] [--filter EXPR] [-w FILE.pcap] [--read FILE.pcap]
 
 tcpdump on the host side of NAME's link (its tap, found by the NIC's MAC in
 virsh domiflist) inside the lab host, for N seconds (default 10, at most
 600), written to FILE.pcap (default capture-NAME-NIC-TIME.pcap here), then a
 summary: frames by sender and receiver (MACs named after their machines),
 and the frames to and from the VIP. --nic defaults to public (storage for nfs).
---filter is a pcap filter, e.g. "tcp port 80" or "vrrp".`,
+--filter is a pcap filter, e.g. "tcp port 80" or "vrrp". --read FILE.pcap
+summarizes a capture made earlier instead.`,
     impair: `usage: scripts/lab impair NAME [--stack S] [--nic public|storage]
                       [--delay MS] [--jitter MS] [--loss PCT] [--rate R] | --clear | --show
 
@@ -65,7 +67,15 @@ Puts netem on the host side of NAME's link (its tap, inside the lab host):
 it delays, drops or slows the frames that machine receives on that NIC.
 A new impairment replaces the one before. --clear removes it, --show prints
 the link's queueing discipline with its counters. --rate takes tc's units
-(e.g. 10mbit, 500kbit).`,
+(e.g. 10mbit, 500kbit); given alone it uses tbf, which kernels without netem
+still have.`,
+    view: `usage: scripts/lab view [--stack S] [--port P] [--refresh SECONDS] [--minutes M]
+
+A web page on http://127.0.0.1:P/ (default port 8413) with the drawing of
+scripts/lab graph and a table of each real server's weight and connection
+counts, redrawn every --refresh seconds (default 5). The facts come from
+inside the lab host; the page is served here. Stops after --minutes (default
+60) or Ctrl-C.`,
 };
 
 class UsageError extends Error {}
@@ -322,13 +332,17 @@ async function tapFor(topology: LabTopology, machine: LabMachine, nicText: strin
 async function captureVerb(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
         args: argv,
-        options: { stack: { type: "string" }, outputs: { type: "string" }, nic: { type: "string" }, seconds: { type: "string" }, filter: { type: "string" }, w: { type: "string", short: "w" } },
+        options: { stack: { type: "string" }, outputs: { type: "string" }, nic: { type: "string" }, seconds: { type: "string" }, filter: { type: "string" }, w: { type: "string", short: "w" }, read: { type: "string" } },
         allowPositionals: true,
         strict: true,
     });
     const { stack, outputsFile } = commonOptions(values);
     const topology = await readTopology(stack, outputsFile);
     const machine = machineNamed(topology, positionals[0]);
+    if (values.read !== undefined) {
+        await summarizePcap(topology, path.resolve(values.read));
+        return 0;
+    }
     const seconds = numberOption("--seconds", values.seconds, 10, 600);
     const { nic, device } = await tapFor(topology, machine, values.nic);
     const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d+Z$/, "Z");
@@ -383,14 +397,33 @@ async function impair(argv: string[]): Promise<number> {
     } catch (error) {
         throw new UsageError(error instanceof Error ? error.message : String(error));
     }
-    await runChecked("tc", args, 10_000);
+    const applied = await runCommand("tc", args, { timeoutMs: 10_000 });
+    if (applied.code !== 0) {
+        throw new Error(explainTcFailure(applied.stderr, impairment) ?? `tc ${args.join(" ")} failed: ${applied.timedOut ? "no answer within 10 s" : applied.stderr.trim()}`);
+    }
     const shown = await runChecked("tc", showArgs(device), 10_000);
-    console.log(`${where}: ${netemInShow(shown) ?? "(tc shows no netem)"}`);
+    console.log(`${where}: ${netemInShow(shown) ?? "(tc shows no netem or tbf)"}`);
     console.log(`(frames ${machine.name} receives on its ${nic} NIC; undo: scripts/lab impair ${machine.name} --nic ${nic} --clear)`);
     return 0;
 }
 
-const VERBS: Record<string, (argv: string[]) => Promise<number>> = { graph, node, ssh, inventory, capture: captureVerb, impair };
+async function view(argv: string[]): Promise<number> {
+    const { values } = parseArgs({ args: argv, options: { stack: { type: "string" }, outputs: { type: "string" }, port: { type: "string" }, refresh: { type: "string" }, minutes: { type: "string" } }, strict: true });
+    const { stack, outputsFile } = commonOptions(values);
+    const port = numberOption("--port", values.port, 8413, 65535);
+    const refreshSeconds = numberOption("--refresh", values.refresh, 5, 600);
+    const minutes = numberOption("--minutes", values.minutes, 60, 24 * 60);
+    const outputs: unknown = outputsFile !== undefined ? JSON.parse(fs.readFileSync(outputsFile, "utf8")) : await readOutputs(stack);
+    topologyFromOutputs(outputs, stack);
+    const scratch = outputsScratchFile(outputs);
+    try {
+        return await serveView({ stack, port, refreshSeconds, minutes, outputsFile: scratch, render: (dotText) => renderWithDot(dotText, "svg") });
+    } finally {
+        fs.rmSync(path.dirname(scratch), { recursive: true, force: true });
+    }
+}
+
+const VERBS: Record<string, (argv: string[]) => Promise<number>> = { graph, view, node, ssh, inventory, capture: captureVerb, impair };
 
 export async function main(argv: string[]): Promise<number> {
     const [verb, ...rest] = argv;

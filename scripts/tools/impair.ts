@@ -1,5 +1,6 @@
 // `scripts/lab impair`: Linux's netem queueing discipline on the host side of
-// one machine's NIC (its tap, inside the lab host). A tap's transmit queue is
+// one machine's NIC (its tap, inside the lab host); a rate limit alone uses
+// tbf, which kernels without netem (this project's CI machines) still have. A tap's transmit queue is
 // what the guest receives, so the impairment applies to frames going to the
 // machine on that link; that is enough to make it miss health checks, VRRP
 // adverts or client packets.
@@ -40,6 +41,10 @@ export function checkImpairment(impairment: Impairment): void {
 /** tc's arguments that put the impairment on a device (replacing any root qdisc there). */
 export function netemArgs(device: string, impairment: Impairment): string[] {
     checkImpairment(impairment);
+    if (impairment.delayMs === undefined && impairment.lossPercent === undefined && impairment.rate !== undefined) {
+        // A token bucket: the burst lets a full-size frame through, the latency bounds the queue.
+        return ["qdisc", "replace", "dev", device, "root", "tbf", "rate", impairment.rate, "burst", "32kbit", "latency", "400ms"];
+    }
     const args = ["qdisc", "replace", "dev", device, "root", "netem"];
     if (impairment.delayMs !== undefined) {
         args.push("delay", `${impairment.delayMs}ms`);
@@ -69,7 +74,16 @@ export function alreadyClear(tcError: string): boolean {
     return /Cannot delete qdisc with handle of zero|No such file or directory|Invalid handle/i.test(tcError);
 }
 
-/** The netem line of `tc qdisc show`, if the device has one. */
+/** The netem or tbf line of `tc qdisc show`, if the device has one. */
 export function netemInShow(showText: string): string | undefined {
-    return showText.split("\n").find((line) => /\bqdisc netem\b/.test(line))?.trim();
+    return showText.split("\n").find((line) => /\bqdisc (netem|tbf)\b/.test(line))?.trim();
+}
+
+/** tc's words when the kernel lacks the qdisc, turned into what to do. */
+export function explainTcFailure(tcError: string, impairment: Impairment): string | undefined {
+    if (/Specified qdisc kind is unknown/i.test(tcError)) {
+        const rateOnly = impairment.rate !== undefined ? "" : " (--rate alone works: it uses tbf)";
+        return `this host's kernel has no netem (sch_netem, CONFIG_NET_SCH_NETEM), which --delay, --jitter and --loss need${rateOnly}`;
+    }
+    return undefined;
 }

@@ -26,10 +26,7 @@ export function proxyCommand(parts: ProxyParts): string {
 
 /** One Host block per machine, named as in the lab. */
 export function renderSshConfig(topology: LabTopology, stackName: string, proxy: string): string {
-    const blocks = [
-        `# lvs-dr-lab, stack ${stackName}: written by scripts/lab inventory from the stack outputs.`,
-        "# The guests are new on every up, so host keys are not kept.",
-    ];
+    const blocks = [`# lvs-dr-lab, stack ${stackName}: written by scripts/lab inventory from the stack outputs.\n# The guests are new on every up, so host keys are not kept.`];
     for (const machine of topology.machines) {
         blocks.push(
             [

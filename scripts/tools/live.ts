@@ -48,14 +48,10 @@ export function virshArgs(topology: LabTopology, ...args: string[]): string[] {
 }
 
 /**
- * The stack outputs. `outputsFile` (JSON as `scripts/lab outputs` prints it)
- * skips the Pulumi CLI; otherwise the stack is selected, never created, so
- * a mistyped --stack is refused instead of made.
+ * The stack's outputs, secrets included (for local tools only). The stack is
+ * selected, never created, so a mistyped --stack is refused instead of made.
  */
-export async function readTopology(stackName: string, outputsFile?: string): Promise<LabTopology> {
-    if (outputsFile !== undefined) {
-        return topologyFromOutputs(JSON.parse(fs.readFileSync(outputsFile, "utf8")), stackName);
-    }
+export async function readOutputs(stackName: string): Promise<Record<string, unknown>> {
     // Loaded only here: Pulumi's SDK takes seconds to load, and --outputs,
     // --help and the refusals need none of it.
     const auto = await import("@pulumi/pulumi/automation");
@@ -79,10 +75,16 @@ export async function readTopology(stackName: string, outputsFile?: string): Pro
         timer = setTimeout(() => reject(new Error(`reading stack ${stackName}'s outputs took longer than ${OUTPUTS_TIMEOUT_MS / 1000} s`)), OUTPUTS_TIMEOUT_MS);
     });
     try {
-        return topologyFromOutputs(await Promise.race([reading, timeout]), stackName);
+        return await Promise.race([reading, timeout]);
     } finally {
         clearTimeout(timer);
     }
+}
+
+/** The lab's machines: from `outputsFile` (JSON as `scripts/lab outputs` prints it) if given, else from the stack. */
+export async function readTopology(stackName: string, outputsFile?: string): Promise<LabTopology> {
+    const outputs: unknown = outputsFile !== undefined ? JSON.parse(fs.readFileSync(outputsFile, "utf8")) : await readOutputs(stackName);
+    return topologyFromOutputs(outputs, stackName);
 }
 
 /** SSH to a guest with the operator key (host keys unchecked: the guests are new on every run and reachable only in the lab host). */

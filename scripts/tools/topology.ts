@@ -153,6 +153,8 @@ export function macOwners(topology: LabTopology): Map<string, string> {
     for (const machine of topology.machines) {
         for (const nic of machine.nics) {
             owners.set(nic.mac, `${machine.name} ${nic.network}`);
+            // libvirt gives the host's end of the tap the guest's MAC with fe: first (it sends STP there).
+            owners.set(`fe${nic.mac.slice(2)}`, `${machine.name} ${nic.network} tap`);
         }
     }
     return owners;
