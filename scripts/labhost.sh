@@ -29,8 +29,12 @@ LIBVIRTD_PID="$RUN_DIR/libvirtd.pid"
 VIRTLOGD_PID="$RUN_DIR/virtlogd.pid"
 # Written once the namespace is ours: stop removes only what this names.
 NETNS_FILE="$RUN_DIR/netns"
-# Mount points this script had to create on the machine (empty directories).
-MOUNTPOINTS_FILE="$RUN_DIR/mountpoints-created"
+# Mount points any lab host had to create on the machine (empty directories),
+# one list for all of them: deleting a directory detaches the mounts other
+# mount namespaces have on it, so removing one while another lab host runs
+# would pull that lab host's libvirt directories from under it. The last lab
+# host to stop removes them.
+MOUNTPOINTS_FILE="$LVSLAB_HOME/labhost-mountpoints"
 # The machine's libvirt directories and where each comes from in the root.
 PRIVATE_DIRS=(
     "/etc/libvirt=etc/libvirt"
@@ -264,19 +268,33 @@ ensure_mountpoints() {
     for entry in "${PRIVATE_DIRS[@]}"; do
         target="${entry%%=*}"
         if [ ! -d "$target" ]; then
-            mkdir -p "$target"
+            mkdir -p "$target" "$LVSLAB_HOME"
             echo "$target" >>"$MOUNTPOINTS_FILE"
         fi
     done
 }
 
+# Whether a libvirtd or virtlogd still runs on the machine (another lab
+# host's, ours being stopped by now).
+libvirt_daemons_running() {
+    local comm name
+    for comm in /proc/[0-9]*/comm; do
+        read -r name <"$comm" 2>/dev/null || continue
+        case "$name" in libvirtd | virtlogd) return 0 ;; esac
+    done
+    return 1
+}
+
 remove_created_mountpoints() {
     local target
     [ -f "$MOUNTPOINTS_FILE" ] || return 0
-    while read -r target; do
-        # Busy while another lab host has it mounted: then it stays for that one.
+    if libvirt_daemons_running; then
+        log "keeping the mount points in $MOUNTPOINTS_FILE: another lab host still uses them"
+        return 0
+    fi
+    sort -ru "$MOUNTPOINTS_FILE" | while read -r target; do
         if [ -n "$target" ]; then rmdir "$target" 2>/dev/null || true; fi
-    done <"$MOUNTPOINTS_FILE"
+    done
     rm -f "$MOUNTPOINTS_FILE"
 }
 

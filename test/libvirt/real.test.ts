@@ -530,4 +530,17 @@ describe("lab hosts (real libvirtd)", () => {
         await networkProvider.delete!(kept.id, outs(kept));
         assert.equal(secondLabhost("stop", "--purge").code, 0);
     });
+
+    labIt("one lab host stopping leaves another's libvirt directories in place (the last one removes the mount points it made)", async () => {
+        // The first lab host made the machine's missing libvirt mount points
+        // (a fresh machine has no /run/libvirt); removing one while the second
+        // runs would detach the second's bind mount on it.
+        assert.equal(secondLabhost("start").code, 0);
+        assert.equal(labhost("stop").code, 0);
+        const inside = run(LABHOST, ["exec", "virsh", "-q", "-c", "qemu:///system", "pool-list", "--name"], 60_000, SECOND_ENV);
+        assert.equal(inside.code, 0, `virsh inside the second lab host after the first stopped: ${inside.stderr}`);
+        assert.match(inside.stdout, new RegExp(POOL));
+        assert.equal(secondLabhost("stop", "--purge").code, 0);
+        assert.equal(labhost("start").code, 0);
+    });
 });
