@@ -275,12 +275,17 @@ ensure_mountpoints() {
 }
 
 # Whether a libvirtd or virtlogd still runs on the machine (another lab
-# host's, ours being stopped by now).
+# host's; ours are stopped by now, at most zombies not yet reaped).
 libvirt_daemons_running() {
-    local comm name
+    local comm name pid
     for comm in /proc/[0-9]*/comm; do
         read -r name <"$comm" 2>/dev/null || continue
-        case "$name" in libvirtd | virtlogd) return 0 ;; esac
+        case "$name" in
+            libvirtd | virtlogd)
+                pid=${comm#/proc/}
+                alive "${pid%/comm}" && return 0
+                ;;
+        esac
     done
     return 1
 }
