@@ -135,15 +135,25 @@ export const KERNEL_CMDLINE_MAX = 2047;
  * the guest's shell reads with built-ins alone (no decoder to start): the key
  * as TYPE,BASE64 without its comment, the password letters and digits.
  */
-export function renderKernelCmdline(params: UserDataParams & { nics: readonly GuestNic[] }): string {
-    const word = /^[A-Za-z0-9._:\/-]+$/;
-    const plain = (what: string, value: string): string => {
-        if (!word.test(value)) {
-            throw new Error(`${what} ${JSON.stringify(value)} cannot go on a kernel command line (letters, digits, ".", "_", ":", "/", "-" only)`);
-        }
-        return value;
-    };
-    const key = params.sshPublicKey.trim();
+/** The guests' DNS domain (their FQDN in /etc/hosts). */
+export const GUEST_DOMAIN = "lvslab.internal";
+
+/** A value that goes on the kernel command line as it is; refused otherwise. */
+function plainWord(what: string, value: string): string {
+    if (!/^[A-Za-z0-9._:\/-]+$/.test(value)) {
+        throw new Error(`${what} ${JSON.stringify(value)} cannot go on a kernel command line (letters, digits, ".", "_", ":", "/", "-" only)`);
+    }
+    return value;
+}
+
+/**
+ * The direct boot's words for an SSH key and the NICs, which both the lab's
+ * provision/network units and the bench's minimal-init read: the key as
+ * `lvslab.sshkey=TYPE,BASE64` (its comment dropped), and one
+ * `lvslab.nic=NAME,MAC,ADDRESS/PREFIX[,GATEWAY]` per NIC, in order.
+ */
+export function keyAndNicWords(sshPublicKey: string, nics: readonly GuestNic[]): string[] {
+    const key = sshPublicKey.trim();
     if (/[\r\n]/.test(key)) {
         throw new Error("sshPublicKey must be a single line");
     }
@@ -151,21 +161,27 @@ export function renderKernelCmdline(params: UserDataParams & { nics: readonly Gu
     if (!/^[a-z0-9@.-]+$/.test(keyType) || !/^[A-Za-z0-9+/]+={0,2}$/.test(keyBody)) {
         throw new Error(`sshPublicKey ${JSON.stringify(key.slice(0, 40))}... is not an OpenSSH public key line (TYPE BASE64 [COMMENT])`);
     }
+    return [
+        `lvslab.sshkey=${keyType},${keyBody}`,
+        ...nics.map((nic) => {
+            const fields = [nic.name, nic.mac, `${nic.address}/${nic.prefixLength}`, ...(nic.gateway ? [nic.gateway] : [])];
+            return `lvslab.nic=${fields.map((field) => plainWord("NIC field", field)).join(",")}`;
+        }),
+    ];
+}
+
+export function renderKernelCmdline(params: UserDataParams & { nics: readonly GuestNic[] }): string {
     if (!/^[A-Za-z0-9]+$/.test(params.consolePassword)) {
         throw new Error("the console password must be letters and digits on a kernel command line");
     }
     const words = [
         ...DIRECT_BOOT_ARGS,
         "cloud-init=disabled",
-        `lvslab.hostname=${plain("hostname", params.hostname)}`,
-        `lvslab.domain=${plain("domain", params.domain)}`,
-        `lvslab.user=${plain("sshUser", params.sshUser)}`,
-        `lvslab.sshkey=${keyType},${keyBody}`,
+        `lvslab.hostname=${plainWord("hostname", params.hostname)}`,
+        `lvslab.domain=${plainWord("domain", params.domain)}`,
+        `lvslab.user=${plainWord("sshUser", params.sshUser)}`,
         `lvslab.password=${params.consolePassword}`,
-        ...params.nics.map((nic) => {
-            const fields = [nic.name, nic.mac, `${nic.address}/${nic.prefixLength}`, ...(nic.gateway ? [nic.gateway] : [])];
-            return `lvslab.nic=${fields.map((field) => plain("NIC field", field)).join(",")}`;
-        }),
+        ...keyAndNicWords(params.sshPublicKey, params.nics),
     ];
     const cmdline = words.join(" ");
     if (cmdline.length > KERNEL_CMDLINE_MAX) {

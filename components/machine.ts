@@ -2,7 +2,7 @@
 // configuration (on the kernel command line of the image's own kernel, or in a
 // NoCloud seed for cloud-init), and the domain, all children of a role component.
 import * as pulumi from "@pulumi/pulumi";
-import { instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData, GuestNic } from "./guestConfig";
+import { GUEST_DOMAIN, instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData, GuestNic } from "./guestConfig";
 import { LabContext } from "./lab";
 import { CloudInitDisk, Domain, Volume } from "./libvirt";
 
@@ -24,9 +24,6 @@ export interface Machine {
     /** The NoCloud seed, on a cloud-init first boot only. */
     seed?: CloudInitDisk;
 }
-
-/** The guest's name in its own domain (/etc/hosts, the FQDN). */
-const GUEST_DOMAIN = "lvslab.internal";
 
 export function createMachine(name: string, args: MachineArgs, parent: pulumi.Resource): Machine {
     const { lab, hostname } = args;

@@ -8,7 +8,17 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { bootFilesOf, LabConfig } from "../components/config";
-import { DIRECT_BOOT_ARGS, GuestNic, instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData } from "../components/guestConfig";
+import {
+    DIRECT_BOOT_ARGS,
+    GUEST_DOMAIN,
+    GuestNic,
+    instanceIdFor,
+    keyAndNicWords,
+    renderKernelCmdline,
+    renderMetaData,
+    renderNetworkConfig,
+    renderUserData,
+} from "../components/guestConfig";
 import { createCloudInitDisk } from "../components/libvirt/cloudInitDisk";
 import { createDomain } from "../components/libvirt/domain";
 import { createNetwork } from "../components/libvirt/network";
@@ -31,13 +41,7 @@ export const MINIMAL_INIT = "/usr/local/lib/lvslab/minimal-init";
 
 /** The minimal floor's command line: the lab's kernel words, init= and only the NICs and root's key. */
 export function minimalCmdline(sshPublicKey: string, nics: readonly GuestNic[]): string {
-    const [keyType, keyBody] = sshPublicKey.trim().split(/\s+/);
-    return [
-        ...DIRECT_BOOT_ARGS,
-        `init=${MINIMAL_INIT}`,
-        `lvslab.sshkey=${keyType},${keyBody}`,
-        ...nics.map((nic) => `lvslab.nic=${[nic.name, nic.mac, `${nic.address}/${nic.prefixLength}`, ...(nic.gateway ? [nic.gateway] : [])].join(",")}`),
-    ].join(" ");
+    return [...DIRECT_BOOT_ARGS, `init=${MINIMAL_INIT}`, ...keyAndNicWords(sshPublicKey, nics)].join(" ");
 }
 
 export interface FloorResult {
@@ -66,7 +70,8 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
     const pool = config.storagePool;
     const suffix = randomBytes(3).toString("hex");
     const prefix = `lvsfloor-${kind === "minimal" ? "m" : "i"}${suffix}`;
-    const bootFiles = config.firstBoot.method === "kernel" ? config.firstBoot : { method: "kernel" as const, ...bootFilesOf(config.baseImage) };
+    // Beside the image whatever firstBoot says: the minimal floor boots them too.
+    const bootFiles = bootFilesOf(config.baseImage);
     const boot = kind === "minimal" ? "minimal-init" : config.firstBoot.method === "kernel" ? "kernel command line" : "cloud-init";
     const publicNet = `${prefix}-public`;
     const storageNet = `${prefix}-storage`;
@@ -140,7 +145,7 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
                     backingVolumePath: base.outs.path,
                     capacityGiB: config.vm.diskGiB,
                 });
-                const identity = { hostname: machine.hostname, domain: "lvslab.internal", sshUser: config.sshUser, sshPublicKey, consolePassword };
+                const identity = { hostname: machine.hostname, domain: GUEST_DOMAIN, sshUser: config.sshUser, sshPublicKey, consolePassword };
                 let firstBoot: { cloudInitPath: string } | { kernelPath: string; initrdPath: string; kernelCmdline: string };
                 if (kernel && initrd) {
                     const kernelCmdline = kind === "minimal" ? minimalCmdline(sshPublicKey, machine.nics) : renderKernelCmdline({ ...identity, nics: machine.nics });
