@@ -239,9 +239,7 @@ table_by_ipvsadm() {
         fi
     done
     ipvsadm -Sn | write_file "$RULES_FILE" 0644
-    local changed_before=$CHANGED
-    CHANGED=0
-    write_file "$IPVS_UNIT_FILE" 0644 <<UNIT
+    write_unit "$IPVS_UNIT_FILE" <<UNIT
 [Unit]
 Description=lvs-dr-lab: restore the IPVS table
 After=network-online.target $ADDRESS_UNIT
@@ -255,10 +253,6 @@ ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < $RULES_FILE'
 [Install]
 WantedBy=multi-user.target
 UNIT
-    if changed; then
-        systemctl daemon-reload
-    fi
-    [ "$changed_before" = 0 ] || CHANGED=1
     systemctl enable --no-reload "$IPVS_UNIT" >&2
 }
 

@@ -139,6 +139,18 @@ remove_file() {
     fi
 }
 
+# write_unit FILE: the unit text on standard input as FILE; systemd reloads
+# (every generator, every unit file: seconds under emulation) only when the
+# file is new or changed.
+write_unit() {
+    local file=$1 text
+    text=$(cat)
+    if ! printf '%s\n' "$text" | cmp -s - "$file"; then
+        printf '%s\n' "$text" | write_file "$file" 0644
+        systemctl daemon-reload
+    fi
+}
+
 # install_unit NAME FILE: installs the systemd unit text on standard input as
 # FILE, enabled and started. A unit whose text changed is stopped first, so
 # its old ExecStop undoes the old state before the new ExecStart runs.
@@ -148,12 +160,7 @@ install_unit() {
     if [ -f "$file" ] && ! printf '%s\n' "$text" | cmp -s - "$file"; then
         systemctl stop "$name"
     fi
-    # A reload (every generator, every unit file: seconds under emulation)
-    # only when the file is new or changed.
-    if ! printf '%s\n' "$text" | cmp -s - "$file"; then
-        printf '%s\n' "$text" | write_file "$file" 0644
-        systemctl daemon-reload
-    fi
+    printf '%s\n' "$text" | write_unit "$file"
     systemctl enable --no-reload "$name" >&2
     systemctl start "$name"
 }
