@@ -8,7 +8,8 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { runCommand } from "../../components/libvirt/virsh";
 import { graphModel, renderDot, renderMermaid } from "./graph";
-import { alreadyClear, clearArgs, explainTcFailure, Impairment, netemArgs, netemInShow, showArgs } from "./impair";
+import { checkImpairment, Impairment } from "./impair";
+import { applyImpairment, clearLink, Link, showLink } from "./impairRun";
 import { tapOf } from "./capture";
 import { capture, summarizePcap } from "./captureRun";
 import { proxyCommand, renderAnsibleInventory, renderSshConfig } from "./inventory";
@@ -61,14 +62,18 @@ and the frames to and from the VIP. --nic defaults to public (storage for nfs).
 --filter is a pcap filter, e.g. "tcp port 80" or "vrrp". --read FILE.pcap
 summarizes a capture made earlier instead.`,
     impair: `usage: scripts/lab impair NAME [--stack S] [--nic public|storage]
-                      [--delay MS] [--jitter MS] [--loss PCT] [--rate R] | --clear | --show
+                      [--delay MS] [--jitter MS] [--loss PCT [--proto P]] [--rate R]
+                      | --clear | --show
 
-Puts netem on the host side of NAME's link (its tap, inside the lab host):
-it delays, drops or slows the frames that machine receives on that NIC.
-A new impairment replaces the one before. --clear removes it, --show prints
-the link's queueing discipline with its counters. --rate takes tc's units
-(e.g. 10mbit, 500kbit); given alone it uses tbf, which kernels without netem
-still have.`,
+Impairs NAME's link. With netem in the lab host's kernel, one netem on the
+host side of the link (its tap) delays, drops or slows what NAME receives on
+that NIC. Without it (see --show), each part goes where it still works:
+--loss as an nftables rule dropping frames the bridge sends to the tap (what
+NAME receives), --rate as tbf on the tap, --delay/--jitter as netem inside
+NAME's own kernel on that NIC (what NAME sends). --proto P drops only IP
+protocol P (vrrp, tcp, udp, icmp; always nftables), e.g. --loss 100 --proto
+vrrp on both directors for a split brain. A new impairment replaces the one
+before; --clear removes it from every place, --show prints every place.`,
     view: `usage: scripts/lab view [--stack S] [--port P] [--refresh SECONDS] [--minutes M]
 
 A web page on http://127.0.0.1:P/ (default port 8413) with the drawing of
@@ -361,6 +366,7 @@ async function impair(argv: string[]): Promise<number> {
             jitter: { type: "string" },
             loss: { type: "string" },
             rate: { type: "string" },
+            proto: { type: "string" },
             clear: { type: "boolean" },
             show: { type: "boolean" },
         },
@@ -370,40 +376,37 @@ async function impair(argv: string[]): Promise<number> {
     const { stack, outputsFile } = commonOptions(values);
     const topology = await readTopology(stack, outputsFile);
     const machine = machineNamed(topology, positionals[0]);
-    const impairment: Impairment = { delayMs: optionalNumber("--delay", values.delay), jitterMs: optionalNumber("--jitter", values.jitter), lossPercent: optionalNumber("--loss", values.loss), rate: values.rate };
+    const impairment: Impairment = {
+        delayMs: optionalNumber("--delay", values.delay),
+        jitterMs: optionalNumber("--jitter", values.jitter),
+        lossPercent: optionalNumber("--loss", values.loss),
+        rate: values.rate,
+        proto: values.proto,
+    };
     const changes = Object.values(impairment).some((v) => v !== undefined);
     if ([changes, values.clear === true, values.show === true].filter(Boolean).length > 1) {
         throw new UsageError("give an impairment, --clear or --show, one at a time");
     }
-    const { nic, device } = await tapFor(topology, machine, values.nic);
-    const where = `${machine.name} ${nic} (tap ${device})`;
-    if (values.show) {
-        const shown = await runChecked("tc", showArgs(device), 10_000);
-        console.log(`${where}: ${netemInShow(shown) ?? "no impairment"}`);
-        process.stdout.write(shown);
-        return 0;
-    }
-    if (values.clear) {
-        const result = await runCommand("tc", clearArgs(device), { timeoutMs: 10_000 });
-        if (result.code !== 0 && !alreadyClear(result.stderr)) {
-            throw new Error(`tc ${clearArgs(device).join(" ")} failed: ${result.stderr.trim()}`);
+    if (changes || (values.clear !== true && values.show !== true)) {
+        try {
+            checkImpairment(impairment);
+        } catch (error) {
+            throw new UsageError(error instanceof Error ? error.message : String(error));
         }
-        console.log(`${where}: ${result.code === 0 ? "impairment removed" : "had no impairment"}`);
+    }
+    const { nic, device } = await tapFor(topology, machine, values.nic);
+    const link: Link = { topology, machine, nic: nicOf(machine, nic), device };
+    if (values.clear) {
+        const removed = await clearLink(link);
+        console.log(`${machine.name} ${nic} (tap ${device}): ${removed.length > 0 ? `removed ${removed.join(", ")}` : "had no impairment"}`);
         return 0;
     }
-    let args: string[];
-    try {
-        args = netemArgs(device, impairment);
-    } catch (error) {
-        throw new UsageError(error instanceof Error ? error.message : String(error));
+    if (values.show) {
+        process.stdout.write(await showLink(link));
+        return 0;
     }
-    const applied = await runCommand("tc", args, { timeoutMs: 10_000 });
-    if (applied.code !== 0) {
-        throw new Error(explainTcFailure(applied.stderr, impairment) ?? `tc ${args.join(" ")} failed: ${applied.timedOut ? "no answer within 10 s" : applied.stderr.trim()}`);
-    }
-    const shown = await runChecked("tc", showArgs(device), 10_000);
-    console.log(`${where}: ${netemInShow(shown) ?? "(tc shows no netem or tbf)"}`);
-    console.log(`(frames ${machine.name} receives on its ${nic} NIC; undo: scripts/lab impair ${machine.name} --nic ${nic} --clear)`);
+    process.stdout.write(await applyImpairment(link, impairment));
+    console.log(`(undo: scripts/lab impair ${machine.name} --nic ${nic} --clear)`);
     return 0;
 }
 

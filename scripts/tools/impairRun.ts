@@ -1,0 +1,104 @@
+// Runs `scripts/lab impair` (impair.ts has the pure parts) inside the lab
+// host: tc on the tap, nft for drops, and tc in the guest over SSH where the
+// host's kernel has no netem. A new impairment replaces the one before in
+// every place, so what --show prints is all there is.
+import { runCommand } from "../../components/libvirt/virsh";
+import { alreadyClear, clearArgs, dropInListing, dropTable, guestTcCommand, Impairment, isUnknownQdisc, netemInShow, planImpairment, showArgs } from "./impair";
+import { runChecked, sshArgs } from "./live";
+import { LabMachine, LabTopology, MachineNic } from "./topology";
+
+export interface Link {
+    topology: LabTopology;
+    machine: LabMachine;
+    nic: MachineNic;
+    /** The tap on the lab host's side. */
+    device: string;
+}
+
+const TC_TIMEOUT_MS = 10_000;
+const GUEST_TIMEOUT_MS = 30_000;
+
+function where(link: Link): string {
+    return `${link.machine.name} ${link.nic.network} (tap ${link.device})`;
+}
+
+async function guestTc(link: Link, verb: "replace" | "del" | "show", rest: string[]): Promise<{ ok: boolean; text: string }> {
+    const command = guestTcCommand(link.nic.mac, verb, rest);
+    const result = await runCommand("ssh", [...sshArgs(link.topology, link.machine.sshAddress), command], { timeoutMs: GUEST_TIMEOUT_MS });
+    const text = result.timedOut ? `no answer over SSH within ${GUEST_TIMEOUT_MS / 1000} s` : `${result.stdout}${result.stderr}`.trim();
+    return { ok: result.code === 0 && !result.timedOut, text };
+}
+
+/** Removes the impairment from every place; says what was there. */
+export async function clearLink(link: Link, quiet = false): Promise<string[]> {
+    const removed: string[] = [];
+    const drop = await runCommand("nft", ["delete", "table", "bridge", dropTable(link.device)], { timeoutMs: TC_TIMEOUT_MS });
+    if (drop.code === 0) {
+        removed.push("the drop rule (nftables)");
+    } else if (!alreadyClear(drop.stderr) && drop.stderr.trim() !== "") {
+        throw new Error(`nft delete table bridge ${dropTable(link.device)} failed: ${drop.stderr.trim()}`);
+    }
+    const qdisc = await runCommand("tc", clearArgs(link.device), { timeoutMs: TC_TIMEOUT_MS });
+    if (qdisc.code === 0) {
+        removed.push("the tap's qdisc");
+    } else if (!alreadyClear(qdisc.stderr)) {
+        throw new Error(`tc ${clearArgs(link.device).join(" ")} failed: ${qdisc.stderr.trim()}`);
+    }
+    const shown = await guestTc(link, "show", []);
+    if (shown.ok && /\bqdisc netem\b/.test(shown.text)) {
+        const deleted = await guestTc(link, "del", ["root"]);
+        if (!deleted.ok) {
+            throw new Error(`removing netem inside ${link.machine.name} failed: ${deleted.text}`);
+        }
+        removed.push(`netem inside ${link.machine.name}`);
+    } else if (!shown.ok && !quiet) {
+        console.error(`warning: could not look inside ${link.machine.name} for a netem of its own: ${shown.text}`);
+    }
+    return removed;
+}
+
+/** Puts the impairment on the link (after clearing what was there) and returns what --show would print. */
+export async function applyImpairment(link: Link, impairment: Impairment): Promise<string> {
+    await clearLink(link, true);
+    let plan = planImpairment(link.device, impairment, true);
+    if (plan.hostQdisc?.includes("netem")) {
+        const tried = await runCommand("tc", plan.hostQdisc, { timeoutMs: TC_TIMEOUT_MS });
+        if (tried.code === 0) {
+            plan = { ...plan, hostQdisc: undefined };
+        } else if (isUnknownQdisc(tried.stderr)) {
+            plan = planImpairment(link.device, impairment, false);
+        } else {
+            throw new Error(`tc ${plan.hostQdisc.join(" ")} failed: ${tried.timedOut ? "no answer within 10 s" : tried.stderr.trim()}`);
+        }
+    }
+    if (plan.hostQdisc) {
+        await runChecked("tc", plan.hostQdisc, TC_TIMEOUT_MS);
+    }
+    if (plan.hostDrop) {
+        await runChecked("nft", ["-f", "-"], TC_TIMEOUT_MS, plan.hostDrop);
+    }
+    if (plan.guestNetem) {
+        const applied = await guestTc(link, "replace", plan.guestNetem);
+        if (!applied.ok) {
+            throw new Error(`netem inside ${link.machine.name} failed (this host's kernel has none, so the delay goes into the guest's own kernel): ${applied.text}`);
+        }
+    }
+    return showLink(link);
+}
+
+/** Every place an impairment can be, one line each. */
+export async function showLink(link: Link): Promise<string> {
+    const lines: string[] = [];
+    const qdisc = await runChecked("tc", showArgs(link.device), TC_TIMEOUT_MS);
+    lines.push(`${where(link)} tap: ${netemInShow(qdisc) ?? "no netem or tbf"}`);
+    const table = await runCommand("nft", ["list", "table", "bridge", dropTable(link.device)], { timeoutMs: TC_TIMEOUT_MS });
+    lines.push(`${where(link)} drops: ${table.code === 0 ? (dropInListing(table.stdout) ?? "table without a drop rule") : "none"}`);
+    const guest = await guestTc(link, "show", []);
+    if (guest.ok) {
+        const [device = "?", ...rest] = guest.text.split("\n");
+        lines.push(`${link.machine.name} inside (${device}): ${netemInShow(rest.join("\n")) ?? "no netem"}`);
+    } else {
+        lines.push(`${link.machine.name} inside: not asked (${guest.text})`);
+    }
+    return `${lines.join("\n")}\n`;
+}
