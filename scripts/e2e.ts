@@ -4,7 +4,8 @@
 // no-op up; under continuous requests a real server's web server stopped and
 // started (out of the table and back); every web server stopped (the sorry
 // page) and started; the MASTER's keepalived stopped and started (VIP to the
-// BACKUP and back); scale to N+1 and back (the removed server's source ports
+// BACKUP and back); the lab tools' drills (capture, view in Chromium, 100%
+// loss on a link, a split brain: scripts/toolDrills.ts); scale to N+1 and back (the removed server's source ports
 // reused: they land elsewhere); then in DR, NAT and TUN (switched in place,
 // smoke each time, nothing else replaced): drain web1 (weight 0) with a long
 // download open on it and connections landing meanwhile, reuse the source
@@ -36,6 +37,8 @@ import {
 } from "./harness";
 import { ProbeSample, startLoadProbe, summarizeProbe } from "./probe";
 import { smokeTest, SmokeInputs } from "./smoke";
+import { captureDrill, DrillReport, lossDrill, splitBrainDrill, viewDrill } from "./toolDrills";
+import { LabTopology, topologyFromOutputs } from "./tools/topology";
 
 /** What the e2e stack sets on top of the dev topology. */
 export const E2E_CONFIG: Readonly<Record<string, string>> = {
@@ -252,6 +255,7 @@ async function failoverDrill(out: DrillOutputs): Promise<string[]> {
 /** What the checks on a running lab need. */
 interface RunContext {
     stack: Stack;
+    stackName: string;
     baseCount: number;
     directorNames: string[];
     outputs: () => Promise<DrillOutputs>;
@@ -376,6 +380,28 @@ async function drainChecks(run: RunContext, mode: string, file: Outcome<LongFile
     await run.smokePhase(`${mode}: smoke with ${server} drained (no new connections to it)`);
 }
 
+/** The lab tools' drills (scripts/toolDrills.ts), each through the code its verb runs. */
+async function toolChecks(run: RunContext): Promise<void> {
+    const drills: [string, string, (topology: LabTopology, out: DrillOutputs) => Promise<DrillReport>][] = [
+        ["capture", "capture: direct routing on the wire (web1's and the MASTER's links)", captureDrill],
+        ["view", "view: the page in headless Chromium, web1's apache stopped and started", (topology, out) => viewDrill(topology, out, run.stackName)],
+        ["impairLoss", "impair: 100% loss on web1's public link under load, then --clear", lossDrill],
+        ["splitBrain", "split brain: VRRP dropped both ways between the directors, then healed", splitBrainDrill],
+    ];
+    for (const [key, name, drill] of drills) {
+        await phase(
+            name,
+            async () => {
+                const out = await run.outputs();
+                const report = await drill(topologyFromOutputs(out, run.stackName), out);
+                measurements[key] = report.measured;
+                return report;
+            },
+            (report) => report.problems,
+        );
+    }
+}
+
 /** Everything between `up` and `destroy`, on a running lab. */
 async function runningLabChecks(run: RunContext): Promise<void> {
     const { stack, baseCount, directorNames } = run;
@@ -387,6 +413,7 @@ async function runningLabChecks(run: RunContext): Promise<void> {
     await phase("health check: web1's apache stopped and started under load", async () => healthDrill(await run.outputs()), (problems) => problems);
     await phase("sorry page: every real server's apache stopped and started", async () => sorryDrill(await run.outputs()), (problems) => problems);
     await phase("failover: MASTER's keepalived stopped and started under load", async () => failoverDrill(await run.outputs()), (problems) => problems);
+    await toolChecks(run);
     await run.smokePhase("smoke after the drills");
 
     await scalingChecks(run);
@@ -422,6 +449,7 @@ async function main(): Promise<number> {
     const outputs = (): Promise<DrillOutputs> => labOutputs<DrillOutputs>(stack);
     const run: RunContext = {
         stack,
+        stackName,
         baseCount,
         directorNames: ["director", "director2"],
         outputs,

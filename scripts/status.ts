@@ -1,17 +1,31 @@
 // `scripts/lab status`: the machines of a stack, which director holds the
 // VIP, and each director's live IPVS table with per-server connection counts
-// (`ipvsadm -Ln`, as in the seed), from the stack outputs alone.
+// (`ipvsadm -Ln`, as in the seed), from the stack outputs alone; each
+// machine's libvirt state beside it (running, paused, shut off, missing).
 import { openStack, plainOutputs } from "./automation";
 import { sshRun } from "./harness";
 import { SmokeInputs } from "./smoke";
+import { runChecked, virshArgs } from "./tools/live";
+import { parseDomainStates } from "./tools/parse";
+import { LabTopology, topologyFromOutputs } from "./tools/topology";
 
 interface StatusInputs extends SmokeInputs {
     keepalived: boolean;
     healthCheck: { kind: string; windowSeconds: number };
     directors: { name: string; role: string; publicIp: string; sshHint: string }[];
     realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string; sshHint: string }[];
-    nfs: { storageIp: string; sshHint: string };
+    nfs: { name: string; storageIp: string; sshHint: string };
     nfsExport: string;
+}
+
+/** libvirt's state by machine name; "libvirt?" for all when libvirt does not answer. */
+async function domainStates(topology: LabTopology): Promise<Map<string, string>> {
+    try {
+        const byDomain = parseDomainStates(await runChecked("virsh", virshArgs(topology, "list", "--all"), 20_000));
+        return new Map(topology.machines.map((machine) => [machine.name, byDomain.get(machine.domain) ?? "missing"]));
+    } catch {
+        return new Map(topology.machines.map((machine) => [machine.name, "libvirt?"]));
+    }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -26,15 +40,18 @@ async function main(argv: string[]): Promise<number> {
         console.log(`stack ${stackName}: no lab (bring it up with scripts/lab up --stack ${stackName})`);
         return 3;
     }
+    const topology = topologyFromOutputs(outputs, stackName);
+    const states = await domainStates(topology);
+    const state = (name: string): string => (states.get(name) ?? "missing").padEnd(9);
     const keeper = outputs.keepalived ? `keepalived (health check: ${outputs.healthCheck.kind}, a failed server leaves within ${outputs.healthCheck.windowSeconds} s)` : "ipvsadm";
     console.log(`stack ${stackName}: ${outputs.vipUrl} ports ${outputs.ports.join(", ")}, mode ${outputs.mode}, scheduler ${outputs.scheduler}, table kept by ${keeper}`);
     for (const director of outputs.directors) {
-        console.log(`  ${director.name.padEnd(10)} ${director.publicIp.padEnd(16)} ${director.role.padEnd(17)} ${director.sshHint}`);
+        console.log(`  ${director.name.padEnd(10)} ${state(director.name)} ${director.publicIp.padEnd(16)} ${director.role.padEnd(17)} ${director.sshHint}`);
     }
     for (const server of outputs.realServers) {
-        console.log(`  ${server.name.padEnd(10)} ${server.forwardingAddress.padEnd(16)} weight ${String(server.weight).padEnd(10)} ${server.sshHint}`);
+        console.log(`  ${server.name.padEnd(10)} ${state(server.name)} ${server.forwardingAddress.padEnd(16)} weight ${String(server.weight).padEnd(10)} ${server.sshHint}`);
     }
-    console.log(`  nfs        ${outputs.nfs.storageIp.padEnd(16)} ${outputs.nfsExport.padEnd(17)} ${outputs.nfs.sshHint}`);
+    console.log(`  ${outputs.nfs.name.padEnd(10)} ${state(outputs.nfs.name)} ${outputs.nfs.storageIp.padEnd(16)} ${outputs.nfsExport.padEnd(17)} ${outputs.nfs.sshHint}`);
     let unreachable = 0;
     for (const director of outputs.directors) {
         try {

@@ -29,8 +29,12 @@ async function guestTc(link: Link, verb: "replace" | "del" | "show", rest: strin
     return { ok: result.code === 0 && !result.timedOut, text };
 }
 
-/** Removes the impairment from every place; says what was there. */
-export async function clearLink(link: Link, quiet = false): Promise<string[]> {
+/**
+ * Removes the impairment from every place; says what was there. `inGuest:
+ * false` leaves the guest unasked (a caller that put nothing there saves an
+ * SSH round trip).
+ */
+export async function clearLink(link: Link, options: { quiet?: boolean; inGuest?: boolean } = {}): Promise<string[]> {
     const removed: string[] = [];
     const drop = await runCommand("nft", ["delete", "table", "bridge", dropTable(link.device)], { timeoutMs: TC_TIMEOUT_MS });
     if (drop.code === 0) {
@@ -44,6 +48,9 @@ export async function clearLink(link: Link, quiet = false): Promise<string[]> {
     } else if (!alreadyClear(qdisc.stderr)) {
         throw new Error(`tc ${clearArgs(link.device).join(" ")} failed: ${qdisc.stderr.trim()}`);
     }
+    if (options.inGuest === false) {
+        return removed;
+    }
     const shown = await guestTc(link, "show", []);
     if (shown.ok && /\bqdisc netem\b/.test(shown.text)) {
         const deleted = await guestTc(link, "del", ["root"]);
@@ -51,7 +58,7 @@ export async function clearLink(link: Link, quiet = false): Promise<string[]> {
             throw new Error(`removing netem inside ${link.machine.name} failed: ${deleted.text}`);
         }
         removed.push(`netem inside ${link.machine.name}`);
-    } else if (!shown.ok && !quiet) {
+    } else if (!shown.ok && options.quiet !== true) {
         console.error(`warning: could not look inside ${link.machine.name} for a netem of its own: ${shown.text}`);
     }
     return removed;
@@ -59,7 +66,7 @@ export async function clearLink(link: Link, quiet = false): Promise<string[]> {
 
 /** Puts the impairment on the link (after clearing what was there) and returns what --show would print. */
 export async function applyImpairment(link: Link, impairment: Impairment): Promise<string> {
-    await clearLink(link, true);
+    await clearLink(link, { quiet: true });
     let plan = planImpairment(link.device, impairment, true);
     if (plan.hostQdisc?.includes("netem")) {
         const tried = await runCommand("tc", plan.hostQdisc, { timeoutMs: TC_TIMEOUT_MS });
