@@ -22,7 +22,9 @@ import {
     delay,
     errorText,
     get,
+    holdsVip,
     inPlaceProblems,
+    inTable,
     labOutputs,
     leftovers,
     libvirtTargetOf,
@@ -92,14 +94,6 @@ async function waitForSteadySuccess(samples: readonly ProbeSample[], since: numb
 }
 
 const seconds = (from: number, to: number | undefined): string => (to === undefined ? "never" : `${((to - from) / 1000).toFixed(1)} s`);
-
-function holdsVip(out: DrillOutputs, directorIp: string): Promise<boolean> {
-    return sshRun(out.ssh, directorIp, "ip -o -4 addr show", 15_000).then((text) => text.includes(` ${out.vip}/`));
-}
-
-function inTable(out: DrillOutputs, directorIp: string, address: string): Promise<boolean> {
-    return sshRun(out.ssh, directorIp, `sudo ipvsadm -Ln -t ${out.vip}:${out.port}`, 15_000).then((text) => text.includes(` ${address}:${out.port} `));
-}
 
 /**
  * A real server's web server stopped under load: the health check takes it

@@ -361,6 +361,16 @@ export function sshRun(access: SshAccess, host: string, command: string, timeout
     });
 }
 
+/** Whether the director at `directorIp` holds the VIP (its addresses, over SSH). */
+export function holdsVip(lab: { ssh: SshAccess; vip: string }, directorIp: string): Promise<boolean> {
+    return sshRun(lab.ssh, directorIp, "ip -o -4 addr show", 15_000).then((text) => text.includes(` ${lab.vip}/`));
+}
+
+/** Whether the director's table for the VIP's first port lists `address` (ipvsadm over SSH). */
+export function inTable(lab: { ssh: SshAccess; vip: string; port: number }, directorIp: string, address: string): Promise<boolean> {
+    return sshRun(lab.ssh, directorIp, `sudo ipvsadm -Ln -t ${lab.vip}:${lab.port}`, 15_000).then((text) => text.includes(` ${address}:${lab.port} `));
+}
+
 /**
  * Tries `ssh true` until it works or the deadline passes; returns the seconds
  * since `since`, or undefined. Each try may take 30 s to connect and 60 s in

@@ -15,7 +15,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { runCommand } from "../components/libvirt/virsh";
-import { delay, get, sshRun, waitFor } from "./harness";
+import { delay, get, holdsVip, inTable, sshRun, waitFor } from "./harness";
 import { startLoadProbe, summarizeProbe } from "./probe";
 import { SmokeInputs } from "./smoke";
 import { Frame, tapOf } from "./tools/capture";
@@ -59,14 +59,6 @@ async function publicLink(topology: LabTopology, name: string): Promise<Link> {
     const nic = nicOf(target, "public");
     const interfaces = parseDomainInterfaces(await runChecked("virsh", virshArgs(topology, "domiflist", target.domain), 20_000));
     return { topology, machine: target, nic, device: tapOf(target, nic, interfaces) };
-}
-
-function holdsVip(out: ToolDrillOutputs, directorIp: string): Promise<boolean> {
-    return sshRun(out.ssh, directorIp, "ip -o -4 addr show", 15_000).then((text) => text.includes(` ${out.vip}/`));
-}
-
-function inTable(out: ToolDrillOutputs, directorIp: string, address: string): Promise<boolean> {
-    return sshRun(out.ssh, directorIp, `sudo ipvsadm -Ln -t ${out.vip}:${out.port}`, 15_000).then((text) => text.includes(` ${address}:${out.port} `));
 }
 
 /** The MAC this host's neighbour table has for an address (this process runs inside the lab host: it is the client). */
