@@ -88,11 +88,45 @@ export function bootFilesOf(baseImage: string): { kernel: string; initrd: string
     return { kernel: `${stem}.vmlinuz`, initrd: `${stem}.initrd` };
 }
 
+/** A libvirt host the lab's machines can run on. */
+export interface LabHost {
+    /** Short name, used by `placement` and in the names of the host's resources: "a". */
+    name: string;
+    /** libvirt URI of the host, e.g. qemu:///system or qemu+ssh://root@host-b/system. */
+    uri: string;
+    /** Address of the host's VXLAN endpoint on the underlay; needed once machines are on more than one host. */
+    vxlanAddress?: string;
+}
+
+/** How the networks of a lab spread over several hosts are joined: one VXLAN per network. */
+export interface Spread {
+    /** VXLAN network identifiers, one per lab network. */
+    vnis: { public: number; storage: number };
+    /** UDP port of the VXLAN endpoints on the underlay. */
+    port: number;
+    /** MTU of the lab's networks (and so of the guests' NICs): the underlay's less the 50 bytes VXLAN adds. */
+    mtu: number;
+}
+
+/** Bytes VXLAN adds to every frame on an IPv4 underlay: outer IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14. */
+export const VXLAN_OVERHEAD = 50;
+
 /** The validated configuration every component takes. Plain data only. */
 export interface LabConfig {
     /** Prefix of every libvirt object's name. */
     namePrefix: string;
+    /** The gateway host's libvirt URI (the only host's, unless `hosts` says more). */
     libvirtUri: string;
+    /**
+     * The hosts the lab uses, the gateway host first: it holds the NAT side
+     * of the public network and the addresses clients use. Without `hosts`
+     * in the stack, one host at libvirtUri.
+     */
+    hosts: LabHost[];
+    /** Which host runs each machine, by machine name; every machine is listed. */
+    placement: Record<string, string>;
+    /** Set only when the machines run on more than one host. */
+    spread?: Spread;
     domainType: DomainType;
     storagePool: string;
     /** Local path or http(s) URL of the qcow2 base image. */
@@ -193,6 +227,10 @@ export const CONFIG_DEFAULTS = {
     firstBoot: "auto",
     sshUser: "lab",
     sshKeyPath: "~/.ssh/id_ed25519",
+    vxlanPublicVni: "1616",
+    vxlanStorageVni: "1687",
+    vxlanPort: "4789",
+    underlayMtu: "1500",
 } as const;
 
 /**
@@ -226,7 +264,7 @@ function resolveFirstBoot(problems: Problems, method: string, baseImage: string,
 }
 
 /** Keys without a default. */
-const OPTIONAL_KEYS = ["baseImage", "realServers", "realServerWeights"] as const;
+const OPTIONAL_KEYS = ["baseImage", "realServers", "realServerWeights", "hosts", "placement"] as const;
 
 export const CONFIG_KEYS: readonly string[] = [...Object.keys(CONFIG_DEFAULTS), ...OPTIONAL_KEYS];
 
@@ -427,6 +465,9 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
         problems.add("storagePool", `"${storagePool}" is not a libvirt pool name`);
     }
 
+    const machineNames = [...directors.map((machine) => machine.name), nfs.name, ...realServers.map((server) => server.name)];
+    const placed = placementFrom(problems, raw, get, machineNames, [publicSubnet, storageSubnet]);
+
     if (problems.list.length > 0 || !publicSubnet || !storageSubnet) {
         return { ok: false, problems: problems.list };
     }
@@ -434,7 +475,10 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
         ok: true,
         config: {
             namePrefix,
-            libvirtUri: get("libvirtUri"),
+            libvirtUri: placed.hosts[0].uri,
+            hosts: placed.hosts,
+            placement: placed.placement,
+            ...(placed.spread ? { spread: placed.spread } : {}),
             domainType: domainType as DomainType,
             storagePool,
             baseImage,
@@ -532,6 +576,137 @@ function vrrpFrom(problems: Problems, get: (key: keyof typeof CONFIG_DEFAULTS) =
         problems.add("vrrpBackupPriority", `${vrrp.backupPriority} is not below vrrpMasterPriority ${vrrp.masterPriority}; the BACKUP needs the lower priority`);
     }
     return vrrp;
+}
+
+/** A libvirt URI as libvirt writes them: a scheme (driver, maybe +transport), then `://`. */
+const LIBVIRT_URI = /^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\/[^\s]*$/;
+
+/**
+ * The hosts, where each machine runs, and (when that is more than one host)
+ * how their networks are joined. Without `hosts` and `placement` this is
+ * today's lab: one host at libvirtUri, every machine on it, nothing to join.
+ */
+function placementFrom(
+    problems: Problems,
+    raw: RawConfig,
+    get: (key: keyof typeof CONFIG_DEFAULTS) => string,
+    machineNames: string[],
+    labSubnets: (Subnet | undefined)[],
+): { hosts: LabHost[]; placement: Record<string, string>; spread?: Spread } {
+    let hosts: LabHost[] = [{ name: "local", uri: get("libvirtUri") }];
+    if (raw.hosts !== undefined && raw.hosts !== "") {
+        // Pulumi passes Pulumi.yaml's default URI even when the stack sets
+        // none, so only a different one conflicts with the list.
+        if (raw.libvirtUri !== undefined && raw.libvirtUri !== "" && raw.libvirtUri !== CONFIG_DEFAULTS.libvirtUri) {
+            problems.add("libvirtUri", "set either libvirtUri (one host) or hosts (a list), not both; put this URI in the first host's uri and unset libvirtUri");
+        }
+        hosts = hostsFrom(problems, parseJson(problems, "hosts", raw.hosts), labSubnets);
+    }
+    const hostNames = hosts.map((host) => host.name);
+    const placement: Record<string, string> = {};
+    for (const machine of machineNames) {
+        placement[machine] = hostNames[0] ?? "local";
+    }
+    if (raw.placement !== undefined && raw.placement !== "") {
+        const parsed = parseJsonObject(problems, "placement", raw.placement);
+        for (const [machine, host] of Object.entries(parsed ?? {})) {
+            const key = `placement.${machine}`;
+            if (!machineNames.includes(machine)) {
+                problems.add(key, `there is no machine "${machine}"; the machines are ${machineNames.join(", ")}`);
+            } else if (typeof host !== "string" || !hostNames.includes(host)) {
+                problems.add(key, `${JSON.stringify(host)} is not one of the hosts (${hostNames.join(", ")}); name one of them, or add the host to hosts`);
+            } else {
+                placement[machine] = host;
+            }
+        }
+    }
+
+    // The gateway host always takes part (it holds the NAT side); the others
+    // only when a machine runs there.
+    const used = hosts.filter((host, index) => index === 0 || Object.values(placement).includes(host.name));
+    const vnis = {
+        public: parseInteger(problems, "vxlanPublicVni", get("vxlanPublicVni"), 1, 16777215),
+        storage: parseInteger(problems, "vxlanStorageVni", get("vxlanStorageVni"), 1, 16777215),
+    };
+    const port = parseInteger(problems, "vxlanPort", get("vxlanPort"), 1, 65535);
+    // The lab's MTU must stay at least IPv4's and IPv6's 1280.
+    const underlayMtu = parseInteger(problems, "underlayMtu", get("underlayMtu"), 1280 + VXLAN_OVERHEAD, 65535);
+    if (used.length < 2) {
+        return { hosts: used, placement };
+    }
+    if (vnis.public === vnis.storage) {
+        problems.add("vxlanStorageVni", `${vnis.storage} is also vxlanPublicVni; each lab network needs its own VNI`);
+    }
+    for (const host of used) {
+        if (host.vxlanAddress === undefined) {
+            const runs = machineNames.filter((machine) => placement[machine] === host.name);
+            const what = runs.length > 0 ? `runs ${runs.join(", ")}` : "holds the gateway";
+            problems.add(
+                `hosts[${hosts.indexOf(host)}].vxlanAddress`,
+                `host "${host.name}" ${what} while other machines run elsewhere, so its networks must be joined to theirs; set vxlanAddress to the address its VXLAN endpoint uses on the underlay`,
+            );
+        }
+    }
+    return { hosts: used, placement, spread: { vnis, port, mtu: underlayMtu - VXLAN_OVERHEAD } };
+}
+
+function hostsFrom(problems: Problems, parsed: unknown, labSubnets: (Subnet | undefined)[]): LabHost[] {
+    if (!Array.isArray(parsed) || parsed.length === 0) {
+        if (parsed !== undefined) {
+            problems.add("hosts", 'must be a list of one or more {name, uri, vxlanAddress}, e.g. [{"name": "a", "uri": "qemu:///system", "vxlanAddress": "10.0.0.1"}]');
+        }
+        return [{ name: "local", uri: CONFIG_DEFAULTS.libvirtUri }];
+    }
+    const hosts: LabHost[] = [];
+    parsed.forEach((entry: unknown, index) => {
+        const key = `hosts[${index}]`;
+        if (typeof entry !== "object" || entry === null) {
+            problems.add(key, "must be an object {name, uri, vxlanAddress}");
+            return;
+        }
+        const record = entry as Record<string, unknown>;
+        const name = typeof record.name === "string" ? record.name : "";
+        if (!/^[a-z][a-z0-9-]{0,11}$/.test(name)) {
+            problems.add(`${key}.name`, "must be 1-12 lowercase letters, digits or dashes, starting with a letter (it goes into resource names), e.g. a");
+        } else if (hosts.some((host) => host.name === name)) {
+            problems.add(`${key}.name`, `"${name}" is used twice; give every host its own name`);
+        }
+        const uri = typeof record.uri === "string" ? record.uri : "";
+        if (!LIBVIRT_URI.test(uri)) {
+            problems.add(`${key}.uri`, `${JSON.stringify(record.uri)} is not a libvirt URI; use e.g. qemu:///system or qemu+ssh://root@host-b/system`);
+        } else if (hosts.some((host) => host.uri === uri)) {
+            problems.add(`${key}.uri`, `${uri} is also another host's; two entries with one URI are one libvirt host, list it once`);
+        }
+        let vxlanAddress: string | undefined;
+        if (record.vxlanAddress !== undefined) {
+            const value = typeof record.vxlanAddress === "string" ? parseIpv4(record.vxlanAddress) : undefined;
+            if (value === undefined) {
+                problems.add(`${key}.vxlanAddress`, `${JSON.stringify(record.vxlanAddress)} is not an IPv4 address; give the address this host's VXLAN endpoint uses on the underlay`);
+            } else if (labSubnets.some((subnet) => subnet !== undefined && isUsableHost(subnet, value))) {
+                problems.add(`${key}.vxlanAddress`, `${String(record.vxlanAddress)} is inside a lab network; the tunnels run over the underlay, so give the host's address there`);
+            } else if (hosts.some((host) => host.vxlanAddress === record.vxlanAddress)) {
+                problems.add(`${key}.vxlanAddress`, `${String(record.vxlanAddress)} is also another host's; every VXLAN endpoint needs its own address`);
+            } else {
+                vxlanAddress = record.vxlanAddress as string;
+            }
+        }
+        hosts.push({ name, uri, ...(vxlanAddress !== undefined ? { vxlanAddress } : {}) });
+    });
+    return hosts;
+}
+
+function parseJsonObject(problems: Problems, key: string, text: string): Record<string, unknown> | undefined {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        parsed = undefined;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        problems.add(key, `"${text}" is not a map of machine to host; give it as YAML/JSON, e.g. {"web3": "b", "web4": "b"}`);
+        return undefined;
+    }
+    return parsed as Record<string, unknown>;
 }
 
 /** Whether keepalived runs on the directors: for VRRP, health checks or a sorry server. */

@@ -24,6 +24,9 @@ const SEED_REAL_SERVERS = [1, 2, 3, 4].map((n) => ({
 const SEED_CONFIG: LabConfig = {
     namePrefix: "lvslab",
     libvirtUri: "qemu:///system",
+    // One host, every machine on it: no tunnel, nothing spread.
+    hosts: [{ name: "local", uri: "qemu:///system" }],
+    placement: { director: "local", nfs: "local", web1: "local", web2: "local", web3: "local", web4: "local" },
     domainType: "kvm",
     storagePool: "default",
     baseImage: BASE_IMAGE,
