@@ -254,8 +254,8 @@ export async function lossDrill(topology: LabTopology, out: ToolDrillOutputs): P
     let cleared = false;
     try {
         await delay(3000);
+        await applyImpairment(link, { lossPercent: 100 }, HOST_SIDE_ONLY);
         const impairedAt = Date.now();
-        await applyImpairment(link, { lossPercent: 100 });
         const outAt = await waitFor(async () => !(await inTable(out, director.publicIp, server.forwardingAddress)), windowMs + 30_000);
         await delay(4000);
         const clearedAt = Date.now();
@@ -309,9 +309,10 @@ export async function lossDrill(topology: LabTopology, out: ToolDrillOutputs): P
 /**
  * VRRP adverts dropped both ways between the directors (impair --loss 100
  * --proto vrrp on each one's link): both claim MASTER and hold the VIP.
- * Healed: the BACKUP hears the higher priority and lets go, the MASTER hears
- * the lower one and re-sends gratuitous ARP, so this client's neighbour entry
- * for the VIP points at the MASTER's MAC within SPLIT_BRAIN_HEAL_LIMIT_SECONDS.
+ * Healed: the BACKUP hears the higher priority and lets go; the MASTER's
+ * gratuitous ARP (on hearing the lower priority, or its 5 s refresh) puts this
+ * client's neighbour entry for the VIP back on the MASTER's MAC, within
+ * SPLIT_BRAIN_HEAL_LIMIT_SECONDS.
  */
 export async function splitBrainDrill(topology: LabTopology, out: ToolDrillOutputs): Promise<DrillReport> {
     const [master, backup] = out.directors;
@@ -322,8 +323,8 @@ export async function splitBrainDrill(topology: LabTopology, out: ToolDrillOutpu
     let healed = false;
     try {
         await delay(2000);
+        await Promise.all(links.map((link) => applyImpairment(link, { lossPercent: 100, proto: "vrrp" }, HOST_SIDE_ONLY)));
         const splitAt = Date.now();
-        await Promise.all(links.map((link) => applyImpairment(link, { lossPercent: 100, proto: "vrrp" })));
         const bothAt = await waitFor(async () => (await holdsVip(out, master.publicIp)) && (await holdsVip(out, backup.publicIp)), 30_000);
         await delay(5000);
         const neighbourDuringSplit = await neighbourMac(out.vip);

@@ -405,7 +405,8 @@ async function impair(argv: string[]): Promise<number> {
         process.stdout.write(await showLink(link));
         return 0;
     }
-    process.stdout.write(await applyImpairment(link, impairment));
+    await applyImpairment(link, impairment);
+    process.stdout.write(await showLink(link));
     console.log(`(undo: scripts/lab impair ${machine.name} --nic ${nic} --clear)`);
     return 0;
 }

@@ -64,9 +64,13 @@ export async function clearLink(link: Link, options: { quiet?: boolean; inGuest?
     return removed;
 }
 
-/** Puts the impairment on the link (after clearing what was there) and returns what --show would print. */
-export async function applyImpairment(link: Link, impairment: Impairment): Promise<string> {
-    await clearLink(link, { quiet: true });
+/**
+ * Puts the impairment on the link, after clearing what was there (`inGuest:
+ * false`: the caller knows nothing of its own is inside the guest). Resolves
+ * once it is in place.
+ */
+export async function applyImpairment(link: Link, impairment: Impairment, options: { inGuest?: boolean } = {}): Promise<void> {
+    await clearLink(link, { quiet: true, inGuest: options.inGuest });
     let plan = planImpairment(link.device, impairment, true);
     if (plan.hostQdisc?.includes("netem")) {
         const tried = await runCommand("tc", plan.hostQdisc, { timeoutMs: TC_TIMEOUT_MS });
@@ -90,7 +94,6 @@ export async function applyImpairment(link: Link, impairment: Impairment): Promi
             throw new Error(`netem inside ${link.machine.name} failed (this host's kernel has none, so the delay goes into the guest's own kernel): ${applied.text}`);
         }
     }
-    return showLink(link);
 }
 
 /** Every place an impairment can be, one line each. */
