@@ -142,12 +142,19 @@ export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.C
             domains: machines.map((machine) => machine.domain.name),
             firstBoot: config.firstBoot.method,
             volumes: [
-                foundation.baseImage.name,
-                ...(foundation.bootVolumes ? [foundation.bootVolumes.kernel.name, foundation.bootVolumes.initrd.name] : []),
+                ...foundation.sharedVolumes.map((volume) => volume.name),
                 ...machines.flatMap((machine) => [machine.disk.name, ...(machine.seed ? [machine.seed.name] : [])]),
             ],
+            // Spread over several hosts: where each machine runs. The names
+            // above are the same on every host.
+            ...(config.spread ? { hosts: config.hosts.map((host) => ({ name: host.name, uri: host.uri, machines: machinesOn(config, host.name) })) } : {}),
         },
     };
+}
+
+/** The machines placed on one host, in the config's order. */
+function machinesOn(config: LabConfig, host: string): string[] {
+    return Object.keys(config.placement).filter((machine) => config.placement[machine] === host);
 }
 
 export type LabOutputs = ReturnType<typeof lab>;

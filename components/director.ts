@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DualHomedMachine, ForwardingMode, HealthCheck, RealServerConfig, Scheduler, VrrpSettings } from "./config";
 import { guestStep } from "./guestStep";
 import { KeepalivedParams, renderKeepalivedConf, VRRP_PASSWORD_PLACEHOLDER, VrrpInstance } from "./keepalived";
-import { LabContext } from "./lab";
+import { LabContext, siteOf } from "./lab";
 import { createMachine, Machine } from "./machine";
 import { PUBLIC_NIC, publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
 
@@ -133,12 +133,14 @@ export class Director extends pulumi.ComponentResource {
         this.storageIp = machine.storageIp;
         this.role = args.role;
         this.sshHint = sshHint(lab, machine.publicIp);
+        const site = siteOf(lab, machine.name);
         this.machine = createMachine(
             name,
             {
                 lab,
                 hostname: machine.name,
-                nics: [publicNic(lab, machine.publicIp), storageNic(lab, machine.storageIp, STORAGE_NIC)],
+                site,
+                nics: [publicNic(lab, site, machine.publicIp), storageNic(lab, site, machine.storageIp, STORAGE_NIC)],
             },
             this,
         );

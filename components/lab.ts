@@ -3,17 +3,25 @@
 import * as pulumi from "@pulumi/pulumi";
 import { LabConfig } from "./config";
 
+/** One host's share of the lab: the libvirt objects there that the machines it runs use. */
+export interface Site {
+    /** The host's libvirt URI. */
+    uri: string;
+    /** libvirt network names on the host. */
+    publicNetwork: pulumi.Output<string>;
+    storageNetwork: pulumi.Output<string>;
+    /** Path of the base image volume on the host, which every VM disk there overlays. */
+    baseVolumePath: pulumi.Output<string>;
+    /** The image's kernel and initramfs as pool volumes on the host, when guests boot them directly (firstBoot "kernel"). */
+    bootVolumes?: { kernelPath: pulumi.Output<string>; initrdPath: pulumi.Output<string> };
+}
+
 export interface LabContext {
     config: LabConfig;
     /** Prefix of every libvirt object of this stack: `<namePrefix>-<random suffix>`. */
     libvirtPrefix: pulumi.Output<string>;
-    /** libvirt network names. */
-    publicNetwork: pulumi.Output<string>;
-    storageNetwork: pulumi.Output<string>;
-    /** Path of the imported base image volume every VM disk overlays. */
-    baseVolumePath: pulumi.Output<string>;
-    /** The image's kernel and initramfs as pool volumes, when guests boot them directly (firstBoot "kernel"). */
-    bootVolumes?: { kernelPath: pulumi.Output<string>; initrdPath: pulumi.Output<string> };
+    /** Each host that runs machines, by host name. */
+    sites: Record<string, Site>;
     /** The operator's public key line, installed on every guest. */
     sshPublicKey: string;
     /** The matching private key, a secret. */
@@ -22,6 +30,16 @@ export interface LabContext {
     consolePassword: pulumi.Output<string>;
     /** The directors' shared VRRP password, a secret; only with two directors and PASS authentication. */
     vrrpPassword?: pulumi.Output<string>;
+}
+
+/** The site of the host that runs `machine` (config.placement says which). */
+export function siteOf(lab: LabContext, machine: string): Site {
+    const site = lab.sites[lab.config.placement[machine]];
+    if (!site) {
+        // validateConfig places every machine on a host the lab uses.
+        throw new Error(`machine ${machine} is placed on host "${lab.config.placement[machine]}", which the lab does not use`);
+    }
+    return site;
 }
 
 /**

@@ -3,7 +3,7 @@
 // NoCloud seed for cloud-init), and the domain, all children of a role component.
 import * as pulumi from "@pulumi/pulumi";
 import { GUEST_DOMAIN, instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData, GuestNic } from "./guestConfig";
-import { LabContext } from "./lab";
+import { LabContext, Site } from "./lab";
 import { CloudInitDisk, Domain, Volume } from "./libvirt";
 
 export interface MachineNic extends GuestNic {
@@ -15,6 +15,8 @@ export interface MachineArgs {
     lab: LabContext;
     /** Hostname and the middle of every libvirt name: "web1". */
     hostname: string;
+    /** The host it runs on: its pool, networks and base image. */
+    site: Site;
     nics: MachineNic[];
 }
 
@@ -26,22 +28,22 @@ export interface Machine {
 }
 
 export function createMachine(name: string, args: MachineArgs, parent: pulumi.Resource): Machine {
-    const { lab, hostname } = args;
+    const { lab, hostname, site } = args;
     const { config } = lab;
     const opts = { parent };
     const disk = new Volume(
         `${name}-disk`,
         {
-            connectionUri: config.libvirtUri,
+            connectionUri: site.uri,
             pool: config.storagePool,
             name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}.qcow2`,
-            backingVolumePath: lab.baseVolumePath,
+            backingVolumePath: site.baseVolumePath,
             capacityGiB: config.vm.diskGiB,
         },
         opts,
     );
     const domainArgs = {
-        connectionUri: config.libvirtUri,
+        connectionUri: site.uri,
         name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}`,
         domainType: config.domainType,
         vcpus: config.vm.vcpus,
@@ -49,7 +51,7 @@ export function createMachine(name: string, args: MachineArgs, parent: pulumi.Re
         diskPath: disk.path,
         nics: args.nics.map((nic) => ({ network: nic.network, mac: nic.mac })),
     };
-    if (lab.bootVolumes) {
+    if (site.bootVolumes) {
         // The command line carries the console password: a secret in the state.
         const kernelCmdline = pulumi.secret(
             lab.consolePassword.apply((consolePassword) =>
@@ -65,7 +67,7 @@ export function createMachine(name: string, args: MachineArgs, parent: pulumi.Re
         );
         const domain = new Domain(
             `${name}-vm`,
-            { ...domainArgs, kernelPath: lab.bootVolumes.kernelPath, initrdPath: lab.bootVolumes.initrdPath, kernelCmdline },
+            { ...domainArgs, kernelPath: site.bootVolumes.kernelPath, initrdPath: site.bootVolumes.initrdPath, kernelCmdline },
             opts,
         );
         return { domain, disk };
@@ -86,7 +88,7 @@ export function createMachine(name: string, args: MachineArgs, parent: pulumi.Re
     const seed = new CloudInitDisk(
         `${name}-seed`,
         {
-            connectionUri: config.libvirtUri,
+            connectionUri: site.uri,
             pool: config.storagePool,
             name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}-seed.iso`,
             userData,

@@ -4,7 +4,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MachineAddresses } from "./config";
 import { guestStep } from "./guestStep";
-import { LabContext } from "./lab";
+import { LabContext, siteOf } from "./lab";
 import { createMachine, Machine } from "./machine";
 import { sshHint, storageNic } from "./nics";
 
@@ -34,9 +34,10 @@ export class NfsStore extends pulumi.ComponentResource {
         this.storageIp = machine.storageIp;
         this.exportTarget = `${machine.storageIp}:${args.exportPath}`;
         this.sshHint = sshHint(lab, machine.storageIp);
+        const site = siteOf(lab, machine.name);
         this.machine = createMachine(
             name,
-            { lab, hostname: machine.name, nics: [storageNic(lab, machine.storageIp, "eth0")] },
+            { lab, hostname: machine.name, site, nics: [storageNic(lab, site, machine.storageIp, "eth0")] },
             this,
         );
         this.exported = guestStep(

@@ -1,6 +1,6 @@
 // The NICs of each kind of machine: public NIC first (eth0, default route via
 // the lab host), storage NIC second (eth1), as in the seed.
-import { LabContext } from "./lab";
+import { LabContext, Site } from "./lab";
 import { MachineNic } from "./machine";
 import { macFor } from "./net";
 
@@ -12,10 +12,10 @@ export const STORAGE_NIC = "eth1";
 export const PUBLIC_NETWORK_INDEX = 1;
 export const STORAGE_NETWORK_INDEX = 2;
 
-export function publicNic(lab: LabContext, address: string): MachineNic {
+export function publicNic(lab: LabContext, site: Site, address: string): MachineNic {
     return {
         name: PUBLIC_NIC,
-        network: lab.publicNetwork,
+        network: site.publicNetwork,
         mac: macFor(PUBLIC_NETWORK_INDEX, address),
         address,
         prefixLength: lab.config.publicSubnet.prefixLength,
@@ -23,10 +23,10 @@ export function publicNic(lab: LabContext, address: string): MachineNic {
     };
 }
 
-export function storageNic(lab: LabContext, address: string, name: "eth0" | "eth1"): MachineNic {
+export function storageNic(lab: LabContext, site: Site, address: string, name: "eth0" | "eth1"): MachineNic {
     return {
         name,
-        network: lab.storageNetwork,
+        network: site.storageNetwork,
         mac: macFor(STORAGE_NETWORK_INDEX, address),
         address,
         prefixLength: lab.config.storageSubnet.prefixLength,

@@ -5,7 +5,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ForwardingMode, RealServerConfig } from "./config";
 import { guestStep } from "./guestStep";
-import { LabContext } from "./lab";
+import { LabContext, siteOf } from "./lab";
 import { createMachine, Machine } from "./machine";
 import { publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
 
@@ -47,12 +47,14 @@ export class RealServer extends pulumi.ComponentResource {
         this.storageIp = server.storageIp;
         this.weight = server.weight;
         this.sshHint = sshHint(lab, server.publicIp);
+        const site = siteOf(lab, server.name);
         this.machine = createMachine(
             name,
             {
                 lab,
                 hostname: server.name,
-                nics: [publicNic(lab, server.publicIp), storageNic(lab, server.storageIp, STORAGE_NIC)],
+                site,
+                nics: [publicNic(lab, site, server.publicIp), storageNic(lab, site, server.storageIp, STORAGE_NIC)],
             },
             this,
         );

@@ -20,6 +20,7 @@ import {
     replacingDiff,
     sameKnown,
 } from "./checks";
+import { runOnHost, sshRouteOf } from "./hostShell";
 import { isLocalUri, isNotFound, parseInfo, virsh, virshError, virshOk } from "./virsh";
 import { NicSpec, renderDomainXml } from "./xml";
 
@@ -53,7 +54,7 @@ export interface DomainArgs {
     /**
      * File the serial console is also written to (by virtlogd; `virsh console`
      * still works). Default: /var/log/libvirt/qemu/NAME-console.log. Removed
-     * when the domain is deleted and the URI is local.
+     * when the domain is deleted (over ssh for a qemu+ssh URI).
      */
     consoleLogPath?: pulumi.Input<string>;
     /**
@@ -280,7 +281,8 @@ export async function updateDomain(id: string, news: DomainInputs): Promise<{ ou
 /**
  * destroy (if running) then undefine with its managed save, snapshot and
  * checkpoint metadata and nvram; a domain already gone is fine. Removes the
- * console log (and libvirt's NAME.log) when the URI is local.
+ * console log (and libvirt's NAME.log): directly when the URI is local, over
+ * ssh when it is qemu+ssh.
  */
 export async function removeDomain(
     uri: string,
@@ -308,9 +310,13 @@ export async function removeDomain(
             }
         }
     }
+    const files = [consoleLogPath ?? defaultConsoleLogPath(name), `/var/log/libvirt/qemu/${name}.log`];
     if (removeLogs && isLocalUri(uri)) {
-        const files = [consoleLogPath ?? defaultConsoleLogPath(name), `/var/log/libvirt/qemu/${name}.log`];
         await Promise.all(files.map((f) => fsp.rm(f, { force: true }).catch(() => undefined)));
+    } else if (removeLogs && sshRouteOf(uri)) {
+        // A remote host's logs go the way libvirt reaches it; a host that
+        // refuses is not worth failing the delete for.
+        await runOnHost(uri, ["rm", "-f", "--", ...files]).catch(() => undefined);
     }
 }
 

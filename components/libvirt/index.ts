@@ -11,3 +11,6 @@ export { Domain, DOMAIN_TYPE, domainProvider, defaultConsoleLogPath, defaultCpuM
 export type { DomainArgs, DomainInputs, DomainOutputs } from "./domain";
 export { renderDomainXml, renderNetworkXml, escapeXml } from "./xml";
 export type { DomainSpec, NetworkSpec, NicSpec } from "./xml";
+export { VxlanTunnel, VXLAN_TUNNEL_TYPE, vxlanTunnelProvider } from "./vxlan";
+export type { VxlanTunnelArgs, VxlanTunnelInputs, VxlanTunnelOutputs } from "./vxlan";
+export { runOnHost, sshRouteOf } from "./hostShell";

@@ -10,6 +10,7 @@ import {
     ReadAnswer,
     Failure,
     bridgeNameProblem,
+    checkInteger,
     checkName,
     checkOneOf,
     checkString,
@@ -29,15 +30,21 @@ export interface NetworkArgs {
     bridgeName: pulumi.Input<string>;
     /** "nat": `<forward mode='nat'/>`; "isolated": no `<forward>`. Required. */
     mode: pulumi.Input<"nat" | "isolated">;
-    /** Address of the host on the bridge, e.g. "172.16.16.1". Required. */
-    hostAddress: pulumi.Input<string>;
-    /** Prefix length of the subnet, e.g. 24. Required. */
-    prefixLength: pulumi.Input<number>;
+    /**
+     * Address of the host on the bridge, e.g. "172.16.16.1". Required for
+     * "nat"; without it an isolated network is a bridge the host has no
+     * address on (a lab network's segment on a host other than the gateway).
+     */
+    hostAddress?: pulumi.Input<string>;
+    /** Prefix length of the subnet, e.g. 24. Required with hostAddress. */
+    prefixLength?: pulumi.Input<number>;
     /**
      * Run libvirt's dnsmasq as a DNS server on hostAddress. Default: false
      * (no DHCP either, so no dnsmasq runs for the network at all).
      */
     dns?: pulumi.Input<boolean>;
+    /** MTU of the bridge and the guests' NICs on it, e.g. 1450 under VXLAN. Default: libvirt's (1500). */
+    mtu?: pulumi.Input<number>;
 }
 
 /** The inputs as the provider sees them (resolved): the network's spec and where to make it. */
@@ -55,7 +62,7 @@ export interface NetworkOutputs extends NetworkInputs {
 
 const KIND = "Network";
 /** Every input replaces: libvirt cannot change a running network's bridge or subnet. */
-const NETWORK_KEYS = ["connectionUri", "name", "bridgeName", "mode", "hostAddress", "prefixLength", "dns"] as const;
+const NETWORK_KEYS = ["connectionUri", "name", "bridgeName", "mode", "hostAddress", "prefixLength", "dns", "mtu"] as const;
 
 export function checkNetwork(news: NetworkInputs): CheckAnswer<NetworkInputs> {
     const failures: Failure[] = [];
@@ -68,7 +75,12 @@ export function checkNetwork(news: NetworkInputs): CheckAnswer<NetworkInputs> {
             failures.push({ property: "bridgeName", reason: problem });
         }
     }
-    if (!isUnknown(news.hostAddress) && !isUnknown(news.prefixLength)) {
+    checkInteger(failures, "mtu", news.mtu, 68, 65535, true);
+    if (news.hostAddress === undefined) {
+        if (news.mode === "nat") {
+            failures.push({ property: "hostAddress", reason: "a NAT network needs the host's address on it (its gateway)" });
+        }
+    } else if (!isUnknown(news.hostAddress) && !isUnknown(news.prefixLength)) {
         const problem = hostAddressProblem(String(news.hostAddress), Number(news.prefixLength));
         if (problem) {
             failures.push({ property: problem.startsWith("prefixLength") ? "prefixLength" : "hostAddress", reason: problem });
@@ -215,8 +227,8 @@ export class Network extends pulumi.dynamic.Resource {
     /** libvirt's UUID of the network (also the resource id). */
     declare public readonly uuid: pulumi.Output<string>;
     declare public readonly mode: pulumi.Output<"nat" | "isolated">;
-    declare public readonly hostAddress: pulumi.Output<string>;
-    declare public readonly prefixLength: pulumi.Output<number>;
+    declare public readonly hostAddress: pulumi.Output<string | undefined>;
+    declare public readonly prefixLength: pulumi.Output<number | undefined>;
     declare public readonly connectionUri: pulumi.Output<string>;
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.CustomResourceOptions) {

@@ -30,10 +30,13 @@ export interface NetworkSpec {
     bridgeName: string;
     /** nat: `<forward mode='nat'/>`; isolated: no `<forward>` at all. */
     mode: "nat" | "isolated";
-    hostAddress: string;
-    prefixLength: number;
+    /** The host's address on the bridge; none: a bridge the host has no address on (isolated only). */
+    hostAddress?: string;
+    prefixLength?: number;
     /** libvirt's dnsmasq DNS service on the bridge (default false: no dnsmasq at all). */
     dns?: boolean;
+    /** MTU of the bridge and of every guest NIC on it (libvirt's default, 1500, when absent). */
+    mtu?: number;
 }
 
 /**
@@ -46,13 +49,19 @@ export function renderNetworkXml(spec: NetworkSpec): string {
         `  <name>${escapeXml(spec.name)}</name>`,
         `  <bridge name='${escapeXml(spec.bridgeName)}' stp='on' delay='0'/>`,
     ];
+    if (spec.mtu !== undefined) {
+        lines.push(`  <mtu size='${spec.mtu}'/>`);
+    }
     if (spec.mode === "nat") {
         lines.push("  <forward mode='nat'/>");
     }
     if (!spec.dns) {
         lines.push("  <dns enable='no'/>");
     }
-    lines.push(`  <ip address='${escapeXml(spec.hostAddress)}' prefix='${spec.prefixLength}'/>`, "</network>", "");
+    if (spec.hostAddress !== undefined) {
+        lines.push(`  <ip address='${escapeXml(spec.hostAddress)}' prefix='${spec.prefixLength ?? 24}'/>`);
+    }
+    lines.push("</network>", "");
     return lines.join("\n");
 }
 

@@ -11,6 +11,7 @@ import { cloudInitDiskProvider } from "../../components/libvirt/cloudInitDisk";
 import { DomainInputs, DomainOutputs, domainProvider } from "../../components/libvirt/domain";
 import { NetworkInputs, networkProvider } from "../../components/libvirt/network";
 import { volumeProvider } from "../../components/libvirt/volume";
+import { vxlanTunnelProvider } from "../../components/libvirt/vxlan";
 
 const dir = mkdtempSync(join(tmpdir(), "lvslab-ser-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,6 +21,7 @@ const providers: Record<string, pulumi.dynamic.ResourceProvider> = {
     volume: volumeProvider,
     cloudInitDisk: cloudInitDiskProvider,
     domain: domainProvider,
+    vxlanTunnel: vxlanTunnelProvider,
 };
 
 /** Serializes like pulumi.dynamic.Resource and loads the text as a fresh module. */
