@@ -29,6 +29,14 @@ LIBVIRTD_PID="$RUN_DIR/libvirtd.pid"
 VIRTLOGD_PID="$RUN_DIR/virtlogd.pid"
 # Written once the namespace is ours: stop removes only what this names.
 NETNS_FILE="$RUN_DIR/netns"
+# An sshd inside the lab host, so that another machine (or another lab host)
+# reaches its libvirt over qemu+ssh like a remote host's: its keys and config.
+SSH_DIR="$ROOT/ssh"
+SSHD_PID="$RUN_DIR/sshd.pid"
+SSHD_ADDRESS_FILE="$RUN_DIR/sshd-address"
+SSH_PORT="${LVSLAB_SSH_PORT:-22}"
+# ssh for the URI's command=: checks the host key against SSH_DIR/known_hosts.
+SSH_WRAPPER="$(dirname "$SELF")/lib/labhost-ssh"
 # Mount points any lab host had to create on the machine (empty directories),
 # one list for all of them: deleting a directory detaches the mounts other
 # mount namespaces have on it, so removing one while another lab host runs
@@ -46,7 +54,7 @@ PRIVATE_DIRS=(
 
 usage() {
     cat <<EOF
-Usage: $(basename "$0") start|stop [--purge|--purge-if-empty]|status|exec CMD...|uri|--help
+Usage: $(basename "$0") start|stop [--purge|--purge-if-empty]|status|exec CMD...|uri|underlay PEER_NETNS CIDR PEER_CIDR|sshd ADDRESS|ssh-uri|--help
 
 Runs lab host "$NAME": libvirtd and virtlogd in the network namespace "$NS"
 and a private mount namespace whose libvirt directories live under
@@ -65,6 +73,16 @@ $ROOT (the root), with the storage pool "$POOL" in $POOL_DIR.
   exec CMD...   run CMD inside the lab host (both namespaces): qemu:///system
                 there is this lab host's libvirtd
   uri           print the URI that reaches this libvirtd from outside
+  underlay PEER_NETNS CIDR PEER_CIDR
+                join this lab host to another one's network namespace with
+                a veth pair (ul-PEER here, ul-$NAME there), addressed CIDR
+                here and PEER_CIDR there: the underlay a lab spread over two
+                lab hosts runs its VXLAN tunnels over (idempotent; it goes
+                with either namespace)
+  sshd ADDRESS  start an sshd inside the lab host on ADDRESS:$SSH_PORT (root,
+                key only; keys in $SSH_DIR), so its libvirt is reached over
+                qemu+ssh like a remote host's; prints that URI (idempotent)
+  ssh-uri       print that qemu+ssh URI again
 
 Environment (defaults):
   LVSLAB_LABHOST=$NAME  (the lab host's name)
@@ -72,6 +90,7 @@ Environment (defaults):
   LVSLAB_LABHOST_ROOT=$ROOT
   LVSLAB_NETNS=$NS  LVSLAB_POOL=$POOL
   LVSLAB_START_TIMEOUT=$START_TIMEOUT (seconds to wait for libvirtd)
+  LVSLAB_SSH_PORT=$SSH_PORT (the sshd's port)
 Logs: $LOG, $LIBVIRTD_LOG, $VIRTLOGD_LOG
 EOF
 }
@@ -385,6 +404,8 @@ do_stop() {
             run_inside 30 virsh -c "$URI" net-destroy "$net" || log "warning: virsh net-destroy $net failed (see $LOG)"
         done
     fi
+    stop_pid "$SSHD_PID" sshd
+    rm -f "$SSHD_ADDRESS_FILE"
     stop_pid "$LIBVIRTD_PID" libvirtd
     stop_pid "$VIRTLOGD_PID" virtlogd
     # Whatever is still in our namespace was started by our daemons (qemu,
@@ -472,6 +493,95 @@ cmd_uri() {
     echo "qemu:///system?socket=$ROOT/run/libvirt/libvirt-sock"
 }
 
+# ul-NAME, cut to Linux's 15 characters.
+underlay_device() {
+    local name="ul-$1"
+    echo "${name:0:15}"
+}
+
+cmd_underlay() {
+    local peer_ns="${1:-}" cidr="${2:-}" peer_cidr="${3:-}" ns here there tmp
+    if [ -z "$peer_ns" ] || [ -z "$cidr" ] || [ -z "$peer_cidr" ]; then
+        die "underlay needs PEER_NETNS CIDR PEER_CIDR, e.g. underlay lvslab2 10.255.0.1/24 10.255.0.2/24"
+    fi
+    is_up || die "lab host $NAME is not started (run: $(basename "$0") start)"
+    ns="$(recorded_netns)"
+    netns_exists "$peer_ns" || die "network namespace $peer_ns does not exist; start that lab host first (LVSLAB_LABHOST=$peer_ns $(basename "$0") start)"
+    [ "$peer_ns" != "$ns" ] || die "underlay joins two lab hosts; $peer_ns is this one's own namespace"
+    here="$(underlay_device "$peer_ns")"
+    there="$(underlay_device "$NAME")"
+    if ip -n "$ns" link show dev "$here" >/dev/null 2>&1; then
+        log "underlay to $peer_ns exists ($here)"
+    else
+        # Made in the machine's namespace under names of this process's,
+        # then each end moved into its lab host and renamed there.
+        tmp="lvul$$"
+        log "underlay: veth $here ($cidr, netns $ns) <-> $there ($peer_cidr, netns $peer_ns)"
+        run_logged 10 ip link add "${tmp}a" type veth peer name "${tmp}b" || die "ip link add ${tmp}a type veth"
+        if ! { run_logged 10 ip link set "${tmp}a" netns "$ns" name "$here" &&
+            run_logged 10 ip link set "${tmp}b" netns "$peer_ns" name "$there"; }; then
+            ip link del "${tmp}a" 2>/dev/null || ip -n "$ns" link del "$here" 2>/dev/null || true
+            die "moving the underlay's ends into $ns and $peer_ns"
+        fi
+    fi
+    run_logged 10 ip -n "$ns" addr replace "$cidr" dev "$here" || die "ip addr replace $cidr dev $here (netns $ns)"
+    run_logged 10 ip -n "$peer_ns" addr replace "$peer_cidr" dev "$there" || die "ip addr replace $peer_cidr dev $there (netns $peer_ns)"
+    run_logged 10 ip -n "$ns" link set "$here" up || die "ip link set $here up (netns $ns)"
+    run_logged 10 ip -n "$peer_ns" link set "$there" up || die "ip link set $there up (netns $peer_ns)"
+}
+
+cmd_ssh_uri() {
+    local address port=""
+    [ -f "$SSHD_ADDRESS_FILE" ] || die "no sshd in lab host $NAME (run: $(basename "$0") sshd ADDRESS)"
+    address="$(cat "$SSHD_ADDRESS_FILE")"
+    [ "$SSH_PORT" = 22 ] || port=":$SSH_PORT"
+    echo "qemu+ssh://root@$address$port/system?keyfile=$SSH_DIR/client_ed25519&command=$SSH_WRAPPER"
+}
+
+cmd_sshd() {
+    local address="${1:-}" config="$SSH_DIR/sshd_config" known="${1:-}" sshd_bin
+    [ -n "$address" ] || die "sshd needs the ADDRESS to listen on (one of the lab host's own, e.g. its underlay address)"
+    is_up || die "lab host $NAME is not started (run: $(basename "$0") start)"
+    sshd_bin="$(command -v sshd || echo /usr/sbin/sshd)"
+    [ -x "$sshd_bin" ] || die "sshd not found (apt-get install openssh-server)"
+    if pid_of "$SSHD_PID" sshd >/dev/null; then
+        log "sshd already running (pid $(pid_of "$SSHD_PID" sshd))"
+        cmd_ssh_uri
+        return 0
+    fi
+    mkdir -p "$SSH_DIR"
+    chmod 0700 "$SSH_DIR"
+    [ -f "$SSH_DIR/host_ed25519" ] || run_logged 30 ssh-keygen -q -t ed25519 -N "" -C "labhost $NAME host key" -f "$SSH_DIR/host_ed25519" || die "ssh-keygen (host key)"
+    [ -f "$SSH_DIR/client_ed25519" ] || run_logged 30 ssh-keygen -q -t ed25519 -N "" -C "to labhost $NAME" -f "$SSH_DIR/client_ed25519" || die "ssh-keygen (client key)"
+    cp "$SSH_DIR/client_ed25519.pub" "$SSH_DIR/authorized_keys"
+    # What the client checks the host key against (labhost-ssh points ssh at it).
+    [ "$SSH_PORT" = 22 ] || known="[$address]:$SSH_PORT"
+    echo "$known $(cut -d' ' -f1,2 "$SSH_DIR/host_ed25519.pub")" >"$SSH_DIR/known_hosts"
+    printf '%s\n' \
+        "# sshd of lab host $NAME (written by labhost.sh sshd)" \
+        "ListenAddress $address:$SSH_PORT" \
+        "HostKey $SSH_DIR/host_ed25519" \
+        "PidFile $SSHD_PID" \
+        "AuthorizedKeysFile $SSH_DIR/authorized_keys" \
+        "AllowUsers root" \
+        "PermitRootLogin prohibit-password" \
+        "PasswordAuthentication no" \
+        "KbdInteractiveAuthentication no" \
+        "UsePAM no" \
+        "X11Forwarding no" >"$config"
+    # sshd insists on its privilege separation directory; one made here is
+    # recorded like the mount points, and the last lab host removes it.
+    if [ ! -d /run/sshd ]; then
+        mkdir -p /run/sshd "$LVSLAB_HOME"
+        echo /run/sshd >>"$MOUNTPOINTS_FILE"
+    fi
+    log "starting sshd on $address:$SSH_PORT inside the lab host"
+    run_inside 15 "$sshd_bin" -f "$config" -E "$ROOT/sshd.log" || die "sshd did not start (see $ROOT/sshd.log)"
+    wait_pidfile "$SSHD_PID" sshd 10 || die "sshd did not come up (no live pid in $SSHD_PID after 10 s; see $ROOT/sshd.log)"
+    echo "$address" >"$SSHD_ADDRESS_FILE"
+    cmd_ssh_uri
+}
+
 cmd_exec() {
     [ "$#" -gt 0 ] || die "exec needs a command"
     local pid
@@ -491,6 +601,9 @@ main() {
     status) cmd_status ;;
     exec) cmd_exec "$@" ;;
     uri) cmd_uri ;;
+    underlay) cmd_underlay "$@" ;;
+    sshd) cmd_sshd "$@" ;;
+    ssh-uri) cmd_ssh_uri ;;
     _start-daemons-inside) start_daemons_inside ;;
     -h | --help | help) usage ;;
     *)
