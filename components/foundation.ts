@@ -150,6 +150,10 @@ export class Foundation extends pulumi.ComponentResource {
                 storageNetwork: hostNetworks.storage.name,
                 baseVolumePath: baseImage.path,
                 ...(bootVolumes ? { bootVolumes } : {}),
+                // The network's <mtu> reaches the tap devices but not the
+                // guests: each NIC carries it too, or guest-to-guest TCP
+                // across hosts would send frames the tunnel drops.
+                ...(spread ? { nicMtu: spread.mtu } : {}),
             };
         }
 

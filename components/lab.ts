@@ -14,6 +14,8 @@ export interface Site {
     baseVolumePath: pulumi.Output<string>;
     /** The image's kernel and initramfs as pool volumes on the host, when guests boot them directly (firstBoot "kernel"). */
     bootVolumes?: { kernelPath: pulumi.Output<string>; initrdPath: pulumi.Output<string> };
+    /** The guests' NIC MTU when the networks are joined by VXLAN; none: libvirt's 1500. */
+    nicMtu?: number;
 }
 
 export interface LabContext {

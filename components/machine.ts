@@ -49,7 +49,7 @@ export function createMachine(name: string, args: MachineArgs, parent: pulumi.Re
         vcpus: config.vm.vcpus,
         memoryMiB: config.vm.memoryMiB,
         diskPath: disk.path,
-        nics: args.nics.map((nic) => ({ network: nic.network, mac: nic.mac })),
+        nics: args.nics.map((nic) => ({ network: nic.network, mac: nic.mac, ...(site.nicMtu !== undefined ? { mtu: site.nicMtu } : {}) })),
     };
     if (site.bootVolumes) {
         // The command line carries the console password: a secret in the state.

@@ -183,6 +183,13 @@ describe("a lab spread over two hosts (director2, web3, web4 on b)", () => {
         );
     });
 
+    it("gives every guest NIC on either host the lowered MTU itself: libvirt tells the guest only the NIC's", () => {
+        for (const domain of ofKind("Domain")) {
+            const nics = domain.inputs.nics as { mtu?: number }[];
+            assert.ok(nics.length > 0 && nics.every((nic) => nic.mtu === 1450), `${domain.name}'s NICs have MTU 1450`);
+        }
+    });
+
     it("says in its outputs which host runs which machine", () => {
         const libvirt = outputs.libvirt as { uri: string; hosts: { name: string; uri: string; machines: string[] }[] };
         assert.equal(libvirt.uri, URI_A);

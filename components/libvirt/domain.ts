@@ -50,7 +50,7 @@ export interface DomainArgs {
     initrdPath?: pulumi.Input<string>;
     kernelCmdline?: pulumi.Input<string>;
     /** virtio NICs, in this order (the guest sees them as its 1st, 2nd, ... NIC). Required. */
-    nics: pulumi.Input<pulumi.Input<{ network: pulumi.Input<string>; mac: pulumi.Input<string> }>[]>;
+    nics: pulumi.Input<pulumi.Input<{ network: pulumi.Input<string>; mac: pulumi.Input<string>; mtu?: pulumi.Input<number> }>[]>;
     /**
      * File the serial console is also written to (by virtlogd; `virsh console`
      * still works). Default: /var/log/libvirt/qemu/NAME-console.log. Removed
@@ -169,7 +169,8 @@ export function checkDomain(news: DomainInputs): CheckAnswer<DomainInputs> {
                     failures.push({ property: `nics[${i}].mac`, reason: `nics[${i}].mac ${mac} is used twice in this domain` });
                 }
                 seen.add(mac);
-                return { network: nic.network, mac };
+                checkInteger(failures, `nics[${i}].mtu`, nic.mtu, 68, 65535, true);
+                return { network: nic.network, mac, ...(nic.mtu !== undefined ? { mtu: nic.mtu } : {}) };
             });
         }
     }

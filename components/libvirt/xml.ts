@@ -71,6 +71,12 @@ export interface NicSpec {
     network: string;
     /** MAC address, e.g. 52:54:00:12:34:56. */
     mac: string;
+    /**
+     * The NIC's MTU (`<mtu size=.../>`): qemu tells a virtio guest (host_mtu),
+     * so the guest's own NIC takes it. libvirt 9 gives a network's `<mtu>` to
+     * the tap device only, not to the guest. Default: none (1500).
+     */
+    mtu?: number;
 }
 
 /** CPU models with a meaning of their own; anything else is a named model. */
@@ -160,6 +166,7 @@ export function renderDomainXml(spec: DomainSpec): string {
             `      <source network='${escapeXml(nic.network)}'/>`,
             `      <mac address='${escapeXml(nic.mac)}'/>`,
             "      <model type='virtio'/>",
+            ...(nic.mtu !== undefined ? [`      <mtu size='${nic.mtu}'/>`] : []),
             "    </interface>",
         );
     }

@@ -8,7 +8,8 @@ import { shellQuote, sshRouteOf } from "../../components/libvirt/hostShell";
 import { checkNetwork } from "../../components/libvirt/network";
 import { UNKNOWN } from "../../components/libvirt/checks";
 import { checkVxlanTunnel, diffVxlanTunnel, parseFloodTargets, parseIpLink, VxlanTunnelInputs } from "../../components/libvirt/vxlan";
-import { renderNetworkXml, xmlAttr } from "../../components/libvirt/xml";
+import { checkDomain } from "../../components/libvirt/domain";
+import { renderDomainXml, renderNetworkXml, xmlAttr } from "../../components/libvirt/xml";
 
 describe("reaching a libvirt host's shell", () => {
     it("runs nothing through ssh for a local URI", () => {
@@ -129,5 +130,32 @@ describe("a network on a host other than the gateway", () => {
             checkNetwork({ ...base, mode: "isolated", mtu: 20 }).failures.map((f) => f.property),
             ["mtu"],
         );
+    });
+});
+
+describe("a guest NIC with an MTU", () => {
+    const domain = {
+        name: "lab-web3",
+        domainType: "qemu" as const,
+        vcpus: 1,
+        memoryMiB: 512,
+        diskPath: "/pool/lab-web3.qcow2",
+        diskFormat: "qcow2",
+        consoleLogPath: "/var/log/lab-web3-console.log",
+        cpuModel: "qemu64",
+    };
+
+    it("says so in the interface, which qemu passes to the virtio guest; none without one, as before", () => {
+        const withMtu = renderDomainXml({ ...domain, nics: [{ network: "lab-public", mac: "52:54:00:01:10:b1", mtu: 1450 }] });
+        assert.match(withMtu, /<model type='virtio'\/>\n {6}<mtu size='1450'\/>\n {4}<\/interface>/);
+        assert.doesNotMatch(renderDomainXml({ ...domain, nics: [{ network: "lab-public", mac: "52:54:00:01:10:b1" }] }), /<mtu/);
+    });
+
+    it("keeps the MTU through the domain's check, and refuses a nonsense one", () => {
+        const ok = checkDomain({ ...domain, connectionUri: "qemu:///system", nics: [{ network: "n", mac: "52:54:00:01:10:B1", mtu: 1450 }] });
+        assert.deepEqual(ok.failures, []);
+        assert.deepEqual(ok.inputs.nics, [{ network: "n", mac: "52:54:00:01:10:b1", mtu: 1450 }]);
+        const bad = checkDomain({ ...domain, connectionUri: "qemu:///system", nics: [{ network: "n", mac: "52:54:00:01:10:b1", mtu: 9 }] });
+        assert.deepEqual(bad.failures.map((f) => f.property), ["nics[0].mtu"]);
     });
 });
