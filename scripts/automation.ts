@@ -167,7 +167,7 @@ export async function checkLibvirtAnswers(uri: string, context: FailureContext):
  * user can fix, before it starts: for `up`, a lab subnet already routed
  * through another interface of this host (libvirt refuses to start a network
  * on it); then libvirt not answering (every URI the stack's resources use,
- * and for `up` the configured one).
+ * and for `up` every configured host's).
  */
 async function preflight(stack: auto.Stack, operation: Operation, config: LabConfig | undefined, context: FailureContext): Promise<void> {
     const resources = await stateResources(stack);
@@ -179,7 +179,11 @@ async function preflight(stack: auto.Stack, operation: Operation, config: LabCon
         }
     }
     if (operation === "up" && config) {
-        uris.add(config.libvirtUri);
+        // Every host of a spread lab: one that cannot be reached is said
+        // before anything is made on the others.
+        for (const host of config.hosts) {
+            uris.add(host.uri);
+        }
     }
     if (operation === "up" && config && isLocalUri(config.libvirtUri) && fs.existsSync("/proc/net/route")) {
         const clashes = subnetClashes(
