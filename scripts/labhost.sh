@@ -322,12 +322,27 @@ remove_created_mountpoints() {
     rm -f "$MOUNTPOINTS_FILE"
 }
 
+# Daemons keep every descriptor they inherit: a lock the caller holds
+# (`flock LOCK scripts/lab up`) would stay held by libvirtd and virtlogd until
+# the lab host stops, long after the caller is gone (seen: two idle lab hosts
+# kept the machine's lab lock). Only stdin, stdout and stderr go to them.
+close_inherited_fds() {
+    local entry fd
+    for entry in /proc/self/fd/*; do
+        fd=${entry##*/}
+        if [ "$fd" -gt 2 ]; then
+            exec {fd}>&-
+        fi
+    done
+}
+
 # Runs inside the new network namespace: `ip netns exec` gave this process a
 # mount namespace of its own (with / a slave, so nothing propagates back to
 # the machine). The bind mounts and the daemons started here share it; the
 # namespace goes away when the last of them ends.
 start_daemons_inside() {
     local entry
+    close_inherited_fds
     for entry in "${PRIVATE_DIRS[@]}"; do
         mount --bind "$ROOT/${entry#*=}" "${entry%%=*}"
     done
