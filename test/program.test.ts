@@ -7,42 +7,13 @@ import { after, before, describe, it } from "node:test";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { labMocks, Recorded } from "./helpers/labMocks";
 import { StepSandbox } from "./helpers/stepSandbox";
-
-interface Recorded {
-    type: string;
-    name: string;
-    inputs: Record<string, unknown>;
-    parent?: string;
-}
 
 let recorded: Recorded[] = [];
 
 pulumi.runtime.setMocks(
-    {
-        newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-            const inputs = args.inputs as Record<string, unknown>;
-            recorded.push({ type: args.type, name: args.name, inputs });
-            const state: Record<string, unknown> = { ...inputs };
-            if (args.type.endsWith(":Volume") || args.type.endsWith(":CloudInitDisk")) {
-                state.path = `/pool/${String(inputs.name)}`;
-            }
-            if (args.type === "random:index/randomString:RandomString") {
-                state.result = "ab12cd";
-            }
-            if (args.type === "random:index/randomPassword:RandomPassword") {
-                state.result = "Pw0".padEnd(Number(inputs.length), "x");
-            }
-            if (args.type === "command:remote:Command") {
-                state.stdout = "IP Virtual Server version 1.2.1\n";
-                state.stderr = "";
-            }
-            return { id: `${args.name}-id`, state };
-        },
-        call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-            return args.inputs as Record<string, unknown>;
-        },
-    },
+    labMocks((resource) => recorded.push(resource)),
     "lvs-dr-lab",
     "dev",
     false,

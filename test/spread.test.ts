@@ -9,40 +9,12 @@ import { after, before, describe, it } from "node:test";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-
-interface Recorded {
-    type: string;
-    name: string;
-    inputs: Record<string, unknown>;
-}
+import { labMocks, Recorded } from "./helpers/labMocks";
 
 let recorded: Recorded[] = [];
 
 pulumi.runtime.setMocks(
-    {
-        newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-            const inputs = args.inputs as Record<string, unknown>;
-            recorded.push({ type: args.type, name: args.name, inputs });
-            const state: Record<string, unknown> = { ...inputs };
-            if (args.type.endsWith(":Volume")) {
-                // Paths as a pool on each host would give them, told apart by host.
-                state.path = `/pool/${String(inputs.connectionUri).includes("ssh") ? "b" : "a"}/${String(inputs.name)}`;
-            }
-            if (args.type.endsWith(":Network")) {
-                state.uuid = `uuid-of-${args.name}`;
-            }
-            if (args.type === "random:index/randomString:RandomString") {
-                state.result = "ab12cd";
-            }
-            if (args.type === "random:index/randomPassword:RandomPassword") {
-                state.result = "Pw0".padEnd(Number(inputs.length), "x");
-            }
-            return { id: `${args.name}-id`, state };
-        },
-        call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-            return args.inputs as Record<string, unknown>;
-        },
-    },
+    labMocks((resource) => recorded.push(resource), (inputs) => `/pool/${String(inputs.connectionUri).includes("ssh") ? "b" : "a"}/${String(inputs.name)}`),
     "lvs-dr-lab",
     "spread",
     false,
