@@ -43,6 +43,13 @@ sweep_killed_runs() {
         if [ -f "$dir/labhost-name" ]; then
             LVSLAB_LABHOST=$(cat "$dir/labhost-name") LVSLAB_LABHOST_ROOT="$dir/labhost" "$LABHOST" stop --purge || true
         fi
+        # A run with more lab hosts (scripts/spread.sh) lists them, NAME ROOT a line.
+        if [ -f "$dir/more-labhosts" ]; then
+            local more_name more_root
+            while read -r more_name more_root; do
+                LVSLAB_LABHOST=$more_name LVSLAB_LABHOST_ROOT=$more_root "$LABHOST" stop --purge || true
+            done <"$dir/more-labhosts"
+        fi
         rm -rf -- "$dir"
     done
 }

@@ -38,6 +38,8 @@ ensure_backend_dir
 NAME_A=$LVSLAB_LABHOST
 NAME_B="${LVSLAB_LABHOST}b"
 ROOT_B="$RUN_DIR/labhost-b"
+# So a later run can sweep host b too if this one is killed before its clean-up.
+echo "$NAME_B $ROOT_B" >"$RUN_DIR/more-labhosts"
 say "spread: run directory $RUN_DIR (new), lab hosts $NAME_A (a, the gateway) and $NAME_B (b), state $PULUMI_BACKEND_URL"
 for path in "$LVSLAB_LABHOST_ROOT" "$ROOT_B"; do
     [ -e "$path" ] && die "the lab host root $path exists before the run"
