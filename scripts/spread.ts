@@ -17,7 +17,8 @@ import { runOnHost } from "../components/libvirt";
 import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX } from "../components/nics";
 import { openStack, PROJECT_ROOT, runOperation, validatedConfig } from "./automation";
-import { delay, errorText, formatTable, get, holdsVip, labOutputs, leftovers, libvirtTargetOf, PhaseLog, runMain, sshRun, tally, virshText, waitFor, writeResults } from "./harness";
+import { failoverDrill } from "./failover";
+import { errorText, formatTable, get, labOutputs, leftovers, libvirtTargetOf, PhaseLog, runMain, sshRun, tally, virshText, writeResults } from "./harness";
 import { smokeTest, SmokeInputs } from "./smoke";
 
 // ---------------------------------------------------------------- pure parts
@@ -59,82 +60,6 @@ export function labVxlanDevices(ipJson: string, bridgePrefix: string): string[] 
 interface SpreadOutputs extends SmokeInputs {
     libvirt: { uri: string; pool: string; prefix: string; hosts?: { name: string; uri: string; machines: string[] }[] };
     directors: { name: string; role: string; publicIp: string }[];
-}
-
-/** A request to the VIP every 250 ms until stopped: when each one failed or succeeded. */
-function startProbe(out: SpreadOutputs): { stop: () => Promise<{ at: number; ok: boolean }[]> } {
-    const samples: { at: number; ok: boolean }[] = [];
-    let running = true;
-    const loop = (async () => {
-        while (running) {
-            const at = Date.now();
-            const answer = await get(out.vipUrl, out.identityHeader, 1000).catch(() => undefined);
-            samples.push({ at, ok: answer?.status === 200 && answer.body.trim() === out.expectedPage });
-            await delay(250);
-        }
-    })();
-    return {
-        stop: async () => {
-            running = false;
-            await loop;
-            return samples;
-        },
-    };
-}
-
-/** Seconds from `from` to the last failed request after it, 0 when none failed. */
-function outageAfter(samples: { at: number; ok: boolean }[], from: number, until: number): number {
-    const failed = samples.filter((s) => !s.ok && s.at >= from && s.at < until);
-    return failed.length === 0 ? 0 : (failed[failed.length - 1].at - from) / 1000;
-}
-
-/** The limit the e2e's failover drill holds a failover to. */
-const FAILOVER_LIMIT_SECONDS = 10;
-
-/** The MASTER (host a) stops keepalived: the BACKUP (host b) takes the VIP across the tunnel; then back. */
-async function failoverDrill(out: SpreadOutputs, figures: Record<string, unknown>): Promise<string[]> {
-    const [master, backup] = out.directors;
-    const probe = startProbe(out);
-    await delay(3000);
-    const stoppedAt = Date.now();
-    await sshRun(out.ssh, master.publicIp, "sudo systemctl stop keepalived");
-    const movedAt = await waitFor(() => holdsVip(out, backup.publicIp), 30_000);
-    await delay(FAILOVER_LIMIT_SECONDS * 1000);
-    const startedAt = Date.now();
-    await sshRun(out.ssh, master.publicIp, "sudo systemctl start keepalived");
-    const backAt = await waitFor(async () => (await holdsVip(out, master.publicIp)) && !(await holdsVip(out, backup.publicIp)), 60_000);
-    await delay(FAILOVER_LIMIT_SECONDS * 1000);
-    const samples = await probe.stop();
-    const away = outageAfter(samples, stoppedAt, startedAt);
-    const back = outageAfter(samples, startedAt, Date.now());
-    Object.assign(figures, {
-        vipMovedAfterSeconds: movedAt === undefined ? undefined : (movedAt - stoppedAt) / 1000,
-        outageOnFailoverSeconds: away,
-        vipBackAfterSeconds: backAt === undefined ? undefined : (backAt - startedAt) / 1000,
-        outageOnFailbackSeconds: back,
-        requests: samples.length,
-        failedRequests: samples.filter((s) => !s.ok).length,
-    });
-    console.log(`failover: ${JSON.stringify(figures)}`);
-    const problems: string[] = [];
-    if (movedAt === undefined) {
-        problems.push(`the VIP never moved to ${backup.name}`);
-    }
-    if (backAt === undefined) {
-        problems.push(`the VIP never came back to ${master.name}`);
-    }
-    for (const [what, seconds] of [
-        ["failover", away],
-        ["failback", back],
-    ] as const) {
-        if (seconds > FAILOVER_LIMIT_SECONDS) {
-            problems.push(`requests failed for ${seconds.toFixed(1)} s on ${what} (limit ${FAILOVER_LIMIT_SECONDS} s)`);
-        }
-    }
-    if (!samples.slice(-8).every((s) => s.ok)) {
-        problems.push("the last requests of the drill did not all succeed");
-    }
-    return problems;
 }
 
 /** Every host's running domains of the lab, by host name. */
@@ -234,9 +159,15 @@ async function main(): Promise<number> {
                 return mac !== undefined && mac === want ? [] : [`the VIP's neighbour entry is ${mac ?? "missing"}, not ${holder?.name ?? "a director"}'s ${want ?? "MAC"}`];
             },
         );
-        const drill: Record<string, unknown> = {};
-        figures.failover = drill;
-        await phase("failover: the MASTER (host a) stops keepalived, the BACKUP (host b) takes the VIP, then back", () => failoverDrill(out, drill), (problems) => problems);
+        await phase(
+            "failover: the MASTER (host a) stops keepalived, the BACKUP (host b) takes the VIP, then back",
+            async () => {
+                const report = await failoverDrill(out);
+                figures.failover = report.measured;
+                return report.problems;
+            },
+            (problems) => problems,
+        );
 
         const target = await libvirtTargetOf(stack);
         await phase("destroy", () => runOperation(stack, "destroy"));
