@@ -20,6 +20,7 @@ import { openStack, PROJECT_ROOT, runOperation, validatedConfig } from "./automa
 import { failoverDrill } from "./failover";
 import { errorText, formatTable, get, labOutputs, leftovers, libvirtTargetOf, PhaseLog, runMain, sshRun, tally, virshText, writeResults } from "./harness";
 import { smokeTest, SmokeInputs } from "./smoke";
+import { neighbourMac } from "./tools/parse";
 
 // ---------------------------------------------------------------- pure parts
 
@@ -36,12 +37,6 @@ export function placementProblems(expected: Readonly<Record<string, string[]>>, 
         }
     }
     return problems;
-}
-
-/** The neighbour entry of `address` in `ip neigh show` output: its MAC, lower-cased, if any. */
-export function neighbourMac(ipNeigh: string, address: string): string | undefined {
-    const line = ipNeigh.split("\n").find((l) => l.startsWith(`${address} `));
-    return /\blladdr ([0-9a-f:]{17})\b/i.exec(line ?? "")?.[1].toLowerCase();
 }
 
 /** The VXLAN devices named in `ip -json -details link show type vxlan` that start with the lab's bridge prefix. */

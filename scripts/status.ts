@@ -5,9 +5,8 @@
 import { openStack, plainOutputs } from "./automation";
 import { sshRun } from "./harness";
 import { SmokeInputs } from "./smoke";
-import { runChecked, virshArgs } from "./tools/live";
-import { parseDomainStates } from "./tools/parse";
-import { LabTopology, topologyFromOutputs } from "./tools/topology";
+import { domainStatesOf } from "./tools/live";
+import { topologyFromOutputs } from "./tools/topology";
 
 interface StatusInputs extends SmokeInputs {
     keepalived: boolean;
@@ -16,16 +15,6 @@ interface StatusInputs extends SmokeInputs {
     realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string; sshHint: string }[];
     nfs: { name: string; storageIp: string; sshHint: string };
     nfsExport: string;
-}
-
-/** libvirt's state by machine name; "libvirt?" for all when libvirt does not answer. */
-async function domainStates(topology: LabTopology): Promise<Map<string, string>> {
-    try {
-        const byDomain = parseDomainStates(await runChecked("virsh", virshArgs(topology, "list", "--all"), 20_000));
-        return new Map(topology.machines.map((machine) => [machine.name, byDomain.get(machine.domain) ?? "missing"]));
-    } catch {
-        return new Map(topology.machines.map((machine) => [machine.name, "libvirt?"]));
-    }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -41,8 +30,8 @@ async function main(argv: string[]): Promise<number> {
         return 3;
     }
     const topology = topologyFromOutputs(outputs, stackName);
-    const states = await domainStates(topology);
-    const state = (name: string): string => (states.get(name) ?? "missing").padEnd(9);
+    const states = await domainStatesOf(topology);
+    const state = (name: string): string => (states[name] ?? "missing").padEnd(9);
     const keeper = outputs.keepalived ? `keepalived (health check: ${outputs.healthCheck.kind}, a failed server leaves within ${outputs.healthCheck.windowSeconds} s)` : "ipvsadm";
     console.log(`stack ${stackName}: ${outputs.vipUrl} ports ${outputs.ports.join(", ")}, mode ${outputs.mode}, scheduler ${outputs.scheduler}, table kept by ${keeper}`);
     for (const director of outputs.directors) {

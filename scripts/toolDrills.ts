@@ -18,12 +18,12 @@ import { runCommand } from "../components/libvirt/virsh";
 import { delay, get, holdsVip, inTable, sshRun, waitFor } from "./harness";
 import { startLoadProbe, summarizeProbe } from "./probe";
 import { SmokeInputs } from "./smoke";
-import { Frame, tapOf } from "./tools/capture";
+import { Frame } from "./tools/capture";
 import { readFrames, record } from "./tools/captureRun";
 import { applyImpairment, clearLink, Link } from "./tools/impairRun";
-import { runChecked, virshArgs } from "./tools/live";
-import { parseDomainInterfaces } from "./tools/parse";
-import { LabMachine, LabTopology, nicOf } from "./tools/topology";
+import { runChecked, tapOfNic } from "./tools/live";
+import { neighbourMac } from "./tools/parse";
+import { LabTopology, machineNamed, nicOf } from "./tools/topology";
 
 export interface ToolDrillOutputs extends SmokeInputs {
     healthCheck: { kind: string; windowSeconds: number };
@@ -46,25 +46,15 @@ const HOST_SIDE_ONLY = { quiet: true, inGuest: false };
 
 const seconds = (from: number, to: number | undefined): number | undefined => (to === undefined ? undefined : (to - from) / 1000);
 
-function machine(topology: LabTopology, name: string): LabMachine {
-    const found = topology.machines.find((m) => m.name === name);
-    if (!found) {
-        throw new Error(`no machine ${name} in the topology`);
-    }
-    return found;
-}
-
 async function publicLink(topology: LabTopology, name: string): Promise<Link> {
-    const target = machine(topology, name);
+    const target = machineNamed(topology, name);
     const nic = nicOf(target, "public");
-    const interfaces = parseDomainInterfaces(await runChecked("virsh", virshArgs(topology, "domiflist", target.domain), 20_000));
-    return { topology, machine: target, nic, device: tapOf(target, nic, interfaces) };
+    return { topology, machine: target, nic, device: await tapOfNic(topology, target, nic) };
 }
 
 /** The MAC this host's neighbour table has for an address (this process runs inside the lab host: it is the client). */
-async function neighbourMac(address: string): Promise<string | undefined> {
-    const text = await runChecked("ip", ["neigh", "show", address], 5000);
-    return /lladdr (\S+)/.exec(text)?.[1]?.toLowerCase();
+async function clientNeighbourMac(address: string): Promise<string | undefined> {
+    return neighbourMac(await runChecked("ip", ["neigh", "show", address], 5000), address);
 }
 
 /** Frames whose IP source or destination is `ip`. */
@@ -327,12 +317,12 @@ export async function splitBrainDrill(topology: LabTopology, out: ToolDrillOutpu
         const splitAt = Date.now();
         const bothAt = await waitFor(async () => (await holdsVip(out, master.publicIp)) && (await holdsVip(out, backup.publicIp)), 30_000);
         await delay(5000);
-        const neighbourDuringSplit = await neighbourMac(out.vip);
+        const neighbourDuringSplit = await clientNeighbourMac(out.vip);
         const healAt = Date.now();
         await Promise.all(links.map((link) => clearLink(link, HOST_SIDE_ONLY)));
         healed = true;
         const oneAt = await waitFor(async () => (await holdsVip(out, master.publicIp)) && !(await holdsVip(out, backup.publicIp)), 30_000, 500);
-        const onMasterAt = await waitFor(async () => (await neighbourMac(out.vip)) === masterMac, 30_000, 500);
+        const onMasterAt = await waitFor(async () => (await clientNeighbourMac(out.vip)) === masterMac, 30_000, 500);
         await delay(3000);
         const samples = await probe.stop();
         const during = summarizeProbe(samples.filter((s) => s.at < healAt), splitAt);

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { labVxlanDevices, neighbourMac, placementProblems } from "../scripts/spread";
+import { labVxlanDevices, placementProblems } from "../scripts/spread";
+import { neighbourMac } from "../scripts/tools/parse";
 import { projectFile } from "./helpers/tools";
 
 describe("the spread scenario's verdicts", () => {

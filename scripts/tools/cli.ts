@@ -10,11 +10,10 @@ import { runCommand } from "../../components/libvirt/virsh";
 import { graphModel, renderDot, renderMermaid } from "./graph";
 import { checkImpairment, Impairment } from "./impair";
 import { applyImpairment, clearLink, Link, showLink } from "./impairRun";
-import { tapOf } from "./capture";
 import { capture, summarizePcap } from "./captureRun";
 import { proxyCommand, renderAnsibleInventory, renderSshConfig } from "./inventory";
-import { gatherLive, readOutputs, readTopology, runChecked, sshArgs, virshArgs } from "./live";
-import { parseDomainInterfaces, parseDomainStates } from "./parse";
+import { gatherLive, readOutputs, readTopology, runChecked, sshArgs, tapOfNic, virshArgs } from "./live";
+import { parseDomainStates } from "./parse";
 import { outputsScratchFile, serveView } from "./view";
 import { defaultNic, LabMachine, LabTopology, machineNamed, nicOf, NicName, topologyFromOutputs } from "./topology";
 
@@ -330,8 +329,7 @@ async function inventory(argv: string[]): Promise<number> {
 
 async function tapFor(topology: LabTopology, machine: LabMachine, nicText: string | undefined): Promise<{ nic: NicName; device: string }> {
     const nic = nicOf(machine, nicOption(machine, nicText));
-    const interfaces = parseDomainInterfaces(await runChecked("virsh", virshArgs(topology, "domiflist", machine.domain), 20_000));
-    return { nic: nic.network, device: tapOf(machine, nic, interfaces) };
+    return { nic: nic.network, device: await tapOfNic(topology, machine, nic) };
 }
 
 async function captureVerb(argv: string[]): Promise<number> {

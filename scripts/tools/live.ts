@@ -6,8 +6,9 @@
 // reported as unreachable, never as an empty table.
 import * as fs from "fs";
 import { runCommand, RunResult } from "../../components/libvirt/virsh";
-import { holdsAddress, IpvsService, mergeIpvsStats, NetworkFacts, parseDomainStates, parseIpvsTable, parseNetworkXml } from "./parse";
-import { LabTopology, topologyFromOutputs } from "./topology";
+import { tapOf } from "./capture";
+import { holdsAddress, IpvsService, mergeIpvsStats, NetworkFacts, parseDomainInterfaces, parseDomainStates, parseIpvsTable, parseNetworkXml } from "./parse";
+import { LabMachine, LabTopology, MachineNic, topologyFromOutputs } from "./topology";
 
 export interface DirectorLive {
     reachable: boolean;
@@ -127,18 +128,26 @@ async function networkFacts(topology: LabTopology, network: string): Promise<Net
     }
 }
 
-/** Everything live at once (the directors asked in parallel). */
-export async function gatherLive(topology: LabTopology): Promise<LiveFacts> {
-    const domainStates: Record<string, string> = {};
+/** The tap on the lab host's side of one NIC of a machine (virsh domiflist, matched by MAC). */
+export async function tapOfNic(topology: LabTopology, machine: LabMachine, nic: MachineNic): Promise<string> {
+    const interfaces = parseDomainInterfaces(await runChecked("virsh", virshArgs(topology, "domiflist", machine.domain), VIRSH_TIMEOUT_MS));
+    return tapOf(machine, nic, interfaces);
+}
+
+/** libvirt's state by machine name: "missing" when libvirt has no such domain, "unknown" for all when libvirt did not answer. */
+export async function domainStatesOf(topology: LabTopology): Promise<Record<string, string>> {
     let listed: Map<string, string> | undefined;
     try {
         listed = parseDomainStates(await runChecked("virsh", virshArgs(topology, "list", "--all"), VIRSH_TIMEOUT_MS));
     } catch {
         listed = undefined;
     }
-    for (const machine of topology.machines) {
-        domainStates[machine.name] = listed === undefined ? "unknown" : (listed.get(machine.domain) ?? "missing");
-    }
+    return Object.fromEntries(topology.machines.map((machine) => [machine.name, listed === undefined ? "unknown" : (listed.get(machine.domain) ?? "missing")]));
+}
+
+/** Everything live at once (the directors asked in parallel). */
+export async function gatherLive(topology: LabTopology): Promise<LiveFacts> {
+    const domainStates = await domainStatesOf(topology);
     const directors = topology.machines.filter((m) => m.role === "director");
     const [[publicFacts, storageFacts], answers] = await Promise.all([
         Promise.all([networkFacts(topology, topology.networks.public), networkFacts(topology, topology.networks.storage)]),

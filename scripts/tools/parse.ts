@@ -155,3 +155,9 @@ export function parseNetworkXml(xml: string): NetworkFacts {
 export function holdsAddress(ipAddrText: string, address: string): boolean {
     return ipAddrText.split("\n").some((line) => new RegExp(`\\sinet ${address.replace(/\./g, "\\.")}/\\d+\\s`).test(`${line} `));
 }
+
+/** The neighbour entry of `address` in `ip neigh show` output: its MAC, lower-cased, if any. */
+export function neighbourMac(ipNeigh: string, address: string): string | undefined {
+    const line = ipNeigh.split("\n").find((l) => l.startsWith(`${address} `));
+    return /\blladdr ([0-9a-f:]{17})\b/i.exec(line ?? "")?.[1].toLowerCase();
+}
