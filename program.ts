@@ -64,7 +64,6 @@ export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.C
                 ports: config.ports,
                 nfsServer: config.nfs.storageIp,
                 nfsExportPath: config.nfsExportPath,
-                dependsOn: [nfs.exported],
             }),
     );
     const balancing: LoadBalancing = {
@@ -89,7 +88,7 @@ export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.C
                 balancing,
                 vrrp: config.vrrp,
                 vrrpPassword: labContext.vrrpPassword,
-                realServersReady: realServers.map((server) => server.serving),
+                realServersReady: realServers.flatMap((server) => server.ready),
             }),
     );
     const [director] = directors;

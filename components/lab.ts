@@ -45,11 +45,14 @@ export function siteOf(lab: LabContext, machine: string): Site {
 }
 
 /**
- * How long the lab waits for a guest's SSH: 300 dials, each of at most 10 s
- * plus a pause of up to 2 s; an unanswered ARP fails a dial in about 3 s, so
- * about 25 minutes. Under software emulation on 2 busy cores, six guests
+ * How long the lab waits for a guest's SSH: 300 dials, each of at most 30 s
+ * plus a pause of up to 2 s. A dial before the guest answers fails fast (an
+ * unanswered ARP in about 3 s, a refused connection at once), so about 25
+ * minutes in all; under software emulation on 2 busy cores, six guests
  * booting together through cloud-init once took up to 10 minutes to reach
- * sshd; the lab's kernel boot takes about two.
+ * sshd, the lab's kernel boot takes about two. Once sshd answers, its
+ * handshake on a guest still booting can take 10-20 s: a dial cut shorter
+ * only starts another one, and the guest pays for both.
  */
 export const SSH_DIAL_LIMIT = 300;
-export const SSH_DIAL_TIMEOUT_SECONDS = 10;
+export const SSH_DIAL_TIMEOUT_SECONDS = 30;

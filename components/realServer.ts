@@ -22,11 +22,13 @@ export interface RealServerArgs {
     natGateway: string;
     /** Service ports apache listens on (default [80]). */
     ports: number[];
-    /** NFS export to mount on /var/www/html, `address:/path`. */
+    /**
+     * NFS export to mount on /var/www/html, `address:/path`. The web step
+     * waits for it itself (up to 10 minutes), so that it starts as soon as
+     * this server answers, whatever the store's boot.
+     */
     nfsServer: string;
     nfsExportPath: string;
-    /** Steps that must finish first (the NFS export). */
-    dependsOn: pulumi.Resource[];
 }
 
 export class RealServer extends pulumi.ComponentResource {
@@ -36,8 +38,8 @@ export class RealServer extends pulumi.ComponentResource {
     public readonly weight: number;
     public readonly sshHint: string;
     public readonly machine: Machine;
-    /** The last step: once done, the server can take traffic for the VIP. */
-    public readonly serving: command.remote.Command;
+    /** Its steps: once all are done, the server can take traffic for the VIP. */
+    public readonly ready: command.remote.Command[];
 
     constructor(name: string, args: RealServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:RealServer", name, {}, opts);
@@ -77,7 +79,9 @@ export class RealServer extends pulumi.ComponentResource {
             },
             this,
         );
-        this.serving = guestStep(
+        // Apart from the forwarding step (which needs nothing of the web
+        // tier), so both run as soon as the guest answers.
+        const serving = guestStep(
             `${name}-web`,
             {
                 lab,
@@ -90,10 +94,10 @@ export class RealServer extends pulumi.ComponentResource {
                     PORTS: args.ports.join(" "),
                 },
                 domain: this.machine.domain,
-                dependsOn: [forwarding, ...args.dependsOn],
             },
             this,
         );
+        this.ready = [forwarding, serving];
         this.registerOutputs({
             serverName: this.serverName,
             publicIp: this.publicIp,

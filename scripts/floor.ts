@@ -26,7 +26,7 @@ import { createVolume } from "../components/libvirt/volume";
 import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../components/nics";
 import { openStack, validatedConfig } from "./automation";
-import { leftovers, runMain, sweep, waitForSsh } from "./harness";
+import { errorText, leftovers, runMain, SshAccess, sshRun, sweep, waitForSsh } from "./harness";
 
 interface FloorMachine {
     hostname: string;
@@ -57,6 +57,20 @@ export interface FloorResult {
     sshSeconds: Record<string, number | null>;
     teardownSeconds: number;
     left: string[];
+    /** For each guest asked for, once its boot finished: `systemd-analyze`, the critical chain to sshd and the slowest units. */
+    bootReports: Record<string, string>;
+}
+
+/** What `systemd-analyze` says about a guest's boot, once it has finished (at most 5 min). */
+export function bootReport(access: SshAccess, host: string): Promise<string> {
+    // As root: without dbus, only root reaches systemd (its private socket).
+    const script = [
+        "sudo timeout 300 systemctl is-system-running --wait >/dev/null",
+        "sudo systemd-analyze",
+        "sudo systemd-analyze critical-chain --no-pager ssh.service",
+        "sudo systemd-analyze blame --no-pager | head -n 25",
+    ].join("; ");
+    return sshRun(access, host, `{ ${script}; } 2>&1`, 360_000).catch((error: unknown) => `no report: ${errorText(error)}`);
 }
 
 /**
@@ -65,7 +79,7 @@ export interface FloorResult {
  * at once, timed until each accepts SSH; then removed. The minimal floor
  * needs the image's kernel and initramfs beside it (scripts/image.sh).
  */
-export async function floor(config: LabConfig, sshBoundSeconds: number, kind: FloorKind = "image"): Promise<FloorResult> {
+export async function floor(config: LabConfig, sshBoundSeconds: number, kind: FloorKind = "image", reportOn: readonly string[] = []): Promise<FloorResult> {
     const uri = config.libvirtUri;
     const pool = config.storagePool;
     const suffix = randomBytes(3).toString("hex");
@@ -106,6 +120,7 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
     ];
     const started = Date.now();
     const sshSeconds: Record<string, number | null> = {};
+    const bootReports: Record<string, string> = {};
     let defineSeconds = 0;
     let result: FloorResult | undefined;
     try {
@@ -188,31 +203,44 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
         );
     } finally {
         const seconds = (Date.now() - started) / 1000;
+        // minimal-init has no systemd to ask; the report is taken after the timing.
+        if (kind === "image") {
+            for (const machine of machines.filter((m) => reportOn.includes(m.hostname) && sshSeconds[m.hostname])) {
+                bootReports[machine.hostname] = await bootReport({ user: config.sshUser, privateKeyPath: config.sshKeyPath }, machine.sshAddress);
+            }
+        }
         const teardownStarted = Date.now();
         await sweep(uri, pool, prefix);
         const left = leftovers(uri, pool, prefix);
-        result = { kind, boot, prefix, seconds, defineSeconds, sshSeconds, teardownSeconds: (Date.now() - teardownStarted) / 1000, left };
+        result = { kind, boot, prefix, seconds, defineSeconds, sshSeconds, teardownSeconds: (Date.now() - teardownStarted) / 1000, left, bootReports };
     }
     return result;
 }
 
 
 /**
- * `node bin/scripts/floor.js [minimal|image] [--stack S]`, inside the lab
- * host (`scripts/lab host exec`): one floor alone, for measuring a change to
- * the boot without a whole bench.
+ * `node bin/scripts/floor.js [minimal|image] [--stack S] [--report NAME,...]`,
+ * inside the lab host (`scripts/lab host exec`): one floor alone, for
+ * measuring a change to the boot without a whole bench; `--report` adds each
+ * named guest's `systemd-analyze` once its boot has finished.
  */
 async function main(): Promise<number> {
     const args = process.argv.slice(2);
     const stackAt = args.indexOf("--stack");
     const stackName = stackAt >= 0 ? args[stackAt + 1] : "dev";
-    const kind = args.find((arg, index) => !arg.startsWith("--") && (stackAt < 0 || index !== stackAt + 1)) ?? "minimal";
+    const reportAt = args.indexOf("--report");
+    const reportOn = reportAt >= 0 ? (args[reportAt + 1] ?? "").split(",") : [];
+    const kind = args.find((arg, index) => !arg.startsWith("--") && (stackAt < 0 || index !== stackAt + 1) && (reportAt < 0 || index !== reportAt + 1)) ?? "minimal";
     if (kind !== "minimal" && kind !== "image") {
         console.error("usage: floor.js [minimal|image] [--stack NAME]");
         return 2;
     }
-    const result = await floor(await validatedConfig(await openStack(stackName)), 1500, kind);
-    console.log(JSON.stringify(result, undefined, 2));
+    const result = await floor(await validatedConfig(await openStack(stackName)), 1500, kind, reportOn);
+    const { bootReports, ...figures } = result;
+    console.log(JSON.stringify(figures, undefined, 2));
+    for (const [hostname, report] of Object.entries(bootReports)) {
+        console.log(`\n=== ${hostname}: its boot\n${report}`);
+    }
     const booted = Object.values(result.sshSeconds).every((seconds) => seconds !== null);
     return booted && result.left.length === 0 ? 0 : 1;
 }

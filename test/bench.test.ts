@@ -42,9 +42,9 @@ describe("memory sampling", () => {
 describe("resource counts", () => {
     it("counts resource steps per type, most frequent first", () => {
         const steps = [
-            { urn: "a", type: "Domain", op: "create" },
-            { urn: "b", type: "Command", op: "create" },
-            { urn: "c", type: "Command", op: "create" },
+            { urn: "a", type: "Domain", op: "create", startSecond: 0, seconds: 1 },
+            { urn: "b", type: "Command", op: "create", startSecond: 0, seconds: 1 },
+            { urn: "c", type: "Command", op: "create", startSecond: 0, seconds: 1 },
         ];
         const counts = resourceCounts({ steps });
         assert.equal(counts.total, 3);

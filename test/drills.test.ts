@@ -28,7 +28,7 @@ import { SEED_RAW } from "./helpers/seed";
 import { findExecutable, makeTempDir } from "./helpers/tools";
 
 function steps(...list: [op: string, type: string, name: string][]) {
-    return { steps: list.map(([op, type, name]) => ({ op, type, urn: `urn:pulumi:drills::lvs-dr-lab::${type}::${name}` })) };
+    return { steps: list.map(([op, type, name]) => ({ op, type, urn: `urn:pulumi:drills::lvs-dr-lab::${type}::${name}`, startSecond: 0, seconds: 0 })) };
 }
 
 describe("a lost real server's VM", () => {

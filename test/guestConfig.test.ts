@@ -648,6 +648,8 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             const unit = sandbox.read(`${dir}/lvslab-forwarding.service`);
             assert.ok(unit.includes(`ExecStart=/sbin/ip addr replace ${VIP}/32 dev lo\n`), unit);
             assert.ok(!sandbox.exists(`${dir}/lvslab-ipip.conf`));
+            assert.ok(!run.calls.includes("systemctl daemon-reload"), "a new unit file is read when started: no reload");
+            assert.ok(run.calls.includes("systemctl start lvslab-forwarding.service"), run.calls.join("\n"));
 
             const again = sandbox.run(script, "apply", { paths, stubs: nicsStub() });
             assertSucceeded(again);
@@ -681,6 +683,8 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             const stop = run.calls.indexOf("systemctl stop lvslab-forwarding.service");
             const start = run.calls.indexOf("systemctl start lvslab-forwarding.service");
             assert.ok(stop >= 0 && stop < start, "the old (DR) unit stops, taking the VIP off lo, before the new one starts");
+            const reload = run.calls.indexOf("systemctl daemon-reload");
+            assert.ok(reload > stop && reload < start, "a changed unit file is reloaded between the stop and the start");
         });
 
         it("nat: no VIP and ARP as usual; replies from the storage address are routed back through the director by a rule of their own", () => {
@@ -767,6 +771,43 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assertSucceeded(again);
             assert.doesNotMatch(again.stderr, /wrote/, "a second apply rewrites nothing");
             assert.ok(!again.calls.includes("systemctl restart apache2"), "nor restarts apache");
+        });
+
+        // Not mounted yet; mount fails `failures` times (with the server's refusal) before it works.
+        const storeStub = (dir: string, failures: number): string =>
+            [
+                "mountpoint() { record mountpoint \"$@\"; return 1; }",
+                `mount() { record mount "$@"; local n; n=$(cat "$SANDBOX/${dir}-mounts" 2>/dev/null || echo 0); echo $((n + 1)) > "$SANDBOX/${dir}-mounts"; [ "$n" -ge ${failures} ] || { echo "mount.nfs: access denied by server" >&2; return 32; }; }`,
+            ].join("\n");
+
+        it("starts apache first, then waits for the store's export, mounting until it works", () => {
+            const dir = "web-wait";
+            const run = sandbox.run(script, "apply", { paths: webPaths(dir), stubs: storeStub(dir, 2) });
+            assertSucceeded(run);
+            const mounts = run.calls.filter((call) => call === `mount ${sandbox.file(`${dir}/html`)}`);
+            assert.equal(mounts.length, 3, run.calls.join("\n"));
+            assert.ok(run.calls.indexOf("systemctl restart apache2") < run.calls.indexOf(mounts[0]), "apache is set up before the share is waited for");
+        });
+
+        it("gives up with mount's own error once the wait is over", () => {
+            const dir = "web-no-store";
+            const run = sandbox.run(script, "apply", { paths: { ...webPaths(dir), MOUNT_WAIT_SECONDS: "0" }, stubs: storeStub(dir, 1000) });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /could not mount 192\.168\.7\.250:\/opt\/wwwroot on .* within 0 s: mount\.nfs: access denied by server/);
+        });
+
+        it("installs only the packages a stock image lacks", () => {
+            const dir = "web-packages";
+            fs.rmSync(sandbox.file("dpkg-info/nfs-common.list"));
+            try {
+                const run = sandbox.run(script, "apply", { paths: webPaths(dir) });
+                assertSucceeded(run);
+                assert.ok(run.calls.includes("apt-get install -y -q --no-install-recommends nfs-common"), run.calls.join("\n"));
+            } finally {
+                fs.writeFileSync(sandbox.file("dpkg-info/nfs-common.list"), "");
+            }
+            const again = sandbox.run(script, "apply", { paths: webPaths(dir) });
+            assert.ok(!again.calls.some((call) => call.startsWith("apt-get")), "nothing to install on the lab's image");
         });
 
         it("copes with a missing /etc/fstab", () => {

@@ -5,7 +5,9 @@
 # write_file sits at the end of pipelines; lastpipe keeps its CHANGED flag.
 shopt -s lastpipe
 
-HOST_NAME=$(hostname)
+# Shell built-ins wherever they do: under emulation every process a step
+# starts costs a few tenths of a second of a guest that is still booting.
+HOST_NAME=$HOSTNAME
 log() {
     printf '[%s %s] %s\n' "$HOST_NAME" "$STEP" "$*" >&2
 }
@@ -82,12 +84,13 @@ apache_disable() {
 }
 
 # The lab's own image carries every package; a stock cloud image with
-# Internet access gets the missing ones installed.
+# Internet access gets the missing ones installed. dpkg keeps a file list for
+# each installed package (dpkg-query would read the whole status database).
+DPKG_INFO_DIR=/var/lib/dpkg/info
 ensure_packages() {
-    local missing=() package status
+    local missing=() package
     for package in "$@"; do
-        status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) || true
-        [ "$status" = "install ok installed" ] || missing+=("$package")
+        [ -f "$DPKG_INFO_DIR/$package.list" ] || missing+=("$package")
     done
     if [ "${#missing[@]}" -gt 0 ]; then
         log "installing ${missing[*]}"
@@ -110,20 +113,29 @@ restart_apache() {
 
 # write_file PATH MODE: replaces PATH with standard input only when the
 # content differs, so a second run changes nothing. Sets CHANGED=1 if it wrote.
+# Text only (no NUL bytes): read and compared by the shell itself.
 CHANGED=0
 write_file() {
-    local target=$1 mode=$2 staged
-    staged=$(mktemp)
-    cat >"$staged"
-    if [ -f "$target" ] && cmp -s "$staged" "$target"; then
-        rm -f "$staged"
+    local target=$1 mode=$2 content=''
+    IFS= read -r -d '' content || true
+    if file_holds "$target" "$content"; then
         return 0
     fi
-    mkdir -p "$(dirname "$target")"
-    install -m "$mode" "$staged" "$target"
-    rm -f "$staged"
+    [ -d "${target%/*}" ] || mkdir -p "${target%/*}"
+    # Written beside it and renamed: a reader sees the old file or the new one.
+    printf '%s' "$content" >"$target.lvslab-new"
+    chmod "$mode" "$target.lvslab-new"
+    mv -f "$target.lvslab-new" "$target"
     CHANGED=1
     log "wrote $target"
+}
+
+# file_holds FILE TEXT: whether FILE exists with exactly TEXT in it.
+file_holds() {
+    local current=''
+    [ -f "$1" ] || return 1
+    IFS= read -r -d '' current <"$1" || true
+    [ "$current" = "$2" ]
 }
 
 # changed: true when this run wrote or removed a file (a service needs a restart).
@@ -140,14 +152,20 @@ remove_file() {
 }
 
 # write_unit FILE: the unit text on standard input as FILE; systemd reloads
-# (every generator, every unit file: seconds under emulation) only when the
-# file is new or changed.
+# (every generator, every unit file: seconds under emulation) only when an
+# existing file changed. A new unit file needs no reload: systemd reads a
+# unit it does not know when it is first asked for it (a `start`, an
+# `enable`), even one it once looked up and found missing.
 write_unit() {
-    local file=$1 text
-    text=$(cat)
-    if ! printf '%s\n' "$text" | cmp -s - "$file"; then
-        printf '%s\n' "$text" | write_file "$file" 0644
-        systemctl daemon-reload
+    local file=$1 text=''
+    IFS= read -r -d '' text || true
+    if ! file_holds "$file" "$text"; then
+        local existed=0
+        [ -f "$file" ] && existed=1
+        printf '%s' "$text" | write_file "$file" 0644
+        if [ "$existed" = 1 ]; then
+            systemctl daemon-reload
+        fi
     fi
 }
 
@@ -155,12 +173,12 @@ write_unit() {
 # FILE, enabled and started. A unit whose text changed is stopped first, so
 # its old ExecStop undoes the old state before the new ExecStart runs.
 install_unit() {
-    local name=$1 file=$2 text
-    text=$(cat)
-    if [ -f "$file" ] && ! printf '%s\n' "$text" | cmp -s - "$file"; then
+    local name=$1 file=$2 text=''
+    IFS= read -r -d '' text || true
+    if [ -f "$file" ] && ! file_holds "$file" "$text"; then
         systemctl stop "$name"
     fi
-    printf '%s\n' "$text" | write_unit "$file"
+    printf '%s' "$text" | write_unit "$file"
     systemctl enable --no-reload "$name" >&2
     systemctl start "$name"
 }
@@ -174,20 +192,6 @@ remove_unit() {
         remove_file "$file"
         systemctl daemon-reload
     fi
-}
-
-# retry TRIES PAUSE CMD...: runs CMD until it succeeds, at most TRIES times.
-retry() {
-    local tries=$1 pause=$2 attempt
-    shift 2
-    for ((attempt = 1; attempt <= tries; attempt++)); do
-        if "$@"; then
-            return 0
-        fi
-        sleep "$pause"
-    done
-    log "gave up after $tries tries: $*"
-    return 1
 }
 
 # The NIC that carries an address, found by address so that interface names

@@ -9,6 +9,6 @@ export function operationResult(...steps: [op: string, type: string, name: strin
         operation: "up",
         seconds: 1,
         changes: {},
-        steps: steps.map(([op, type, name]) => ({ op, type, urn: `urn:pulumi:e2e::lvs-dr-lab::${type}::${name}` })),
+        steps: steps.map(([op, type, name]) => ({ op, type, urn: `urn:pulumi:e2e::lvs-dr-lab::${type}::${name}`, startSecond: 0, seconds: 0 })),
     };
 }

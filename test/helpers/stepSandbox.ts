@@ -11,7 +11,10 @@ import { shellQuote } from "../../components/guestConfig";
 import { findExecutable, makeTempDir } from "./tools";
 
 /** Real tools lib.sh's write_file, log and interface_with use, plus cat/touch for stubs. */
-const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "install", "rm", "mktemp", "dirname", "hostname", "touch", "mv", "sed", "ln"];
+const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "install", "rm", "mktemp", "dirname", "hostname", "touch", "mv", "sed", "ln", "chmod"];
+
+/** The packages the steps ensure, "installed" in the sandbox's dpkg file lists unless a test removes one. */
+const INSTALLED_PACKAGES = ["apache2", "nfs-common", "nfs-kernel-server", "ipvsadm", "keepalived"];
 
 /** Every system command a step calls, recorded and otherwise a no-op unless a test overrides it. */
 const STUBBED_COMMANDS = [
@@ -56,6 +59,10 @@ export class StepSandbox {
         this.binDir = this.file("bin");
         fs.mkdirSync(this.binDir);
         fs.mkdirSync(this.file("tmp"));
+        fs.mkdirSync(this.file("dpkg-info"));
+        for (const name of INSTALLED_PACKAGES) {
+            fs.writeFileSync(this.file(`dpkg-info/${name}.list`), "");
+        }
         for (const tool of REAL_TOOLS) {
             const real = findExecutable(tool);
             assert.ok(real, `${tool} is not on PATH; the step sandbox needs it`);
@@ -95,10 +102,10 @@ export class StepSandbox {
             // Where lib.sh enables services and apache's parts: inside the sandbox.
             `SERVICE_WANTS_DIR=${shellQuote(this.file("system/multi-user.target.wants"))}`,
             `APACHE_DIR=${shellQuote(this.file("apache2"))}`,
+            `DPKG_INFO_DIR=${shellQuote(this.file("dpkg-info"))}`,
             ...Object.entries(options.paths).map(([name, value]) => `${name}=${shellQuote(value)}`),
             `record() { printf '%s\\n' "$*" >>${shellQuote(callsFile)}; }`,
             ...STUBBED_COMMANDS.map((command) => `${command}() { record ${command} "$@"; }`),
-            `dpkg-query() { record dpkg-query "$@"; printf 'install ok installed'; }`,
             options.stubs ?? "",
             RUN_STEP_LINE,
         ].join("\n");
