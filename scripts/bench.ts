@@ -72,6 +72,15 @@ export function descendants(parents: ReadonlyMap<number, number>, root: number):
     return found;
 }
 
+/** The steps of an operation that took a second or more, by start: where its time went. */
+export function timeline(result: Pick<OperationResult, "steps">): { name: string; op: string; startSecond: number; seconds: number }[] {
+    const tenths = (value: number): number => Math.round(value * 10) / 10;
+    return result.steps
+        .filter((step) => step.seconds >= 1)
+        .sort((a, b) => a.startSecond - b.startSecond)
+        .map((step) => ({ name: step.urn.split("::").pop() ?? step.urn, op: step.op, startSecond: tenths(step.startSecond), seconds: tenths(step.seconds) }));
+}
+
 /** Resource steps per type, most frequent first, and the total. */
 export function resourceCounts(result: Pick<OperationResult, "steps">): { total: number; byType: Record<string, number> } {
     const byType: Record<string, number> = {};
@@ -250,6 +259,7 @@ async function main(): Promise<number> {
         const up = await timed("up from nothing", () => runOperation(stack, "up"));
         results.memory = memory.stop();
         results.resources = resourceCounts(up);
+        results.upTimeline = timeline(up);
         await smoke("smoke after up");
         const upToSmoke = (seconds("up from nothing") ?? 0) + (seconds("smoke after up") ?? 0);
         results.headline = {

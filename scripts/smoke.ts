@@ -240,8 +240,40 @@ export function judgeDistribution(
     return problems;
 }
 
+const ADDRESSES_MARK = "-- addresses --";
+
+/** Each director's IPVS table checked against the lab and which of them holds the VIP (over SSH). */
+async function checkDirectors(
+    inputs: SmokeInputs,
+): Promise<{ forward: string; entriesByDirector: Record<string, number>; vipHolders: string[]; ipvsTable: string; problems: string[] }> {
+    const problems: string[] = [];
+    const forward = FORWARD_NAMES[inputs.mode];
+    const entriesByDirector: Record<string, number> = {};
+    const vipHolders: string[] = [];
+    let ipvsTable = "";
+    for (const director of inputs.directors) {
+        try {
+            // One login for both: the table, then the director's addresses.
+            const output = await sshRun(inputs.ssh, director.publicIp, `sudo ipvsadm -Ln && echo ${ADDRESSES_MARK} && ip -o -4 addr show`);
+            const [table, addresses = ""] = output.split(`${ADDRESSES_MARK}\n`);
+            ipvsTable += `${director.name}:\n${table}`;
+            const services = parseIpvsTable(table);
+            entriesByDirector[director.name] = services.flatMap((service) => service.destinations).filter((entry) => entry.forward === forward).length;
+            problems.push(...tableProblems(director.name, services, inputs));
+            if (addresses.includes(` ${inputs.vip}/`)) {
+                vipHolders.push(director.name);
+            }
+        } catch (error) {
+            problems.push(`could not read ${director.name}'s IPVS table: ${errorText(error)}`);
+        }
+    }
+    return { forward, entriesByDirector, vipHolders, ipvsTable, problems };
+}
+
 export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line: string) => void = console.log): Promise<SmokeReport> {
     const started = Date.now();
+    // Over SSH while the requests run: neither waits for the other.
+    const directorsChecked = checkDirectors(inputs);
     const answersByServer: Record<string, number> = {};
     const failures: string[] = [];
     for (let i = 0; i < requests; i++) {
@@ -284,25 +316,8 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
         const server = answer.server ?? "(no identity header)";
         tokenAnswersByServer[server] = (tokenAnswersByServer[server] ?? 0) + 1;
     }
-    const forward = FORWARD_NAMES[inputs.mode];
-    const entriesByDirector: Record<string, number> = {};
-    const vipHolders: string[] = [];
-    let ipvsTable = "";
-    for (const director of inputs.directors) {
-        try {
-            const table = await sshRun(inputs.ssh, director.publicIp, "sudo ipvsadm -Ln");
-            ipvsTable += `${director.name}:\n${table}`;
-            const services = parseIpvsTable(table);
-            entriesByDirector[director.name] = services.flatMap((service) => service.destinations).filter((entry) => entry.forward === forward).length;
-            problems.push(...tableProblems(director.name, services, inputs));
-            const addresses = await sshRun(inputs.ssh, director.publicIp, "ip -o -4 addr show");
-            if (addresses.includes(` ${inputs.vip}/`)) {
-                vipHolders.push(director.name);
-            }
-        } catch (error) {
-            problems.push(`could not read ${director.name}'s IPVS table: ${errorText(error)}`);
-        }
-    }
+    const { forward, entriesByDirector, vipHolders, ipvsTable, problems: directorProblems } = await directorsChecked;
+    problems.push(...directorProblems);
     if (vipHolders.length !== 1) {
         problems.push(`the VIP ${inputs.vip} is on ${vipHolders.length === 0 ? "no director" : vipHolders.join(" and ")}; expected exactly one`);
     }

@@ -1,7 +1,7 @@
 // The benchmark's own arithmetic: ratios, /proc parsing, resource counts.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { descendants, groupPeaks, parseProcStatus, ratio, resourceCounts } from "../scripts/bench";
+import { descendants, groupPeaks, parseProcStatus, ratio, resourceCounts, timeline } from "../scripts/bench";
 
 describe("ratios", () => {
     it("divides and rounds to two decimals", () => {
@@ -36,6 +36,20 @@ describe("memory sampling", () => {
         ]);
         assert.deepEqual(descendants(parents, 10).sort(), [11, 12, 14]);
         assert.deepEqual(descendants(parents, 13), []);
+    });
+});
+
+describe("timeline", () => {
+    it("lists the steps of a second or more by start, named by the last part of their URN", () => {
+        const steps = [
+            { urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:index:RealServer$command:remote:Command::web1-web", type: "command:remote:Command", op: "create", startSecond: 13.04, seconds: 40.96 },
+            { urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:libvirt:Volume::web1-disk", type: "lvslab:libvirt:Volume", op: "create", startSecond: 5.2, seconds: 0.5 },
+            { urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:libvirt:Domain::web1-vm", type: "lvslab:libvirt:Domain", op: "create", startSecond: 6.1, seconds: 3.0 },
+        ];
+        assert.deepEqual(timeline({ steps }), [
+            { name: "web1-vm", op: "create", startSecond: 6.1, seconds: 3 },
+            { name: "web1-web", op: "create", startSecond: 13, seconds: 41 },
+        ]);
     });
 });
 
