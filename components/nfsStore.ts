@@ -1,6 +1,5 @@
 // The NFS store: one NIC on the storage network, exporting the shared web
 // root that every real server mounts.
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MachineAddresses } from "./config";
 import { guestStep } from "./guestStep";
@@ -25,8 +24,6 @@ export class NfsStore extends pulumi.ComponentResource {
     public readonly storageIp: string;
     public readonly sshHint: string;
     public readonly machine: Machine;
-    /** The export step: real servers mount after it. */
-    public readonly exported: command.remote.Command;
 
     constructor(name: string, args: NfsStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:NfsStore", name, {}, opts);
@@ -40,7 +37,8 @@ export class NfsStore extends pulumi.ComponentResource {
             { lab, hostname: machine.name, site, nics: [storageNic(lab, site, machine.storageIp, "eth0")] },
             this,
         );
-        this.exported = guestStep(
+        // The real servers' web steps wait for the export themselves.
+        guestStep(
             `${name}-export`,
             {
                 lab,

@@ -23,6 +23,7 @@ import {
     leftovers,
     libvirtTargetOf,
     PhaseLog,
+    resourceNameOf,
     runMain,
     runWrk,
     scalingProblems,
@@ -78,7 +79,7 @@ export function timeline(result: Pick<OperationResult, "steps">): { name: string
     return result.steps
         .filter((step) => step.seconds >= 1)
         .sort((a, b) => a.startSecond - b.startSecond)
-        .map((step) => ({ name: step.urn.split("::").pop() ?? step.urn, op: step.op, startSecond: tenths(step.startSecond), seconds: tenths(step.seconds) }));
+        .map((step) => ({ name: resourceNameOf(step.urn), op: step.op, startSecond: tenths(step.startSecond), seconds: tenths(step.seconds) }));
 }
 
 /** Resource steps per type, most frequent first, and the total. */

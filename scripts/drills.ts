@@ -23,6 +23,7 @@ import {
     get,
     labOutputs,
     leftovers,
+    resourceNameOf,
     resourceNames,
     runMain,
     sshRun,
@@ -254,7 +255,7 @@ const outputsOf = (stack: auto.Stack): Promise<LabOutputs> => labOutputs<LabOutp
 async function pendingOperations(stack: auto.Stack): Promise<string[]> {
     const state = await stack.exportStack();
     const pending = (state.deployment as { pending_operations?: { type: string; resource: { urn: string } }[] }).pending_operations ?? [];
-    return pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop() ?? ""}`);
+    return pending.map((p) => `${p.type} ${resourceNameOf(p.resource.urn)}`);
 }
 
 /** Runs `probe` over SSH until it works (bounded); undefined when it never did. */

@@ -232,7 +232,7 @@ async function main(): Promise<number> {
     const reportOn = reportAt >= 0 ? (args[reportAt + 1] ?? "").split(",") : [];
     const kind = args.find((arg, index) => !arg.startsWith("--") && (stackAt < 0 || index !== stackAt + 1) && (reportAt < 0 || index !== reportAt + 1)) ?? "minimal";
     if (kind !== "minimal" && kind !== "image") {
-        console.error("usage: floor.js [minimal|image] [--stack NAME]");
+        console.error("usage: floor.js [minimal|image] [--stack NAME] [--report NAME,...]");
         return 2;
     }
     const result = await floor(await validatedConfig(await openStack(stackName)), 1500, kind, reportOn);

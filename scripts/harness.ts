@@ -57,6 +57,11 @@ export async function labOutputs<T>(stack: auto.Stack): Promise<T> {
     return (await plainOutputs(stack)) as unknown as T;
 }
 
+/** A resource's name: the last part of its URN. */
+export function resourceNameOf(urn: string): string {
+    return urn.split("::").pop() ?? urn;
+}
+
 /** A resource step other than `same`: what it did, its type and its name. */
 export interface ChangedStep {
     op: string;
@@ -68,7 +73,7 @@ export interface ChangedStep {
 export function changedSteps(result: Pick<OperationResult, "steps">): ChangedStep[] {
     return result.steps
         .filter((step) => step.op !== "same")
-        .map((step) => ({ op: step.op, type: step.type, name: step.urn.split("::").pop() ?? step.urn }));
+        .map((step) => ({ op: step.op, type: step.type, name: resourceNameOf(step.urn) }));
 }
 
 /**
@@ -164,7 +169,7 @@ export async function libvirtTargetOf(stack: auto.Stack): Promise<LibvirtTarget 
 export async function resourceNames(stack: auto.Stack): Promise<string[]> {
     const state = await stack.exportStack();
     const resources = (state.deployment as { resources?: { urn: string }[] }).resources ?? [];
-    return resources.map((r) => r.urn.split("::").pop() ?? r.urn);
+    return resources.map((r) => resourceNameOf(r.urn));
 }
 
 // ------------------------------------------------------- phases and results

@@ -145,7 +145,7 @@ configure_sorry_page() {
 # lvs-dr-lab: answers for the VIP when health checks have taken out every real server.
 <VirtualHost *:*>
     DocumentRoot $SORRY_DIR
-    Header always set X-Real-Server "sorry-$(hostname)"
+    Header always set X-Real-Server "sorry-$HOST_NAME"
     <Directory $SORRY_DIR>
         Require all granted
     </Directory>

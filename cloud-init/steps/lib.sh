@@ -157,15 +157,13 @@ remove_file() {
 # unit it does not know when it is first asked for it (a `start`, an
 # `enable`), even one it once looked up and found missing.
 write_unit() {
-    local file=$1 text=''
+    local file=$1 text='' existed=0
     IFS= read -r -d '' text || true
-    if ! file_holds "$file" "$text"; then
-        local existed=0
-        [ -f "$file" ] && existed=1
-        printf '%s' "$text" | write_file "$file" 0644
-        if [ "$existed" = 1 ]; then
-            systemctl daemon-reload
-        fi
+    file_holds "$file" "$text" && return 0
+    [ -f "$file" ] && existed=1
+    printf '%s' "$text" | write_file "$file" 0644
+    if [ "$existed" = 1 ]; then
+        systemctl daemon-reload
     fi
 }
 

@@ -10,8 +10,8 @@ import * as path from "node:path";
 import { shellQuote } from "../../components/guestConfig";
 import { findExecutable, makeTempDir } from "./tools";
 
-/** Real tools lib.sh's write_file, log and interface_with use, plus cat/touch for stubs. */
-const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "install", "rm", "mktemp", "dirname", "hostname", "touch", "mv", "sed", "ln", "chmod"];
+/** Real tools the steps use (lib.sh's write_file and interface_with, the director's keepalived staging), plus cat/touch for stubs. */
+const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "rm", "mktemp", "touch", "mv", "sed", "ln", "chmod"];
 
 /** The packages the steps ensure, "installed" in the sandbox's dpkg file lists unless a test removes one. */
 const INSTALLED_PACKAGES = ["apache2", "nfs-common", "nfs-kernel-server", "ipvsadm", "keepalived"];
