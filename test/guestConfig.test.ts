@@ -620,6 +620,46 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         });
     });
 
+    describe("lib.sh", () => {
+        /** The nfs-export step with its apply replaced by `body`: lib.sh's helpers run as a step runs them. */
+        const withApply = (body: string): [string, { paths: Record<string, string>; stubs: string }] => [
+            renderStep("nfs-export", SEED_STEPS["nfs-export"]),
+            { paths: {}, stubs: `apply() {\n${body}\n}` },
+        ];
+
+        it("write_file gives each file its mode (0644, 0600, 0755), even over an interrupted write's leftover", () => {
+            const dir = sandbox.file("lib-modes");
+            fs.mkdirSync(dir);
+            fs.writeFileSync(`${dir}/secret.lvslab-new`, "half", { mode: 0o666 });
+            const [script, options] = withApply(
+                [`printf a | write_file ${dir}/plain 0644`, `printf b | write_file ${dir}/secret 0600`, `printf c | write_file ${dir}/tool 0755`, `: >${dir}/after`].join("\n"),
+            );
+            const run = sandbox.run(script, "apply", options);
+            assertSucceeded(run);
+            const modeOf = (name: string): number => fs.statSync(`${dir}/${name}`).mode & 0o777;
+            assert.deepEqual(
+                ["plain", "secret", "tool", "after"].map((name) => [name, modeOf(name).toString(8)]),
+                [["plain", "644"], ["secret", "600"], ["tool", "755"], ["after", "644"]],
+                "each file its mode, and the step's umask back after",
+            );
+            assert.equal(fs.readFileSync(`${dir}/secret`, "utf8"), "b");
+            assert.deepEqual(fs.readdirSync(dir).filter((name) => name.endsWith(".lvslab-new")), []);
+        });
+
+        it("interface_with finds the NIC by address from one `ip` for all its calls, and says none for an address no NIC has", () => {
+            const [script, options] = withApply(
+                ['interface_with 192.168.7.177 storage', 'interface_with 172.16.16.177 public', 'interface_with 10.9.9.9 none', 'printf "%s|%s|%s\\n" "$storage" "$public" "$none"'].join("\n"),
+            );
+            const run = sandbox.run(script, "apply", {
+                ...options,
+                stubs: `${options.stubs}\n${ipStub({ "-o -4 addr show": "2: eth0    inet 172.16.16.177/24 brd 172.16.16.255 scope global eth0\n3: eth1    inet 192.168.7.177/24 scope global eth1" })}`,
+            });
+            assertSucceeded(run);
+            assert.equal(run.stdout, "eth1|eth0|\n");
+            assert.deepEqual(run.calls, ["ip -o -4 addr show"]);
+        });
+    });
+
     describe("real-server-forwarding", () => {
         const forwardingPaths = (dir: string): Record<string, string> => ({
             SYSCTL_FILE: sandbox.file(`${dir}/60-lvslab-real-server.conf`),
@@ -650,6 +690,7 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.ok(!sandbox.exists(`${dir}/lvslab-ipip.conf`));
             assert.ok(!run.calls.includes("systemctl daemon-reload"), "a new unit file is read when started: no reload");
             assert.ok(run.calls.includes("systemctl start lvslab-forwarding.service"), run.calls.join("\n"));
+            assert.equal(fs.readlinkSync(sandbox.file("system/multi-user.target.wants/lvslab-forwarding.service")), paths.UNIT_FILE, "enabled by its link");
 
             const again = sandbox.run(script, "apply", { paths, stubs: nicsStub() });
             assertSucceeded(again);
@@ -745,6 +786,12 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             PORTS_FILE: sandbox.file(`${dir}/ports.conf`),
             FSTAB_FILE: sandbox.file(`${dir}/fstab`),
         });
+        /** A /proc/mounts that shows the share on the web root of `dir`. */
+        const webRootMounted = (dir: string): string => {
+            const file = sandbox.file(`${dir}-proc-mounts`);
+            fs.writeFileSync(file, `rootfs / ext4 rw 0 0\n192.168.7.250:/opt/wwwroot ${sandbox.file(`${dir}/html`)} nfs4 rw,relatime 0 0\n`);
+            return file;
+        };
         const fstabLine = (dir: string): string => `192.168.7.250:/opt/wwwroot ${sandbox.file(`${dir}/html`)} nfs defaults,_netdev,nofail 0 0 ${FSTAB_TAG}`;
 
         it("serves /var/www/html", () => {
@@ -767,26 +814,41 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.ok(run.calls.includes("curl -fsS --max-time 10 http://127.0.0.1:80/whoami"), run.calls.join("\n"));
             assert.ok(run.calls.includes("systemctl restart apache2"), run.calls.join("\n"));
 
-            const again = sandbox.run(script, "apply", { paths: webPaths(dir) });
+            assert.ok(run.calls.includes(`mount ${sandbox.file(`${dir}/html`)}`), run.calls.join("\n"));
+
+            const again = sandbox.run(script, "apply", { paths: { ...webPaths(dir), MOUNTS_FILE: webRootMounted(dir) } });
             assertSucceeded(again);
             assert.doesNotMatch(again.stderr, /wrote/, "a second apply rewrites nothing");
             assert.ok(!again.calls.includes("systemctl restart apache2"), "nor restarts apache");
+            assert.ok(!again.calls.some((call) => call.startsWith("mount ")), "nor mounts what is mounted");
         });
 
         // Not mounted yet; mount fails `failures` times (with the server's refusal) before it works.
         const storeStub = (dir: string, failures: number): string =>
-            [
-                "mountpoint() { record mountpoint \"$@\"; return 1; }",
-                `mount() { record mount "$@"; local n; n=$(cat "$SANDBOX/${dir}-mounts" 2>/dev/null || echo 0); echo $((n + 1)) > "$SANDBOX/${dir}-mounts"; [ "$n" -ge ${failures} ] || { echo "mount.nfs: access denied by server" >&2; return 32; }; }`,
-            ].join("\n");
+            `mount() { record mount "$@"; local n; n=$(cat "$SANDBOX/${dir}-mounts" 2>/dev/null || echo 0); echo $((n + 1)) > "$SANDBOX/${dir}-mounts"; [ "$n" -ge ${failures} ] || { echo "mount.nfs: access denied by server" >&2; return 32; }; }`;
 
-        it("starts apache first, then waits for the store's export, mounting until it works", () => {
+        it("waits for the store's export, mounting until it works, while apache is set up", () => {
             const dir = "web-wait";
             const run = sandbox.run(script, "apply", { paths: webPaths(dir), stubs: storeStub(dir, 2) });
             assertSucceeded(run);
             const mounts = run.calls.filter((call) => call === `mount ${sandbox.file(`${dir}/html`)}`);
             assert.equal(mounts.length, 3, run.calls.join("\n"));
-            assert.ok(run.calls.indexOf("systemctl restart apache2") < run.calls.indexOf(mounts[0]), "apache is set up before the share is waited for");
+            assert.ok(run.calls.includes("systemctl restart apache2"), run.calls.join("\n"));
+            assert.match(run.stderr, /serving 192\.168\.7\.250:\/opt\/wwwroot/, "done only once the share is mounted");
+        });
+
+        it("fails at once when apache does not answer, ending the wait for the share with it", () => {
+            const dir = "web-no-apache";
+            const started = Date.now();
+            const run = sandbox.run(script, "apply", {
+                // A wait that, left running, would hold the step (and its SSH session) open for 25 s.
+                paths: { ...webPaths(dir), MOUNT_WAIT_SECONDS: "25" },
+                // The stubbed mount fails fast and for good: only the trap ends the wait early.
+                stubs: `${storeStub(dir, 1_000_000_000)}\ncurl() { record curl "$@"; return 7; }`,
+            });
+            assert.notEqual(run.status, 0);
+            assert.match(run.stderr, /apache does not answer on port 80/);
+            assert.ok(Date.now() - started < 10_000, `the step took ${Date.now() - started} ms: the background wait outlived it`);
         });
 
         it("gives up with mount's own error once the wait is over", () => {
@@ -820,7 +882,7 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         it("removes its fstab line even when it is the only one, and its identity files", () => {
             const dir = "web-remove";
             assertSucceeded(sandbox.run(script, "apply", { paths: webPaths(dir) }));
-            const run = sandbox.run(script, "remove", { paths: webPaths(dir) });
+            const run = sandbox.run(script, "remove", { paths: { ...webPaths(dir), MOUNTS_FILE: webRootMounted(dir) } });
             assertSucceeded(run);
             assert.equal(sandbox.read(`${dir}/fstab`), "");
             assert.ok(!sandbox.exists(`${dir}/identity/whoami`) && !sandbox.exists(`${dir}/lvslab-identity.conf`));

@@ -1,7 +1,7 @@
 // The smoke test's judgement, on made-up answers and tables.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { expectedShares, judgeDistribution, SmokeInputs, tableProblems, tokenFileName, tokenProblems, urlForPort } from "../scripts/smoke";
+import { expectedShares, inBatches, judgeDistribution, SmokeInputs, tableProblems, tokenFileName, tokenProblems, urlForPort } from "../scripts/smoke";
 import { parseIpvsTable } from "../scripts/tools/parse";
 
 const servers = (...weights: number[]) =>
@@ -127,5 +127,26 @@ describe("urlForPort", () => {
     it("leaves port 80 out of the URL", () => {
         assert.equal(urlForPort("172.16.16.172", 80), "http://172.16.16.172/");
         assert.equal(urlForPort("172.16.16.172", 8080), "http://172.16.16.172:8080/");
+    });
+});
+
+describe("inBatches", () => {
+    it("runs every task once, never more than the limit at a time, and gives the results in index order", async () => {
+        let inFlight = 0;
+        let most = 0;
+        const results = await inBatches(10, 3, async (index) => {
+            inFlight += 1;
+            most = Math.max(most, inFlight);
+            // Later indexes finish first: the order of the results must not follow.
+            await new Promise((resolve) => setTimeout(resolve, 20 - index));
+            inFlight -= 1;
+            return index * 2;
+        });
+        assert.deepEqual(results, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+        assert.equal(most, 3);
+    });
+
+    it("does nothing for no tasks", async () => {
+        assert.deepEqual(await inBatches(0, 4, () => Promise.reject(new Error("never called"))), []);
     });
 });

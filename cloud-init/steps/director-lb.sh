@@ -96,7 +96,7 @@ configure_kernel() {
 
 address_unit() {
     local entry
-    cat <<UNIT
+    print_stdin <<UNIT
 [Unit]
 Description=lvs-dr-lab: the director's service addresses ($STATIC_ADDRESSES)
 After=network-online.target
@@ -124,8 +124,10 @@ hold_static_addresses() {
     fi
     local entry
     address_unit | install_unit "$ADDRESS_UNIT" "$ADDRESS_UNIT_FILE"
+    local shown
     for entry in $STATIC_ADDRESSES; do
-        ip -o addr show dev "${entry##*=}" | grep -q " ${entry%%=*} " || { log "${entry%%=*} is not on ${entry##*=}"; exit 1; }
+        shown=$(ip -o addr show dev "${entry##*=}") || true
+        [[ "$shown" == *" ${entry%%=*} "* ]] || { log "${entry%%=*} is not on ${entry##*=}"; exit 1; }
     done
     log "holding $STATIC_ADDRESSES"
 }
@@ -201,7 +203,7 @@ reconcile_service() {
         address=${entry%%:*}
         weight=${entry##*:}
         wanted+=("$address:$port")
-        if grep -qxF "$address:$port" <<<"$present"; then
+        if [[ $'\n'"$present"$'\n' == *$'\n'"$address:$port"$'\n'* ]]; then
             ipvsadm -e -t "$service" -r "$address:$port" "-$flag" -w "$weight"
         else
             ipvsadm -a -t "$service" -r "$address:$port" "-$flag" -w "$weight"
@@ -209,7 +211,7 @@ reconcile_service() {
         fi
     done
     for entry in $present; do
-        if ! printf '%s\n' "${wanted[@]}" | grep -qxF "$entry"; then
+        if [[ " ${wanted[*]} " != *" $entry "* ]]; then
             ipvsadm -d -t "$service" -r "$entry"
             log "deleted real server $entry"
         fi
@@ -253,7 +255,7 @@ ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < $RULES_FILE'
 [Install]
 WantedBy=multi-user.target
 UNIT
-    systemctl enable --no-reload "$IPVS_UNIT" >&2
+    enable_service "$IPVS_UNIT" "$IPVS_UNIT_FILE"
 }
 
 # KEEPALIVED_CONF as keepalived reads it: the password from fd 3 in place of

@@ -16,8 +16,11 @@ log() {
 # its result file, not `cloud-init status --wait` (a Python start per step,
 # seconds under emulation); nothing to wait for on a kernel first boot, where
 # cloud-init is off.
+CMDLINE_FILE=/proc/cmdline
 wait_for_cloud_init() {
-    if ! command -v cloud-init >/dev/null 2>&1 || grep -qw 'cloud-init=disabled' /proc/cmdline; then
+    local cmdline=''
+    read -r cmdline <"$CMDLINE_FILE" || true
+    if ! command -v cloud-init >/dev/null 2>&1 || [[ " $cmdline " == *" cloud-init=disabled "* ]]; then
         return 0
     fi
     local waited=0
@@ -33,16 +36,18 @@ SERVICE_WANTS_DIR=/etc/systemd/system/multi-user.target.wants
 SERVICE_UNIT_DIR=/lib/systemd/system
 APACHE_DIR=/etc/apache2
 
-# enable_service NAME: what `systemctl enable` does for the lab's services
-# (Debian's units, each WantedBy=multi-user.target), without Debian's SysV
-# step (update-rc.d, a Perl start: seconds under emulation); systemd ignores
-# the SysV script of a service it has a unit file for.
+# enable_service NAME [UNIT_FILE]: what `systemctl enable` does for the
+# lab's services, each WantedBy=multi-user.target: a link to Debian's unit
+# (or to UNIT_FILE, the lab's own), without systemctl's start (seconds under
+# emulation) or Debian's SysV step (update-rc.d, a Perl start); systemd
+# ignores the SysV script of a service it has a unit file for.
 enable_service() {
-    local link=$SERVICE_WANTS_DIR/$1.service
+    local name=${1%.service}
+    local link=$SERVICE_WANTS_DIR/$name.service
     if [ ! -L "$link" ]; then
-        mkdir -p "$SERVICE_WANTS_DIR"
-        ln -s "$SERVICE_UNIT_DIR/$1.service" "$link"
-        log "enabled $1"
+        [ -d "$SERVICE_WANTS_DIR" ] || mkdir -p "$SERVICE_WANTS_DIR"
+        ln -s "${2:-$SERVICE_UNIT_DIR/$name.service}" "$link"
+        log "enabled $name"
     fi
 }
 
@@ -67,7 +72,7 @@ apache_enable() {
     local link
     link=$(apache_link "$1" "$2")
     if [ ! -L "$link" ]; then
-        mkdir -p "${link%/*}"
+        [ -d "${link%/*}" ] || mkdir -p "${link%/*}"
         ln -s "../$1-available/${link##*/}" "$link"
         CHANGED=1
         log "apache: enabled $1 $2"
@@ -123,9 +128,18 @@ write_file() {
     fi
     [ -d "${target%/*}" ] || mkdir -p "${target%/*}"
     # Written beside it and renamed: a reader sees the old file or the new one.
-    printf '%s' "$content" >"$target.lvslab-new"
-    chmod "$mode" "$target.lvslab-new"
-    mv -f "$target.lvslab-new" "$target"
+    # Created with its mode by the umask (a chmod only for execute bits); an
+    # old file there would keep its own mode, so it goes first.
+    local new=$target.lvslab-new mask
+    [ ! -e "$new" ] || rm -f "$new"
+    printf -v mask '%03o' $((8#777 & ~8#$mode))
+    umask "$mask"
+    printf '%s' "$content" >"$new"
+    umask "$STEP_UMASK"
+    if (((8#$mode) & 8#111)); then
+        chmod "$mode" "$new"
+    fi
+    mv -f "$new" "$target"
     CHANGED=1
     log "wrote $target"
 }
@@ -136,6 +150,13 @@ file_holds() {
     [ -f "$1" ] || return 1
     IFS= read -r -d '' current <"$1" || true
     [ "$current" = "$2" ]
+}
+
+# print_stdin: what `cat` prints for a here-document, by the shell itself.
+print_stdin() {
+    local text=''
+    IFS= read -r -d '' text || true
+    printf '%s' "$text"
 }
 
 # changed: true when this run wrote or removed a file (a service needs a restart).
@@ -177,7 +198,7 @@ install_unit() {
         systemctl stop "$name"
     fi
     printf '%s' "$text" | write_unit "$file"
-    systemctl enable --no-reload "$name" >&2
+    enable_service "$name" "$file"
     systemctl start "$name"
 }
 
@@ -192,13 +213,26 @@ remove_unit() {
     fi
 }
 
-# The NIC that carries an address, found by address so that interface names
-# (eth0 on the lab image, ens3 on a stock one) don't matter.
+# interface_with ADDRESS VAR: sets VAR to the NIC that carries ADDRESS
+# (empty if none), found by address so that interface names (eth0 on the lab
+# image, ens3 on a stock one) don't matter. One `ip` for all calls of a run.
+IPV4_ADDRESSES=''
 interface_with() {
-    ip -o -4 addr show | awk -v want="$1" '{ split($4, a, "/"); if (a[1] == want) { print $2; exit } }'
+    [ -n "$IPV4_ADDRESSES" ] || IPV4_ADDRESSES=$(ip -o -4 addr show)
+    local _index nic_name _family nic_address _rest
+    printf -v "$2" '%s' ''
+    while read -r _index nic_name _family nic_address _rest; do
+        if [ "${nic_address%/*}" = "$1" ]; then
+            printf -v "$2" '%s' "$nic_name"
+            return 0
+        fi
+    done <<<"$IPV4_ADDRESSES"
 }
 
+# Files and directories the steps make: 0644 and 0755 whatever sudo's umask.
+STEP_UMASK=022
 run_step() {
+    umask "$STEP_UMASK"
     case "${1:-}" in
         apply) wait_for_cloud_init; apply ;;
         remove) remove ;;

@@ -6,7 +6,7 @@ EXPORTS_FILE=/etc/exports.d/lvslab.exports
 
 apply() {
     ensure_packages nfs-kernel-server
-    mkdir -p "$EXPORT_PATH"
+    [ -d "$EXPORT_PATH" ] || mkdir -p "$EXPORT_PATH"
     printf '%s\n' "$PAGE_CONTENT" | write_file "$EXPORT_PATH/index.html" 0644
     # The seed's options: clients are the real servers, which write as root.
     printf '%s %s(rw,sync,no_root_squash,no_subtree_check)\n' "$EXPORT_PATH" "$CLIENT_SUBNET" |
@@ -14,7 +14,9 @@ apply() {
     enable_service nfs-server
     systemctl start nfs-server
     exportfs -ra
-    exportfs -v | grep -q "^$EXPORT_PATH" || { log "export of $EXPORT_PATH is not active"; exit 1; }
+    local exported
+    exported=$(exportfs -v) || true
+    [[ $'\n'"$exported" == *$'\n'"$EXPORT_PATH"[[:space:]]* ]] || { log "export of $EXPORT_PATH is not active"; exit 1; }
     log "exporting $EXPORT_PATH to $CLIENT_SUBNET"
 }
 

@@ -38,7 +38,7 @@ kernel_settings() {
 
 forwarding_unit() {
     local storage_nic=$1
-    cat <<UNIT
+    print_stdin <<UNIT
 [Unit]
 Description=lvs-dr-lab: real server forwarding, mode $MODE
 After=systemd-sysctl.service network-online.target
@@ -77,17 +77,27 @@ UNIT
 }
 
 verify() {
+    local shown
     case "$MODE" in
-        dr) ip -o addr show dev lo | grep -q " $VIP/32 " || { log "VIP $VIP is not on lo"; exit 1; } ;;
-        tun) ip -o addr show dev tunl0 | grep -q " $VIP/32 " || { log "VIP $VIP is not on tunl0"; exit 1; } ;;
-        nat) ip route show table "$NAT_TABLE" | grep -q "^default via $NAT_GATEWAY " || { log "no route via $NAT_GATEWAY in table $NAT_TABLE"; exit 1; } ;;
+        dr)
+            shown=$(ip -o addr show dev lo) || true
+            [[ "$shown" == *" $VIP/32 "* ]] || { log "VIP $VIP is not on lo"; exit 1; }
+            ;;
+        tun)
+            shown=$(ip -o addr show dev tunl0) || true
+            [[ "$shown" == *" $VIP/32 "* ]] || { log "VIP $VIP is not on tunl0"; exit 1; }
+            ;;
+        nat)
+            shown=$(ip route show table "$NAT_TABLE") || true
+            [[ $'\n'"$shown" == *$'\n'"default via $NAT_GATEWAY "* ]] || { log "no route via $NAT_GATEWAY in table $NAT_TABLE"; exit 1; }
+            ;;
     esac
 }
 
 apply() {
     local public_nic storage_nic
-    public_nic=$(interface_with "$PUBLIC_IP")
-    storage_nic=$(interface_with "$STORAGE_IP")
+    interface_with "$PUBLIC_IP" public_nic
+    interface_with "$STORAGE_IP" storage_nic
     [ -n "$public_nic" ] || { log "no interface carries $PUBLIC_IP"; exit 1; }
     [ -n "$storage_nic" ] || { log "no interface carries $STORAGE_IP"; exit 1; }
     if [ "$MODE" = tun ]; then

@@ -4,7 +4,8 @@
 # an X-Real-Server response header and at /whoami, outside the shared root,
 # so a test can tell which server answered.
 # This step starts as soon as the server answers, while the NFS store may
-# still be booting or exporting: apache first, then the share, waited for.
+# still be booting or exporting: the share is mounted (and waited for) in the
+# background while apache is set up, and the step ends once both are done.
 # Parameters: SERVER_NAME NFS_SERVER EXPORT_PATH PORTS (space-separated; apache must answer on each)
 
 WEB_ROOT=/var/www/html
@@ -16,12 +17,33 @@ FSTAB_TAG="# lvs-dr-lab web root"
 # How long the step waits for the store's export (its boot included).
 MOUNT_WAIT_SECONDS=600
 
-# The fstab without the lab's line. grep exits 1 when nothing is left (an
-# empty fstab, or only our line), which pipefail would turn into a failure.
+# Where the kernel lists what is mounted (tests point it into a sandbox).
+MOUNTS_FILE=/proc/mounts
+
+# The fstab without the lab's line, and whether it holds a line: read by the
+# shell itself (each process is most of a second of a busy emulated guest).
 fstab_others() {
-    if [ -f "$FSTAB_FILE" ]; then
-        grep -vF "$FSTAB_TAG" "$FSTAB_FILE" || [ $? -eq 1 ]
-    fi
+    local line
+    [ -f "$FSTAB_FILE" ] || return 0
+    while IFS= read -r line || [ -n "$line" ]; do
+        [[ "$line" == *"$FSTAB_TAG"* ]] || printf '%s\n' "$line"
+    done <"$FSTAB_FILE"
+}
+fstab_holds() {
+    local line
+    [ -f "$FSTAB_FILE" ] || return 1
+    while IFS= read -r line || [ -n "$line" ]; do
+        [ "$line" != "$1" ] || return 0
+    done <"$FSTAB_FILE"
+    return 1
+}
+
+web_root_mounted() {
+    local _source target _rest
+    while read -r _source target _rest; do
+        [ "$target" != "$WEB_ROOT" ] || return 0
+    done <"$MOUNTS_FILE"
+    return 1
 }
 
 # mount_web_root: mounts the share, retrying until MOUNT_WAIT_SECONDS have
@@ -44,12 +66,20 @@ mount_web_root() {
 apply() {
     ensure_packages apache2 nfs-common
     local fstab_line="$NFS_SERVER:$EXPORT_PATH $WEB_ROOT nfs defaults,_netdev,nofail 0 0 $FSTAB_TAG"
-    if ! grep -qsxF "$fstab_line" "$FSTAB_FILE"; then
+    if ! fstab_holds "$fstab_line"; then
         # No daemon-reload: the mount below is made directly (systemd sees it
         # as it happens) and the next boot reads fstab afresh.
-        fstab_others | { cat; printf '%s\n' "$fstab_line"; } | write_file "$FSTAB_FILE" 0644
+        { fstab_others; printf '%s\n' "$fstab_line"; } | write_file "$FSTAB_FILE" 0644
     fi
-    mkdir -p "$WEB_ROOT"
+    [ -d "$WEB_ROOT" ] || mkdir -p "$WEB_ROOT"
+    # The mount waits on the network and the store as much as on this guest:
+    # it runs beside apache's setup, and never outlives the step.
+    MOUNT_PID=''
+    if ! web_root_mounted; then
+        mount_web_root &
+        MOUNT_PID=$!
+        trap 'kill "$MOUNT_PID" 2>/dev/null || true' EXIT
+    fi
     printf '%s\n' "$SERVER_NAME" | write_file "$IDENTITY_DIR/whoami" 0644
     write_file "$CONF_FILE" 0644 <<CONF
 # lvs-dr-lab: say which real server answered. The document root is set here,
@@ -76,8 +106,9 @@ CONF
         curl -fsS --max-time 10 "http://127.0.0.1:$port/whoami" >/dev/null || { log "apache does not answer on port $port"; exit 1; }
     done
     # Apache serves the share once it is mounted over the web root.
-    if ! mountpoint -q "$WEB_ROOT"; then
-        mount_web_root || exit 1
+    if [ -n "$MOUNT_PID" ]; then
+        wait "$MOUNT_PID" || exit 1
+        trap - EXIT
     fi
     log "serving $NFS_SERVER:$EXPORT_PATH on port(s) $PORTS"
 }
@@ -89,10 +120,10 @@ remove() {
         systemctl reload apache2 2>/dev/null || true
     fi
     remove_file "$IDENTITY_DIR/whoami"
-    if mountpoint -q "$WEB_ROOT"; then
+    if web_root_mounted; then
         umount -l "$WEB_ROOT" || true
     fi
-    if grep -qsF "$FSTAB_TAG" "$FSTAB_FILE"; then
+    if [ -f "$FSTAB_FILE" ]; then
         fstab_others | write_file "$FSTAB_FILE" 0644
     fi
 }

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { shellQuote } from "../../components/guestConfig";
 import { findExecutable, makeTempDir } from "./tools";
 
-/** Real tools the steps use (lib.sh's write_file and interface_with, the director's keepalived staging), plus cat/touch for stubs. */
+/** Real tools the steps use (lib.sh's write_file and the links it makes, the director's table and keepalived staging), plus cat/touch for stubs. */
 const REAL_TOOLS = ["awk", "grep", "cat", "cmp", "mkdir", "rm", "mktemp", "touch", "mv", "sed", "ln", "chmod"];
 
 /** The packages the steps ensure, "installed" in the sandbox's dpkg file lists unless a test removes one. */
@@ -27,7 +27,6 @@ const STUBBED_COMMANDS = [
     "exportfs",
     "mount",
     "umount",
-    "mountpoint",
     "keepalived",
     "sleep",
     "apache2ctl",
@@ -60,6 +59,8 @@ export class StepSandbox {
         fs.mkdirSync(this.binDir);
         fs.mkdirSync(this.file("tmp"));
         fs.mkdirSync(this.file("dpkg-info"));
+        fs.writeFileSync(this.file("mounts"), "");
+        fs.writeFileSync(this.file("cmdline"), "root=/dev/vda1\n");
         for (const name of INSTALLED_PACKAGES) {
             fs.writeFileSync(this.file(`dpkg-info/${name}.list`), "");
         }
@@ -103,6 +104,9 @@ export class StepSandbox {
             `SERVICE_WANTS_DIR=${shellQuote(this.file("system/multi-user.target.wants"))}`,
             `APACHE_DIR=${shellQuote(this.file("apache2"))}`,
             `DPKG_INFO_DIR=${shellQuote(this.file("dpkg-info"))}`,
+            // Nothing mounted and a kernel command line without cloud-init's word, unless a test says otherwise.
+            `MOUNTS_FILE=${shellQuote(this.file("mounts"))}`,
+            `CMDLINE_FILE=${shellQuote(this.file("cmdline"))}`,
             ...Object.entries(options.paths).map(([name, value]) => `${name}=${shellQuote(value)}`),
             `record() { printf '%s\\n' "$*" >>${shellQuote(callsFile)}; }`,
             ...STUBBED_COMMANDS.map((command) => `${command}() { record ${command} "$@"; }`),
