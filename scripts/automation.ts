@@ -120,10 +120,43 @@ export async function runOperation(
     return { operation, seconds: (Date.now() - started) / 1000, changes, steps };
 }
 
-/** The stack's outputs as plain values, secrets included (for local tools only). */
+// How a state file marks a secret value: an object with this key and value,
+// and with `--show-secrets`, its JSON text in "plaintext".
+export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** A value from an exported state with every secret replaced by what it holds. */
+export function revealSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        return value.map(revealSecrets);
+    }
+    if (value === null || typeof value !== "object") {
+        return value;
+    }
+    const record = value as Record<string, unknown>;
+    if (record[SECRET_SIG_KEY] === SECRET_SIG) {
+        if (typeof record.plaintext !== "string") {
+            throw new Error("the exported state holds a secret output without its plaintext (exported without --show-secrets?)");
+        }
+        return revealSecrets(JSON.parse(record.plaintext));
+    }
+    return Object.fromEntries(Object.entries(record).map(([key, inner]) => [key, revealSecrets(inner)]));
+}
+
+/** The stack resource's outputs in an exported deployment (none before the first `up`). */
+export function stackOutputsOf(deployment: auto.Deployment): Record<string, unknown> {
+    const resources = (deployment.deployment as { resources?: { type?: string; outputs?: Record<string, unknown> }[] }).resources ?? [];
+    const root = resources.find((resource) => resource.type === "pulumi:pulumi:Stack");
+    return revealSecrets(root?.outputs ?? {}) as Record<string, unknown>;
+}
+
+/**
+ * The stack's outputs as plain values, secrets included (for local tools
+ * only): one `stack export --show-secrets`, where `stack.outputs()` starts
+ * the CLI twice (once masked, once not) to learn which are secret.
+ */
 export async function plainOutputs(stack: auto.Stack): Promise<Record<string, unknown>> {
-    const outputs = await stack.outputs();
-    return Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value]));
+    return stackOutputsOf(await stack.exportStack());
 }
 
 /** The stack's config as the program would read it: this project's keys, without the namespace. */

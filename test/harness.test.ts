@@ -23,6 +23,7 @@ import {
     waitFor,
     wrkProblems,
 } from "../scripts/harness";
+import { revealSecrets, SECRET_SIG, SECRET_SIG_KEY, stackOutputsOf } from "../scripts/automation";
 import { COMMAND, operationResult } from "./helpers/operations";
 
 const result = operationResult;
@@ -266,5 +267,33 @@ describe("one GET", () => {
         }
         const refused = await get(`http://127.0.0.1:${port}/`, "X-Real-Server", 2000).then(() => "answered", failureKind);
         assert.equal(refused, "ECONNREFUSED");
+    });
+});
+
+describe("the stack's outputs from an exported state", () => {
+    const secret = (value: unknown): Record<string, string> => ({ [SECRET_SIG_KEY]: SECRET_SIG, plaintext: JSON.stringify(value) });
+
+    it("are the stack resource's outputs, with every secret (nested ones too) given as its value", () => {
+        const deployment = {
+            version: 3,
+            deployment: {
+                resources: [
+                    { type: "pulumi:providers:command", outputs: { vip: "not this one" } },
+                    {
+                        type: "pulumi:pulumi:Stack",
+                        outputs: { vip: "172.16.16.172", consolePassword: secret("s3cret"), ssh: { user: "lab", keys: [secret({ path: "/k" })] } },
+                    },
+                ],
+            },
+        };
+        assert.deepEqual(stackOutputsOf(deployment), { vip: "172.16.16.172", consolePassword: "s3cret", ssh: { user: "lab", keys: [{ path: "/k" }] } });
+    });
+
+    it("are none before the first up", () => {
+        assert.deepEqual(stackOutputsOf({ version: 3, deployment: {} }), {});
+    });
+
+    it("refuse a secret exported without its plaintext", () => {
+        assert.throws(() => revealSecrets({ password: { [SECRET_SIG_KEY]: SECRET_SIG, ciphertext: "v1:abc" } }), /without its plaintext/);
     });
 });
