@@ -6,11 +6,12 @@
 // A helper that cannot see (libvirt not answering, SSH refused) throws or
 // reports a problem; it never answers "clean".
 import * as auto from "@pulumi/pulumi/automation";
-import { execFile, execFileSync } from "child_process";
+import { execFile, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { LabConfig } from "../components/config";
+import { shellQuote } from "../components/guestConfig";
 import { removeDomain } from "../components/libvirt/domain";
 import { removeNetwork } from "../components/libvirt/network";
 import { removeVolume } from "../components/libvirt/volume";
@@ -363,6 +364,58 @@ export function sshArgs(access: SshAccess, host: string, command: string, connec
 export function sshRun(access: SshAccess, host: string, command: string, timeoutMs = 60_000, connectTimeoutSeconds = 10): Promise<string> {
     return new Promise((resolve, reject) => {
         execFile("ssh", sshArgs(access, host, command, connectTimeoutSeconds), { timeout: timeoutMs }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    });
+}
+
+/** What `sshHold`'s guest side prints once its setup is done. */
+const HOLD_READY = "lvslab-hold-ready";
+
+/** A login `sshHold` keeps open: `release` runs its teardown and ends it. */
+export interface HeldLogin {
+    /** Ends the wait on the guest, so the teardown runs; rejects when the teardown failed. */
+    release(): Promise<void>;
+}
+
+/**
+ * Runs `setup` on a lab guest (as root) and keeps that login open until
+ * `release()`, then runs `teardown` in it: one SSH login where two would
+ * each cost seconds of a busy emulated guest. The teardown runs however the
+ * hold ends: released, setup failed, this process gone (the connection
+ * closes), or `holdSeconds` passed on the guest. Rejects when the setup fails.
+ */
+export function sshHold(access: SshAccess, host: string, setup: string, teardown: string, holdSeconds = 600): Promise<HeldLogin> {
+    const script = `{ ${setup} && echo ${HOLD_READY} && { read -r -t ${holdSeconds} _ || true; }; }; ${teardown}`;
+    return new Promise((resolve, reject) => {
+        const child = spawn("ssh", sshArgs(access, host, `sudo bash -c ${shellQuote(script)}`), { stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        let ready = false;
+        // The guest gives up after holdSeconds; this side a minute later.
+        const timer = setTimeout(() => child.kill(), (holdSeconds + 60) * 1000);
+        const exited = new Promise<number | null>((done) => child.on("close", (code) => done(code)));
+        void exited.then((code) => {
+            clearTimeout(timer);
+            if (!ready) {
+                reject(new Error(`${host}: ${stderr.trim() || `ssh exited with ${code} before the setup was done`}`));
+            }
+        });
+        child.on("error", reject);
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.stdout.on("data", (chunk: Buffer) => {
+            stdout += chunk.toString();
+            if (!ready && stdout.includes(HOLD_READY)) {
+                ready = true;
+                resolve({
+                    release: async () => {
+                        child.stdin.end();
+                        const code = await exited;
+                        if (code !== 0) {
+                            throw new Error(`${host}: the teardown failed (exit ${code}): ${stderr.trim()}`);
+                        }
+                    },
+                });
+            }
+        });
     });
 }
 

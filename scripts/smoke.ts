@@ -11,7 +11,7 @@
 import { randomBytes } from "crypto";
 import { shellQuote } from "../components/guestConfig";
 import { openStack, plainOutputs } from "./automation";
-import { errorText, exportPathOf, get, runMain, sshRun } from "./harness";
+import { errorText, exportPathOf, get, HeldLogin, runMain, sshHold, sshRun } from "./harness";
 import { IpvsService, parseIpvsTable } from "./tools/parse";
 
 /** The outputs the smoke test reads. */
@@ -184,16 +184,18 @@ function tokenFileOf(inputs: SmokeInputs, token: string): string {
     return `${exportPathOf(inputs.nfsExport).replace(/\/+$/, "")}/${tokenFileName(token)}`;
 }
 
-/** Writes a token for this run to the NFS export (over SSH to the store): the problem, if it could not. */
-async function writeToken(inputs: SmokeInputs, token: string): Promise<string | undefined> {
+/**
+ * Writes a token for this run to the NFS export, in a login to the store
+ * that stays open until the token is read and then removes it: the held
+ * login, or the problem that stopped the write.
+ */
+async function writeToken(inputs: SmokeInputs, token: string): Promise<HeldLogin | string> {
     const file = tokenFileOf(inputs, token);
     const write = `printf %s ${shellQuote(token)} >${shellQuote(`${file}.tmp`)} && chmod 0644 ${shellQuote(`${file}.tmp`)} && mv -f ${shellQuote(`${file}.tmp`)} ${shellQuote(file)}`;
-    try {
-        await sshRun(inputs.ssh, inputs.nfs.storageIp, `sudo sh -c ${shellQuote(write)}`, 60_000);
-        return undefined;
-    } catch (error) {
-        return `could not write the token to the NFS export on ${inputs.nfs.storageIp}: ${errorText(error)}`;
-    }
+    const remove = `rm -f ${shellQuote(file)} ${shellQuote(`${file}.tmp`)}`;
+    return sshHold(inputs.ssh, inputs.nfs.storageIp, write, remove).catch(
+        (error: unknown) => `could not write the token to the NFS export on ${inputs.nfs.storageIp}: ${errorText(error)}`,
+    );
 }
 
 /**
@@ -201,12 +203,12 @@ async function writeToken(inputs: SmokeInputs, token: string): Promise<string | 
  * it until every server taking connections has answered (bounded), then
  * removes it. The answers, or the problem that stopped it.
  */
-async function readTokenThroughVip(inputs: SmokeInputs, token: string, written: Promise<string | undefined>): Promise<{ answers: TokenAnswer[]; problems: string[] }> {
+async function readTokenThroughVip(inputs: SmokeInputs, token: string, written: Promise<HeldLogin | string>): Promise<{ answers: TokenAnswer[]; problems: string[] }> {
     const name = tokenFileName(token);
     const file = tokenFileOf(inputs, token);
-    const writeProblem = await written;
-    if (writeProblem !== undefined) {
-        return { answers: [], problems: [writeProblem] };
+    const held = await written;
+    if (typeof held === "string") {
+        return { answers: [], problems: [held] };
     }
     const answers: TokenAnswer[] = [];
     const problems: string[] = [];
@@ -226,9 +228,7 @@ async function readTokenThroughVip(inputs: SmokeInputs, token: string, written: 
             }
         }
     } finally {
-        await sshRun(inputs.ssh, inputs.nfs.storageIp, `sudo rm -f ${shellQuote(file)} ${shellQuote(`${file}.tmp`)}`, 60_000).catch((error: unknown) =>
-            problems.push(`could not remove ${file} from the NFS export: ${errorText(error)}`),
-        );
+        await held.release().catch((error: unknown) => problems.push(`could not remove ${file} from the NFS export: ${errorText(error)}`));
     }
     return { answers, problems };
 }
