@@ -75,6 +75,14 @@ describe("scripts/labhost.sh", () => {
         assert.match(r.stderr, /LVSLAB_LABHOST="a\/b": a lab host's name is letters, digits, - and _ only/);
     });
 
+    it("refuses a guest niceness that is not one, naming the setting", () => {
+        for (const nice of ["-5", "20", "ten"]) {
+            const r = spawnSync(LABHOST, ["status"], { encoding: "utf8", env: { ...env, LVSLAB_GUEST_NICE: nice }, timeout: 60_000 });
+            assert.equal(r.status, 1, nice);
+            assert.match(r.stderr, new RegExp(`LVSLAB_GUEST_NICE="${nice}": the guests' niceness is a whole number from 0 \\(as the tools\\) to 19`));
+        }
+    });
+
     it("passes shellcheck", () => {
         const r = spawnSync("shellcheck", [LABHOST], { encoding: "utf8", timeout: 60_000 });
         assert.ok(!r.error, `shellcheck could not run (apt-get install shellcheck): ${r.error}`);

@@ -492,6 +492,13 @@ describe("lab hosts (real libvirtd)", () => {
         assert.ok(existsSync(join(HOST_ROOT, "etc/libvirt/storage", `${POOL}.xml`)), "the pool's definition is not in the root");
     });
 
+    labIt("libvirtd, and so every guest it starts, runs at the guests' niceness (10), below the tools that drive them", async () => {
+        const pid = readFileSync(join(HOST_ROOT, "run/libvirtd.pid"), "utf8").trim();
+        // /proc/PID/stat: the niceness is the 19th field, the 17th after the ")" that ends the name.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        assert.equal(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16], "10");
+    });
+
     labIt("a second lab host runs beside it with its own socket and state, and the same names and subnets", async () => {
         const started = secondLabhost("start");
         assert.equal(started.code, 0, started.stderr);
