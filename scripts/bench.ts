@@ -19,6 +19,7 @@ import { floor, FloorResult } from "./floor";
 import {
     errorText,
     formatTable,
+    guestCpuSeconds,
     labOutputs,
     leftovers,
     libvirtTargetOf,
@@ -80,6 +81,40 @@ export function timeline(result: Pick<OperationResult, "steps">): { name: string
         .filter((step) => step.seconds >= 1)
         .sort((a, b) => a.startSecond - b.startSecond)
         .map((step) => ({ name: resourceNameOf(step.urn), op: step.op, startSecond: tenths(step.startSecond), seconds: tenths(step.seconds) }));
+}
+
+/** Where the machine's CPU went: the guests' qemu time at SSH in each floor, and after `up` and the smoke test. */
+export interface GuestCpu {
+    /** Mean CPU seconds a guest had used when it accepted SSH. */
+    minimalFloorPerGuest: number;
+    imageFloorPerGuest: number;
+    /** Every lab guest's CPU seconds once `up` and the smoke test were done, and their sum. */
+    upAndSmoke: Record<string, number>;
+    upAndSmokeTotal: number;
+    /**
+     * That sum spread over every core: the least time `up` and the smoke
+     * test could take on this machine with the guests doing what they did,
+     * whatever the order.
+     */
+    upAndSmokeOverCores: number;
+}
+
+export function guestCpuSummary(
+    minimal: Pick<FloorResult, "cpuSecondsAtSsh">,
+    image: Pick<FloorResult, "cpuSecondsAtSsh">,
+    upAndSmoke: Record<string, number>,
+    cores: number,
+): GuestCpu {
+    const hundredths = (value: number): number => Math.round(value * 100) / 100;
+    const mean = (values: number[]): number => hundredths(values.reduce((sum, value) => sum + value, 0) / Math.max(values.length, 1));
+    const total = hundredths(Object.values(upAndSmoke).reduce((sum, value) => sum + value, 0));
+    return {
+        minimalFloorPerGuest: mean(Object.values(minimal.cpuSecondsAtSsh)),
+        imageFloorPerGuest: mean(Object.values(image.cpuSecondsAtSsh)),
+        upAndSmoke,
+        upAndSmokeTotal: total,
+        upAndSmokeOverCores: hundredths(total / cores),
+    };
 }
 
 /** Resource steps per type, most frequent first, and the total. */
@@ -262,6 +297,9 @@ async function main(): Promise<number> {
         results.resources = resourceCounts(up);
         results.upTimeline = timeline(up);
         await smoke("smoke after up");
+        // Only the lab's guests run now: the floors' are gone.
+        const upCpu = guestCpuSeconds(config.libvirtUri);
+        results.guestCpu = guestCpuSummary(minimalFloor, imageFloor, upCpu, os.cpus().length);
         const upToSmoke = (seconds("up from nothing") ?? 0) + (seconds("smoke after up") ?? 0);
         results.headline = {
             upToPassingSmokeSeconds: upToSmoke,
@@ -330,6 +368,12 @@ async function main(): Promise<number> {
         if (headline?.ratio !== undefined) {
             console.log(
                 `headline: up to a passing smoke test takes ${headline.ratio}x the minimal floor, ${headline.imageRatio}x the image floor (${headline.ownSeconds} s over it)`,
+            );
+        }
+        const cpu = results.guestCpu as GuestCpu | undefined;
+        if (cpu) {
+            console.log(
+                `guest CPU: ${cpu.minimalFloorPerGuest} s a guest to SSH (minimal floor), ${cpu.imageFloorPerGuest} s (image floor); up and smoke ${cpu.upAndSmokeTotal} s in all, ${cpu.upAndSmokeOverCores} s over ${os.cpus().length} cores`,
             );
         }
         console.log(`total ${(results.totalSeconds as number).toFixed(1)} s; written to ${path.relative(PROJECT_ROOT, file)}`);

@@ -26,7 +26,7 @@ import { createVolume } from "../components/libvirt/volume";
 import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../components/nics";
 import { openStack, validatedConfig } from "./automation";
-import { errorText, leftovers, runMain, SshAccess, sshRun, sweep, waitForSsh } from "./harness";
+import { errorText, guestCpuSeconds, leftovers, runMain, SshAccess, sshRun, sweep, waitForSsh } from "./harness";
 
 interface FloorMachine {
     hostname: string;
@@ -55,6 +55,8 @@ export interface FloorResult {
     defineSeconds: number;
     /** Seconds from the start until each guest accepted SSH (null: never within the bound). */
     sshSeconds: Record<string, number | null>;
+    /** CPU seconds each guest's qemu had used when it accepted SSH: what its boot costs the machine. */
+    cpuSecondsAtSsh: Record<string, number>;
     teardownSeconds: number;
     left: string[];
     /** For each guest asked for, once its boot finished: `systemd-analyze`, the critical chain to sshd and the slowest units. */
@@ -120,6 +122,7 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
     ];
     const started = Date.now();
     const sshSeconds: Record<string, number | null> = {};
+    const cpuSecondsAtSsh: Record<string, number> = {};
     const bootReports: Record<string, string> = {};
     let defineSeconds = 0;
     let result: FloorResult | undefined;
@@ -198,6 +201,10 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
             machines.map(async (machine) => {
                 const seconds = await waitForSsh(sshConfig, machine.sshAddress, started, deadline);
                 sshSeconds[machine.hostname] = seconds ?? null;
+                if (seconds !== undefined) {
+                    const domain = `${prefix}-${machine.hostname}`;
+                    cpuSecondsAtSsh[machine.hostname] = guestCpuSeconds(uri, domain)[domain];
+                }
                 console.log(`floor (${kind}): ${machine.hostname} ${seconds === undefined ? "never accepted SSH" : `accepted SSH at ${seconds.toFixed(1)} s`}`);
             }),
         );
@@ -212,7 +219,7 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
         const teardownStarted = Date.now();
         await sweep(uri, pool, prefix);
         const left = leftovers(uri, pool, prefix);
-        result = { kind, boot, prefix, seconds, defineSeconds, sshSeconds, teardownSeconds: (Date.now() - teardownStarted) / 1000, left, bootReports };
+        result = { kind, boot, prefix, seconds, defineSeconds, sshSeconds, cpuSecondsAtSsh, teardownSeconds: (Date.now() - teardownStarted) / 1000, left, bootReports };
     }
     return result;
 }

@@ -462,6 +462,32 @@ export function exportPathOf(nfsExport: string): string {
 
 // ------------------------------------------------------------------ libvirt
 
+/**
+ * The CPU time each domain's qemu has used, in seconds, from `virsh domstats
+ * --cpu-total` ("Domain: 'name'" then "  cpu.time=NANOSECONDS" lines).
+ */
+export function parseCpuTotals(domstats: string): Record<string, number> {
+    const seconds: Record<string, number> = {};
+    let domain: string | undefined;
+    for (const line of domstats.split("\n")) {
+        const name = /^Domain: '(.*)'$/.exec(line.trim());
+        if (name) {
+            domain = name[1];
+            continue;
+        }
+        const time = /^cpu\.time=(\d+)$/.exec(line.trim());
+        if (time && domain !== undefined) {
+            seconds[domain] = Math.round(Number(time[1]) / 1e7) / 100;
+        }
+    }
+    return seconds;
+}
+
+/** CPU seconds used so far by the running domains named (all running ones when none are). */
+export function guestCpuSeconds(uri: string, ...domains: string[]): Record<string, number> {
+    return parseCpuTotals(virshText(uri, "domstats", "--cpu-total", ...domains));
+}
+
 /** `virsh -c URI ARGS...`'s output; throws with virsh's own message when it fails. */
 export function virshText(uri: string, ...args: string[]): string {
     try {
