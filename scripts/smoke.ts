@@ -1,5 +1,6 @@
 // The smoke test: proves a running lab works using nothing but its stack
-// outputs. Many requests to the VIP must all return the shared page, every
+// outputs. Many requests to the VIP (a few at a time, each a new
+// connection) must all return the shared page, every
 // real server must answer its share, every extra service port must answer,
 // each director's IPVS table must list every real server on every port at
 // its forwarding address with its weight and the mode's forwarding (Route,

@@ -573,6 +573,49 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.ok(!sandbox.exists(`${dir}/keepalived.conf`) && sandbox.exists(`${dir}/lvslab-ipvs.service`), "and back to ipvsadm");
         });
 
+        /** An `ip -o -4 addr show` that shows the VIP from its `from`-th call on (0: never). */
+        const vipFrom = (dir: string, from: number): string =>
+            [
+                "ip() {",
+                '    record ip "$@"',
+                '    [ "$*" = "-o -4 addr show" ] || return 0',
+                `    local n; n=$(cat "$SANDBOX/${dir}/ip-calls" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" >"$SANDBOX/${dir}/ip-calls"`,
+                `    if [ ${from} -gt 0 ] && [ "$n" -ge ${from} ]; then echo "2: eth0    inet ${VIP}/24 scope global secondary eth0"; fi`,
+                "}",
+            ].join("\n");
+
+        it("after a restart, the MASTER's step ends only once it has held the VIP for two checks running", () => {
+            const dir = "lb-vrrp-master";
+            fs.mkdirSync(sandbox.file(dir));
+            const master = `${conf}vrrp_instance VI_1 {\n    state MASTER\n}\n`;
+            const run = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], STATIC_ADDRESSES: "", KEEPALIVED_CONF: master }), "apply", {
+                paths: directorPaths(dir),
+                stubs: `${keepalivedStubs(dir)}\n${vipFrom(dir, 3)}`,
+            });
+            assertSucceeded(run);
+            assert.equal(run.calls.filter((call) => call === "ip -o -4 addr show").length, 4, "not held twice, then held twice");
+            assert.doesNotMatch(run.stderr, /VRRP:/);
+        });
+
+        it("after a restart, the BACKUP's step waits while it holds the VIP, and past the bound says so and goes on", () => {
+            const dir = "lb-vrrp-backup";
+            fs.mkdirSync(sandbox.file(dir));
+            const backup = `${conf}vrrp_instance VI_1 {\n    state BACKUP\n}\n`;
+            const run = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], STATIC_ADDRESSES: "", KEEPALIVED_CONF: backup }), "apply", {
+                paths: { ...directorPaths(dir), VRRP_SETTLE_SECONDS: "5" },
+                stubs: `${keepalivedStubs(dir)}\n${vipFrom(dir, 1)}`,
+            });
+            assertSucceeded(run);
+            assert.equal(run.calls.filter((call) => call === "ip -o -4 addr show").length, 5);
+            assert.match(run.stderr, /VRRP: the BACKUP still holds 172\.16\.16\.172 after 5 s: is the MASTER down\?/);
+            const released = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], STATIC_ADDRESSES: "", MODE: "tun", KEEPALIVED_CONF: backup }), "apply", {
+                paths: directorPaths(dir),
+                stubs: `${keepalivedStubs(dir)}\n${vipFrom(dir, 0)}`,
+            });
+            assertSucceeded(released);
+            assert.equal(released.calls.filter((call) => call === "ip -o -4 addr show").length, 1, "not holding it: no wait");
+        });
+
         it("refuses a config keepalived --config-test rejects, leaving the installed one alone", () => {
             const dir = "lb-keepalived-bad";
             fs.mkdirSync(sandbox.file(dir));

@@ -29,6 +29,8 @@ KEEPALIVED_MARK="# lvs-dr-lab:"
 # The mode keepalived last ran with: a reload keeps existing real servers as
 # they are, so a different forwarding mode needs a restart.
 KEEPALIVED_MODE_FILE=/etc/lvslab/keepalived-mode
+# How long a restarted keepalived gets to play its VRRP part (below).
+VRRP_SETTLE_SECONDS=30
 SORRY_DIR=/var/lib/lvslab/sorry
 SORRY_SITE=/etc/apache2/sites-available/lvslab-sorry.conf
 SORRY_PORTS_FILE=/etc/apache2/ports.conf
@@ -258,6 +260,41 @@ UNIT
     enable_service "$IPVS_UNIT" "$IPVS_UNIT_FILE"
 }
 
+# holds_vip: whether the VIP is on one of this director's NICs.
+holds_vip() {
+    local shown
+    shown=$(ip -o -4 addr show) || true
+    [[ "$shown" == *" $VIP/"* ]]
+}
+
+# settle_vrrp: after keepalived restarted on both directors (a mode switch,
+# the first up), the VIP moves while VRRP elects again: the MASTER drops it,
+# the BACKUP takes it, the MASTER takes it back. A client connection caught
+# in a move is reset, so the step waits (bounded) until this director plays
+# the part its configuration gives it: the MASTER holding the VIP two checks
+# running, the BACKUP not holding it. `up` then ends with the VIP at rest.
+# Past the bound it says so and goes on: the other director may be down.
+settle_vrrp() {
+    local master=0 attempt steady=0
+    [[ "$KEEPALIVED_CONF" =~ state[[:space:]]+MASTER ]] && master=1
+    for ((attempt = 1; attempt <= VRRP_SETTLE_SECONDS; attempt++)); do
+        if [ "$master" = 1 ] && holds_vip; then
+            steady=$((steady + 1))
+            [ "$steady" -ge 2 ] && return 0
+        elif [ "$master" = 0 ] && ! holds_vip; then
+            return 0
+        else
+            steady=0
+        fi
+        sleep 1
+    done
+    if [ "$master" = 1 ]; then
+        log "VRRP: the MASTER does not hold $VIP after $VRRP_SETTLE_SECONDS s (see journalctl -u keepalived)"
+    else
+        log "VRRP: the BACKUP still holds $VIP after $VRRP_SETTLE_SECONDS s: is the MASTER down?"
+    fi
+}
+
 # KEEPALIVED_CONF as keepalived reads it: the password from fd 3 in place of
 # its placeholder.
 keepalived_conf() {
@@ -318,6 +355,9 @@ table_by_keepalived() {
         done
         ipvsadm -Ln -t "$VIP:$port" >/dev/null 2>&1 || { log "keepalived did not set up $VIP:$port within 30 s"; exit 1; }
     done
+    if [ "$restart" = 1 ]; then
+        settle_vrrp
+    fi
 }
 
 apply() {
