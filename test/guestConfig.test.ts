@@ -3,7 +3,10 @@
 // by cloud-init's own network parser, and every step script checked by
 // shellcheck and then run against a sandbox to see what it would do.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LabConfig } from "../components/config";
@@ -13,6 +16,7 @@ import {
     instanceIdFor,
     renderMetaData,
     KERNEL_CMDLINE_MAX,
+    readTemplate,
     renderKernelCmdline,
     renderNetworkConfig,
     renderStep,
@@ -854,7 +858,7 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.ok(conf.includes(`DocumentRoot ${sandbox.file(`${dir}/html`)}\n`), "extra ports, with no VirtualHost, serve the share too");
             assert.ok(conf.includes(`Alias /whoami ${sandbox.file(`${dir}/identity`)}/whoami\n`), conf);
             assert.equal(sandbox.read(`${dir}/ports.conf`), "Listen 80\n");
-            assert.ok(run.calls.includes("curl -fsS --max-time 10 http://127.0.0.1:80/whoami"), run.calls.join("\n"));
+            assert.ok(run.calls.includes("answers 80 /whoami"), run.calls.join("\n"));
             assert.ok(run.calls.includes("systemctl restart apache2"), run.calls.join("\n"));
 
             assert.ok(run.calls.includes(`mount ${sandbox.file(`${dir}/html`)}`), run.calls.join("\n"));
@@ -887,11 +891,47 @@ describe("renderStep: what each step does, run in a sandbox", () => {
                 // A wait that, left running, would hold the step (and its SSH session) open for 25 s.
                 paths: { ...webPaths(dir), MOUNT_WAIT_SECONDS: "25" },
                 // The stubbed mount fails fast and for good: only the trap ends the wait early.
-                stubs: `${storeStub(dir, 1_000_000_000)}\ncurl() { record curl "$@"; return 7; }`,
+                stubs: `${storeStub(dir, 1_000_000_000)}\nanswers() { record answers "$@"; return 1; }`,
             });
             assert.notEqual(run.status, 0);
             assert.match(run.stderr, /apache does not answer on port 80/);
             assert.ok(Date.now() - started < 10_000, `the step took ${Date.now() - started} ms: the background wait outlived it`);
+        });
+
+        it("answers: a 2xx from apache on the port is an answer; a 404, a closed port or a silent one are not", async () => {
+            const body = /\nanswers\(\) \{\n[\s\S]*?\n\}\n/.exec(readTemplate("steps/real-server-web.sh"));
+            assert.ok(body, "real-server-web.sh defines answers()");
+            const server = http.createServer((request, response) => {
+                if (request.url === "/silent") {
+                    return; // never answers: the 10 s read bound must end the wait
+                }
+                response.writeHead(request.url === "/whoami" ? 200 : 404).end("web1\n");
+            });
+            await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+            const port = (server.address() as AddressInfo).port;
+            const closed = await new Promise<number>((resolve) => {
+                const probe = http.createServer().listen(0, "127.0.0.1", () => {
+                    const free = (probe.address() as AddressInfo).port;
+                    probe.close(() => resolve(free));
+                });
+            });
+            const ask = (askPort: number, askPath: string): Promise<number> =>
+                new Promise((resolve) => {
+                    execFile("bash", ["-c", `${body[0]}answers ${askPort} ${askPath}`], { timeout: 20_000 }, (error) =>
+                        resolve(error ? ((error as { code?: number }).code ?? -1) : 0),
+                    );
+                });
+            try {
+                assert.equal(await ask(port, "/whoami"), 0);
+                assert.notEqual(await ask(port, "/missing"), 0);
+                assert.notEqual(await ask(closed, "/whoami"), 0);
+                const started = Date.now();
+                assert.notEqual(await ask(port, "/silent"), 0);
+                assert.ok(Date.now() - started < 15_000, "a silent server is given up on after 10 s");
+            } finally {
+                server.closeAllConnections();
+                server.close();
+            }
         });
 
         it("gives up with mount's own error once the wait is over", () => {

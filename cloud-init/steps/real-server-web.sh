@@ -38,6 +38,18 @@ fstab_holds() {
     return 1
 }
 
+# answers PORT PATH: whether apache answers GET PATH on 127.0.0.1:PORT with a
+# 2xx within 10 s, by bash's own /dev/tcp: curl would start libcurl and its
+# TLS libraries, seconds of a busy emulated guest that has never run them.
+answers() {
+    local connection status=''
+    exec {connection}<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$2" >&"$connection"
+    IFS= read -r -t 10 status <&"$connection" || true
+    exec {connection}>&-
+    [[ "$status" =~ ^HTTP/1\.[01]\ 2[0-9][0-9]\  ]]
+}
+
 web_root_mounted() {
     local _source target _rest
     while read -r _source target _rest; do
@@ -103,7 +115,7 @@ CONF
         restart_apache
     fi
     for port in $PORTS; do
-        curl -fsS --max-time 10 "http://127.0.0.1:$port/whoami" >/dev/null || { log "apache does not answer on port $port"; exit 1; }
+        answers "$port" /whoami || { log "apache does not answer on port $port"; exit 1; }
     done
     # Apache serves the share once it is mounted over the web root.
     if [ -n "$MOUNT_PID" ]; then
