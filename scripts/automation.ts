@@ -145,8 +145,7 @@ export function revealSecrets(value: unknown): unknown {
 
 /** The stack resource's outputs in an exported deployment (none before the first `up`). */
 export function stackOutputsOf(deployment: auto.Deployment): Record<string, unknown> {
-    const resources = (deployment.deployment as { resources?: { type?: string; outputs?: Record<string, unknown> }[] }).resources ?? [];
-    const root = resources.find((resource) => resource.type === "pulumi:pulumi:Stack");
+    const root = resourcesOf(deployment).find((resource) => resource.type === "pulumi:pulumi:Stack");
     return revealSecrets(root?.outputs ?? {}) as Record<string, unknown>;
 }
 
@@ -178,18 +177,22 @@ export async function validatedConfig(stack: auto.Stack): Promise<LabConfig> {
     return loadLabConfig(rawConfigFrom(await stack.getAllConfig()));
 }
 
-/** A resource of the stack's state, as far as the checks here read it. */
-interface StateResource {
+/** A resource of the stack's state, as far as the tools here read it. */
+export interface StateResource {
     urn: string;
     type: string;
     inputs?: Record<string, unknown>;
     outputs?: Record<string, unknown>;
 }
 
-async function stateResources(stack: auto.Stack): Promise<StateResource[]> {
-    const state = await stack.exportStack();
+/** The resources of an exported deployment (none before the first `up`). */
+export function resourcesOf(state: auto.Deployment): StateResource[] {
     const resources = (state.deployment as { resources?: unknown } | undefined)?.resources;
     return Array.isArray(resources) ? (resources as StateResource[]) : [];
+}
+
+async function stateResources(stack: auto.Stack): Promise<StateResource[]> {
+    return resourcesOf(await stack.exportStack());
 }
 
 /** Fails with one clear message unless libvirt answers at `uri`. */

@@ -15,7 +15,7 @@ import { shellQuote } from "../components/guestConfig";
 import { removeDomain } from "../components/libvirt/domain";
 import { removeNetwork } from "../components/libvirt/network";
 import { removeVolume } from "../components/libvirt/volume";
-import { OperationResult, plainOutputs, PROJECT_ROOT } from "./automation";
+import { OperationResult, plainOutputs, PROJECT_ROOT, resourcesOf } from "./automation";
 
 // ------------------------------------------------------------------ basics
 
@@ -168,9 +168,7 @@ export async function libvirtTargetOf(stack: auto.Stack): Promise<LibvirtTarget 
 
 /** The names (last URN part) of the resources in the stack's state. */
 export async function resourceNames(stack: auto.Stack): Promise<string[]> {
-    const state = await stack.exportStack();
-    const resources = (state.deployment as { resources?: { urn: string }[] }).resources ?? [];
-    return resources.map((r) => resourceNameOf(r.urn));
+    return resourcesOf(await stack.exportStack()).map((r) => resourceNameOf(r.urn));
 }
 
 // ------------------------------------------------------- phases and results
