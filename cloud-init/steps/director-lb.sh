@@ -126,10 +126,8 @@ hold_static_addresses() {
     fi
     local entry
     address_unit | install_unit "$ADDRESS_UNIT" "$ADDRESS_UNIT_FILE"
-    local shown
     for entry in $STATIC_ADDRESSES; do
-        shown=$(ip -o addr show dev "${entry##*=}") || true
-        [[ "$shown" == *" ${entry%%=*} "* ]] || { log "${entry%%=*} is not on ${entry##*=}"; exit 1; }
+        address_on "${entry##*=}" "${entry%%=*}" || { log "${entry%%=*} is not on ${entry##*=}"; exit 1; }
     done
     log "holding $STATIC_ADDRESSES"
 }

@@ -229,6 +229,14 @@ interface_with() {
     done <<<"$IPV4_ADDRESSES"
 }
 
+# address_on DEVICE ADDRESS/PREFIX: whether DEVICE carries that address
+# (one `ip`, its output matched by the shell).
+address_on() {
+    local shown
+    shown=$(ip -o addr show dev "$1") || true
+    [[ "$shown" == *" $2 "* ]]
+}
+
 # Files and directories the steps make: 0644 and 0755 whatever sudo's umask.
 STEP_UMASK=022
 run_step() {

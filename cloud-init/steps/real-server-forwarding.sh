@@ -79,14 +79,8 @@ UNIT
 verify() {
     local shown
     case "$MODE" in
-        dr)
-            shown=$(ip -o addr show dev lo) || true
-            [[ "$shown" == *" $VIP/32 "* ]] || { log "VIP $VIP is not on lo"; exit 1; }
-            ;;
-        tun)
-            shown=$(ip -o addr show dev tunl0) || true
-            [[ "$shown" == *" $VIP/32 "* ]] || { log "VIP $VIP is not on tunl0"; exit 1; }
-            ;;
+        dr) address_on lo "$VIP/32" || { log "VIP $VIP is not on lo"; exit 1; } ;;
+        tun) address_on tunl0 "$VIP/32" || { log "VIP $VIP is not on tunl0"; exit 1; } ;;
         nat)
             shown=$(ip route show table "$NAT_TABLE") || true
             [[ $'\n'"$shown" == *$'\n'"default via $NAT_GATEWAY "* ]] || { log "no route via $NAT_GATEWAY in table $NAT_TABLE"; exit 1; }
