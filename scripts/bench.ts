@@ -41,7 +41,13 @@ export function ratio(a: number | undefined, b: number | undefined): number | un
     if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) {
         return undefined;
     }
-    return Math.round((a / b) * 100) / 100;
+    return rounded(a / b, 2);
+}
+
+/** `value` rounded to `decimals` places, as the results show every figure. */
+function rounded(value: number, decimals: 1 | 2): number {
+    const scale = 10 ** decimals;
+    return Math.round(value * scale) / scale;
 }
 
 /** The fields of /proc/PID/status the memory sampler reads (kB as the kernel gives them). */
@@ -76,11 +82,10 @@ export function descendants(parents: ReadonlyMap<number, number>, root: number):
 
 /** The steps of an operation that took a second or more, by start: where its time went. */
 export function timeline(result: Pick<OperationResult, "steps">): { name: string; op: string; startSecond: number; seconds: number }[] {
-    const tenths = (value: number): number => Math.round(value * 10) / 10;
     return result.steps
         .filter((step) => step.seconds >= 1)
         .sort((a, b) => a.startSecond - b.startSecond)
-        .map((step) => ({ name: resourceNameOf(step.urn), op: step.op, startSecond: tenths(step.startSecond), seconds: tenths(step.seconds) }));
+        .map((step) => ({ name: resourceNameOf(step.urn), op: step.op, startSecond: rounded(step.startSecond, 1), seconds: rounded(step.seconds, 1) }));
 }
 
 /** Where the machine's CPU went: the guests' qemu time at SSH in each floor, and after `up` and the smoke test. */
@@ -105,15 +110,14 @@ export function guestCpuSummary(
     upAndSmoke: Record<string, number>,
     cores: number,
 ): GuestCpu {
-    const hundredths = (value: number): number => Math.round(value * 100) / 100;
-    const mean = (values: number[]): number => hundredths(values.reduce((sum, value) => sum + value, 0) / Math.max(values.length, 1));
-    const total = hundredths(Object.values(upAndSmoke).reduce((sum, value) => sum + value, 0));
+    const mean = (values: number[]): number => rounded(values.reduce((sum, value) => sum + value, 0) / Math.max(values.length, 1), 2);
+    const total = rounded(Object.values(upAndSmoke).reduce((sum, value) => sum + value, 0), 2);
     return {
         minimalFloorPerGuest: mean(Object.values(minimal.cpuSecondsAtSsh)),
         imageFloorPerGuest: mean(Object.values(image.cpuSecondsAtSsh)),
         upAndSmoke,
         upAndSmokeTotal: total,
-        upAndSmokeOverCores: hundredths(total / cores),
+        upAndSmokeOverCores: rounded(total / cores, 2),
     };
 }
 
@@ -145,7 +149,7 @@ export function groupPeaks(peaks: readonly { name: string; hwmKiB: number }[]): 
         groups.set(peak.name, group);
     }
     return [...groups.entries()]
-        .map(([name, g]) => ({ name, processes: g.processes, largestPeakMiB: Math.round((g.largest / 1024) * 10) / 10 }))
+        .map(([name, g]) => ({ name, processes: g.processes, largestPeakMiB: rounded(g.largest / 1024, 1) }))
         .sort((a, b) => b.largestPeakMiB - a.largestPeakMiB || a.name.localeCompare(b.name));
 }
 
@@ -186,7 +190,7 @@ export class MemorySampler {
         }
         this.sample();
         const self = this.peaks.get(process.pid);
-        const mib = (kib: number): number => Math.round((kib / 1024) * 10) / 10;
+        const mib = (kib: number): number => rounded(kib / 1024, 1);
         return {
             method:
                 "VmHWM from /proc/PID/status of the automation process and of each descendant (pulumi CLI/engine, plugins), sampled every 0.5 s; peakTotalRssMiB is the largest sum of their VmRSS at one sample",
@@ -239,7 +243,7 @@ export function machineFacts(domainType: string): Record<string, string | number
     return {
         nproc: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? "unknown",
-        memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+        memoryGiB: rounded(os.totalmem() / 1024 ** 3, 1),
         kernel: os.release(),
         domainType,
         qemu: run("qemu-system-x86_64", ["--version"]),
@@ -309,7 +313,7 @@ async function main(): Promise<number> {
             ratio: ratio(upToSmoke, minimalFloor.seconds),
             imageRatio: ratio(upToSmoke, imageFloor.seconds),
             /** What the program adds over booting the lab's image: guest steps and the engine. */
-            ownSeconds: Math.round((upToSmoke - imageFloor.seconds) * 10) / 10,
+            ownSeconds: rounded(upToSmoke - imageFloor.seconds, 1),
         };
 
         const noop = await timed("no-op up", () => runOperation(stack, "up", () => undefined), (r) =>
