@@ -1,6 +1,6 @@
 // Entry point for the Pulumi CLI (`pulumi up`). The whole program is lab()
-// in program.ts, which the project's scripts also run through the
+// in components/program.ts, which the project's scripts also run through the
 // Automation API where no Node.js language host is available.
-import { lab } from "./program";
+import { lab } from "./components/program";
 
 export = lab();

@@ -82,7 +82,7 @@ export type FirstBoot = { method: "kernel"; kernel: string; initrd: string } | {
 
 export const FIRST_BOOT_METHODS = ["auto", "kernel", "cloud-init"] as const;
 
-/** Where the kernel and initramfs of an image built by scripts/image.sh lie: beside it. */
+/** Where the kernel and initramfs of an image built by image/build.sh lie: beside it. */
 export function bootFilesOf(baseImage: string): { kernel: string; initrd: string } {
     const stem = baseImage.replace(/\.qcow2$/, "");
     return { kernel: `${stem}.vmlinuz`, initrd: `${stem}.initrd` };
@@ -235,7 +235,7 @@ export const CONFIG_DEFAULTS = {
 
 /**
  * firstBoot: "kernel" needs the kernel and initramfs beside a local base
- * image (scripts/image.sh puts them there); "auto" takes the kernel when they
+ * image (image/build.sh puts them there); "auto" takes the kernel when they
  * are there and cloud-init otherwise, so a stock cloud image just works.
  */
 function resolveFirstBoot(problems: Problems, method: string, baseImage: string, host: HostFacts): FirstBoot | undefined {
@@ -454,7 +454,7 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
     } else if (!/^https?:\/\//.test(baseImage) && !host.fileExists(baseImage)) {
         problems.add(
             "baseImage",
-            `no file at ${baseImage}; build the lab's image with scripts/lab image (it runs scripts/image.sh and links the result as /var/lib/lvs-dr-lab/images/lvslab-debian12.qcow2), or point baseImage at an existing qcow2 image: pulumi config set baseImage PATH`,
+            `no file at ${baseImage}; build the lab's image with scripts/lab image (it runs image/build.sh and links the result as /var/lib/lvs-dr-lab/images/lvslab-debian12.qcow2), or point baseImage at an existing qcow2 image: pulumi config set baseImage PATH`,
         );
     }
 

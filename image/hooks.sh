@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mmdebstrap hooks for scripts/image.sh: `hooks.sh essential|customize ROOT`.
+# mmdebstrap hooks for image/build.sh: `hooks.sh essential|customize ROOT`.
 # They run on the build host as root; ROOT is the guest's root tree, with
 # /proc, /sys and /dev mounted inside it by mmdebstrap.
 set -euo pipefail

@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LabConfig, RawConfig } from "../components/config";
-import { diagnoseVirshError, failureText, isLocalUri, virsh } from "../components/libvirt/virsh";
-import { lab, loadLabConfig } from "../program";
+import { diagnoseVirshError, failureText, isLocalUri, virsh } from "../components/libvirt";
+import { lab, loadLabConfig } from "../components/program";
 import {
     describeFailure,
     explainVirshTrouble,

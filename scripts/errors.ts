@@ -6,7 +6,7 @@
 // (is this lock stale? does this route clash?) take the facts as arguments.
 import * as path from "path";
 import { ConfigError } from "../components/config";
-import { diagnoseVirshError, VirshTrouble } from "../components/libvirt/virsh";
+import { diagnoseVirshError, VirshTrouble } from "../components/libvirt";
 import { Subnet } from "../components/net";
 
 /** A failure the user can put right: what went wrong, and what to do about it. */

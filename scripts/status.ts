@@ -3,8 +3,8 @@
 // (`ipvsadm -Ln`, as in the seed), from the stack outputs alone; each
 // machine's libvirt state beside it (running, paused, shut off, missing).
 import { openStack, plainOutputs } from "./automation";
-import { sshRun } from "./harness";
-import { SmokeInputs } from "./smoke";
+import { sshRun } from "../proofs/harness";
+import { SmokeInputs } from "../proofs/smoke";
 import { domainStatesOf } from "./tools/live";
 import { topologyFromOutputs } from "./tools/topology";
 

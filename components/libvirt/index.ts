@@ -14,3 +14,16 @@ export type { DomainSpec, NetworkSpec, NicSpec } from "./xml";
 export { VxlanTunnel, VXLAN_TUNNEL_TYPE, vxlanTunnelProvider } from "./vxlan";
 export type { VxlanTunnelArgs, VxlanTunnelInputs, VxlanTunnelOutputs } from "./vxlan";
 export { runOnHost, sshRouteOf } from "./hostShell";
+
+// For the lab tools, the proofs and the tests: virsh, the checks and diffs the
+// providers run, and the create/remove functions behind them.
+export { UNKNOWN, canonical, changedKeys, hostAddressProblem, normalizeMac } from "./checks";
+export { checkCloudInitDisk, createCloudInitDisk, diffCloudInitDisk } from "./cloudInitDisk";
+export { checkDomain, createDomain, diffDomain, removeDomain } from "./domain";
+export { shellQuote } from "./hostShell";
+export { checkNetwork, createNetwork, diffNetwork, removeNetwork } from "./network";
+export { diagnoseVirshError, failureText, isLocalUri, isNotFound, parseInfo, runCommand, virsh, virshError } from "./virsh";
+export type { RunResult, VirshTrouble } from "./virsh";
+export { checkVolume, createVolume, diffVolume, removeVolume } from "./volume";
+export { checkVxlanTunnel, diffVxlanTunnel, parseFloodTargets, parseIpLink } from "./vxlan";
+export { parseDomainNics, parseVolumeXml, unescapeXml, xmlAttr, xmlText } from "./xml";

@@ -1,5 +1,5 @@
 // Entry point of the project's `random` provider plugin (started by
-// scripts/bin/pulumi-resource-random). The SDK serves the gRPC protocol and
+// labhost/bin/pulumi-resource-random). The SDK serves the gRPC protocol and
 // prints the port the engine should connect to.
 import { main } from "@pulumi/pulumi/provider";
 import { RandomProvider } from "./provider";

@@ -1,7 +1,7 @@
 // Runs a capture (capture.ts has the pure parts): tcpdump on the tap for a
 // bounded time, then reads the file back and prints the summary.
 import * as fs from "fs";
-import { runCommand } from "../../components/libvirt/virsh";
+import { runCommand } from "../../components/libvirt";
 import { Frame, parseFrame, renderSummary, summarizeFrames, tcpdumpArgs } from "./capture";
 import { runChecked, virshArgs } from "./live";
 import { parseNetworkXml } from "./parse";

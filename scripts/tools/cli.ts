@@ -6,7 +6,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { runCommand } from "../../components/libvirt/virsh";
+import { runCommand } from "../../components/libvirt";
 import { graphModel, renderDot, renderMermaid } from "./graph";
 import { checkImpairment, Impairment } from "./impair";
 import { applyImpairment, clearLink, Link, showLink } from "./impairRun";
@@ -316,7 +316,7 @@ async function inventory(argv: string[]): Promise<number> {
             environment[key] = value;
         }
     }
-    const proxy = proxyCommand({ environment, labhostScript: path.join(projectRoot, "scripts", "labhost.sh"), node: process.execPath, pipeScript: path.join(__dirname, "netnsPipe.js") });
+    const proxy = proxyCommand({ environment, labhostScript: path.join(projectRoot, "labhost", "labhost.sh"), node: process.execPath, pipeScript: path.join(__dirname, "netnsPipe.js") });
     const sshConfig = path.join(dir, "ssh_config");
     const hosts = path.join(dir, "hosts.ini");
     fs.writeFileSync(sshConfig, renderSshConfig(topology, stack, proxy));

@@ -2,7 +2,7 @@
 // host: tc on the tap, nft for drops, and tc in the guest over SSH where the
 // host's kernel has no netem. A new impairment replaces the one before in
 // every place, so what --show prints is all there is.
-import { runCommand } from "../../components/libvirt/virsh";
+import { runCommand } from "../../components/libvirt";
 import { alreadyClear, clearArgs, dropInListing, dropTable, guestTcCommand, Impairment, isUnknownQdisc, netemInShow, planImpairment, showArgs } from "./impair";
 import { runChecked, sshArgs } from "./live";
 import { LabMachine, LabTopology, MachineNic } from "./topology";

@@ -2,7 +2,7 @@
 // lab, from its stack outputs. The guests' addresses exist only inside the
 // lab host's network namespace, so every host entry reaches its guest
 // through a ProxyCommand that opens the TCP connection from in there
-// (netnsPipe.js under `scripts/labhost.sh exec`): `ssh -F FILE web1` and
+// (netnsPipe.js under `labhost/labhost.sh exec`): `ssh -F FILE web1` and
 // Ansible then work from the machine itself.
 import { LabMachine, LabTopology } from "./topology";
 

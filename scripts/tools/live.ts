@@ -5,7 +5,7 @@
 // Every external call has a time limit; a director that cannot be asked is
 // reported as unreachable, never as an empty table.
 import * as fs from "fs";
-import { runCommand, RunResult } from "../../components/libvirt/virsh";
+import { runCommand, RunResult } from "../../components/libvirt";
 import { tapOf } from "./capture";
 import { holdsAddress, IpvsService, mergeIpvsStats, NetworkFacts, parseDomainInterfaces, parseDomainStates, parseIpvsTable, parseNetworkXml } from "./parse";
 import { LabMachine, LabTopology, MachineNic, topologyFromOutputs } from "./topology";

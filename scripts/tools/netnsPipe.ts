@@ -1,5 +1,5 @@
 // netnsPipe HOST PORT: joins stdin/stdout to a TCP connection. Run inside the
-// lab host (`scripts/labhost.sh exec`), it is the ProxyCommand of the SSH
+// lab host (`labhost/labhost.sh exec`), it is the ProxyCommand of the SSH
 // config `scripts/lab inventory` writes: the connection starts inside the
 // lab's namespace, where the guests' addresses are. Gives up on a connect
 // that takes more than 10 s.

@@ -46,7 +46,7 @@ export interface LabTopology {
     machines: LabMachine[];
 }
 
-/** The part of the stack outputs the tools read (see program.ts). */
+/** The part of the stack outputs the tools read (see components/program.ts). */
 interface ToolOutputs {
     vip: string;
     ports: number[];

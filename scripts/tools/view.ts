@@ -1,7 +1,7 @@
 // `scripts/lab view`: the drawing of `scripts/lab graph` as a web page on this
 // machine's 127.0.0.1, redrawn every few seconds. The server runs outside the
 // lab host (the namespace has a loopback of its own, unreachable from a
-// browser here); each refresh asks inside it, through `scripts/labhost.sh
+// browser here); each refresh asks inside it, through `labhost/labhost.sh
 // exec`, for the live facts, and renders them with dot out here.
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -104,7 +104,7 @@ export interface ViewOptions {
 export async function serveView(options: ViewOptions): Promise<number> {
     const projectRoot = path.resolve(__dirname, "..", "..", "..");
     const cli = path.join(__dirname, "cli.js");
-    const labhost = path.join(projectRoot, "scripts", "labhost.sh");
+    const labhost = path.join(projectRoot, "labhost", "labhost.sh");
     let snapshot: ViewSnapshot = { at: new Date().toISOString() };
     let busy = false;
     const refresh = async (): Promise<void> => {

@@ -1,0 +1,106 @@
+// Stack outputs and command output as a running lab gives them, shared by the
+// tools' tests. The outputs follow components/program.ts (one director, four real
+// servers, DR); the ipvsadm and virsh texts are in those tools' own format.
+import { LiveFacts } from "../../../scripts/tools/live";
+
+export function seedOutputs(): Record<string, unknown> {
+    const web = (n: number) => ({
+        name: `web${n}`,
+        publicIp: `172.16.16.${176 + n}`,
+        storageIp: `192.168.7.${176 + n}`,
+        weight: 1,
+        forwardingAddress: `172.16.16.${176 + n}`,
+        sshHint: `ssh -i /var/lib/lvs-dr-lab/ssh/id_ed25519 debian@172.16.16.${176 + n}`,
+    });
+    return {
+        vipUrl: "http://172.16.16.172/",
+        vip: "172.16.16.172",
+        port: 80,
+        ports: [80],
+        mode: "dr",
+        scheduler: "rr",
+        keepalived: false,
+        healthCheck: { kind: "none", windowSeconds: 0 },
+        directors: [{ name: "director", role: "single", publicIp: "172.16.16.173", storageIp: "192.168.7.173", sshHint: "ssh ..." }],
+        realServers: [1, 2, 3, 4].map(web),
+        nfs: { name: "nfs", storageIp: "192.168.7.250", sshHint: "ssh ..." },
+        nfsExport: "192.168.7.250:/opt/wwwroot",
+        ssh: { user: "debian", privateKeyPath: "/var/lib/lvs-dr-lab/ssh/id_ed25519" },
+        libvirt: {
+            uri: "qemu:///system",
+            domainType: "qemu",
+            pool: "lvslab",
+            prefix: "lvslab-k3x9",
+            networks: ["lvslab-k3x9-public", "lvslab-k3x9-storage"],
+            domains: ["lvslab-k3x9-director", "lvslab-k3x9-nfs", "lvslab-k3x9-web1", "lvslab-k3x9-web2", "lvslab-k3x9-web3", "lvslab-k3x9-web4"],
+            volumes: [],
+        },
+    };
+}
+
+export const IPVSADM_LN = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  172.16.16.172:80 rr
+  -> 172.16.16.177:80             Route   1      2          11
+  -> 172.16.16.178:80             Route   1      1          12
+  -> 172.16.16.179:80             Route   1      0          12
+  -> 172.16.16.180:80             Route   0      0          0
+`;
+
+export const IPVSADM_STATS = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
+  -> RemoteAddress:Port
+TCP  172.16.16.172:80                   50      300        0    20164        0
+  -> 172.16.16.177:80                   13       78        0     5241        0
+  -> 172.16.16.178:80                   13       78        0     5241        0
+  -> 172.16.16.179:80                   12       72        0     4841        0
+  -> 172.16.16.180:80                   12       72        0     4841        0
+`;
+
+export const IP_ADDR_HOLDER = `1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+2: eth0    inet 172.16.16.173/24 brd 172.16.16.255 scope global eth0\\       valid_lft forever preferred_lft forever
+2: eth0    inet 172.16.16.172/24 brd 172.16.16.255 scope global secondary eth0\\       valid_lft forever preferred_lft forever
+3: eth1    inet 192.168.7.173/24 brd 192.168.7.255 scope global eth1\\       valid_lft forever preferred_lft forever
+`;
+
+export const VIRSH_LIST_ALL = ` Id   Name                   State
+---------------------------------------
+ 1    lvslab-k3x9-nfs        running
+ 2    lvslab-k3x9-web1       running
+ 3    lvslab-k3x9-web2       running
+ 5    lvslab-k3x9-web4       running
+ 6    lvslab-k3x9-director   running
+ -    lvslab-k3x9-web3       shut off
+`;
+
+/** Live facts of the seed lab with web3 stopped and web4 drained to weight 0. */
+export function seedLive(): LiveFacts {
+    return {
+        gatheredAt: "2026-11-29T20:30:00.000Z",
+        domainStates: { director: "running", web1: "running", web2: "running", web3: "shut off", web4: "running", nfs: "running" },
+        networks: {
+            public: { bridge: "lvk3x9-p", hostAddress: "172.16.16.1", prefixLength: 24, forward: "nat" },
+            storage: { bridge: "lvk3x9-s", hostAddress: "192.168.7.1", prefixLength: 24, forward: "isolated" },
+        },
+        directors: {
+            director: {
+                reachable: true,
+                holdsVip: true,
+                services: [
+                    {
+                        protocol: "TCP",
+                        address: "172.16.16.172:80",
+                        scheduler: "rr",
+                        flags: "",
+                        destinations: [
+                            { address: "172.16.16.177", port: 80, forward: "Route", weight: 1, active: 2, inactive: 11, connections: 13 },
+                            { address: "172.16.16.178", port: 80, forward: "Route", weight: 1, active: 1, inactive: 12, connections: 13 },
+                            { address: "172.16.16.180", port: 80, forward: "Route", weight: 0, active: 0, inactive: 0, connections: 12 },
+                        ],
+                    },
+                ],
+            },
+        },
+    };
+}
