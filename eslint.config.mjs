@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["bin/", "node_modules/", "eslint.config.mjs"] },
+    { ignores: ["bin/", "bin-*/", "node_modules/", "eslint.config.mjs"] },
     ...tseslint.configs.recommended,
     {
         // The Pulumi rule needs type information to know what is an Output.
