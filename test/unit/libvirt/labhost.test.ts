@@ -83,9 +83,4 @@ describe("labhost/labhost.sh", () => {
         }
     });
 
-    it("passes shellcheck", () => {
-        const r = spawnSync("shellcheck", [LABHOST], { encoding: "utf8", timeout: 60_000 });
-        assert.ok(!r.error, `shellcheck could not run (apt-get install shellcheck): ${r.error}`);
-        assert.equal(r.status, 0, r.stdout + r.stderr);
-    });
 });
