@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DualHomedMachine, ForwardingMode, HealthCheck, RealServerConfig, Scheduler, VrrpSettings } from "./config";
 import { guestStep } from "./guestStep";
 import { KeepalivedParams, renderKeepalivedConf, VRRP_PASSWORD_PLACEHOLDER, VrrpInstance } from "./keepalived";
-import { LabContext, siteOf } from "./lab";
+import { GuestLogin, LabSubnets, Site, VmShape } from "./lab";
 import { createMachine, Machine } from "./machine";
 import { PUBLIC_NIC, publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
 
@@ -15,20 +15,23 @@ import { PUBLIC_NIC, publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics"
 export interface LoadBalancing {
     /** The cluster address (default 172.16.16.172). */
     vip: string;
-    /** dr (the seed), nat or tun. */
+    /** Forwarding mode of every virtual service: "dr" (default, the seed's), "nat" or "tun". */
     mode: ForwardingMode;
     /** Service ports, one virtual service each (default [80]). */
     ports: number[];
+    /** IPVS scheduler (default "rr"). */
     scheduler: Scheduler;
-    /** Seconds of persistence, 0 for none. */
+    /** Seconds of client persistence, 0 for none (default 0). */
     persistenceTimeout: number;
+    /** The servers forwarded to, each with its weight (defaults web1..web4 at 172.16.16.177-180 and 192.168.7.177-180, weight 1). */
     realServers: RealServerConfig[];
+    /** How keepalived checks the real servers (default kind "none"; http: path "/", status 200, every 3 s, 2 s timeout, 1 retry). */
     healthCheck: HealthCheck;
-    /** NAT: the real servers' gateway on the storage network. */
+    /** NAT: the real servers' gateway on the storage network, held by the active director (default 192.168.7.172). */
     storageVip: string;
-    /** The page the director serves itself when no real server is left; none when undefined. */
+    /** The page the director serves itself when no real server is left; none when undefined (the default). */
     sorryPage?: string;
-    /** Run keepalived (VRRP, health checks or a sorry server); otherwise ipvsadm keeps the table. */
+    /** Run keepalived (VRRP, health checks or a sorry server); otherwise ipvsadm keeps the table (the seed's). */
     keepalived: boolean;
 }
 
@@ -36,13 +39,21 @@ export interface LoadBalancing {
 export type DirectorRole = "single" | "MASTER" | "BACKUP";
 
 export interface DirectorArgs {
-    /** The lab's shared context (config, networks, base image, credentials). */
-    lab: LabContext;
-    /** Name and addresses (default director, 172.16.16.173, 192.168.7.173). */
+    /** Name and addresses (default director, 172.16.16.173, 192.168.7.173; the second of a pair director2, .174). */
     machine: DualHomedMachine;
+    /** The host it runs on: its libvirt URI, pool, networks and base image. */
+    site: Site;
+    /** Domain type, CPUs, memory and disk (defaults kvm, 1, 512 MiB, 8 GiB). */
+    vm: VmShape;
+    /** The operator's user, keys and console password (default user "lab"). */
+    login: GuestLogin;
+    /** Prefix lengths and the public gateway (defaults 172.16.16.0/24 via 172.16.16.1, 192.168.7.0/24). */
+    subnets: Pick<LabSubnets, "publicPrefixLength" | "publicGateway" | "storagePrefixLength">;
+    /** Alone ("single", the seed's one director), or MASTER or BACKUP of a VRRP pair. */
     role: DirectorRole;
+    /** The virtual services and the real servers behind them. */
     balancing: LoadBalancing;
-    /** VRRP settings; used by MASTER and BACKUP. */
+    /** VRRP settings, used by MASTER and BACKUP (defaults router id 51, priorities 150 and 100, adverts every 1 s, PASS authentication). */
     vrrp: VrrpSettings;
     /**
      * The shared VRRP password (PASS authentication); undefined for none. It
@@ -50,7 +61,7 @@ export interface DirectorArgs {
      * command text.
      */
     vrrpPassword?: pulumi.Output<string>;
-    /** Steps after which the real servers are ready for traffic. */
+    /** Steps after which the real servers are ready for traffic; the director's step waits for them. */
     realServersReady: pulumi.Resource[];
 }
 
@@ -65,10 +76,13 @@ export function realServerEntries(mode: ForwardingMode, servers: readonly RealSe
 }
 
 /** The floating addresses: the VIP on the public NIC, and in NAT mode the real servers' gateway. */
-export function serviceAddresses(balancing: LoadBalancing, lab: LabContext): { address: string; prefixLength: number; device: string }[] {
-    const addresses = [{ address: balancing.vip, prefixLength: lab.config.publicSubnet.prefixLength, device: PUBLIC_NIC }];
+export function serviceAddresses(
+    balancing: LoadBalancing,
+    subnets: Pick<LabSubnets, "publicPrefixLength" | "storagePrefixLength">,
+): { address: string; prefixLength: number; device: string }[] {
+    const addresses = [{ address: balancing.vip, prefixLength: subnets.publicPrefixLength, device: PUBLIC_NIC }];
     if (balancing.mode === "nat") {
-        addresses.push({ address: balancing.storageVip, prefixLength: lab.config.storageSubnet.prefixLength, device: STORAGE_NIC });
+        addresses.push({ address: balancing.storageVip, prefixLength: subnets.storagePrefixLength, device: STORAGE_NIC });
     }
     return addresses;
 }
@@ -82,7 +96,7 @@ export function keepalivedParams(
     role: DirectorRole,
     balancing: LoadBalancing,
     vrrp: VrrpSettings,
-    lab: LabContext,
+    subnets: Pick<LabSubnets, "publicPrefixLength" | "storagePrefixLength">,
     password: string | undefined,
 ): KeepalivedParams {
     const vrrpInstance: VrrpInstance | undefined =
@@ -95,7 +109,7 @@ export function keepalivedParams(
                   priority: role === "MASTER" ? vrrp.masterPriority : vrrp.backupPriority,
                   advertIntervalSeconds: vrrp.advertIntervalSeconds,
                   password,
-                  addresses: serviceAddresses(balancing, lab),
+                  addresses: serviceAddresses(balancing, subnets),
                   syncInterface: STORAGE_NIC,
               };
     return {
@@ -128,30 +142,30 @@ export class Director extends pulumi.ComponentResource {
 
     constructor(name: string, args: DirectorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:Director", name, {}, opts);
-        const { lab, machine, balancing } = args;
+        const { machine, site, subnets, login, balancing } = args;
         this.publicIp = machine.publicIp;
         this.storageIp = machine.storageIp;
         this.role = args.role;
-        this.sshHint = sshHint(lab, machine.publicIp);
-        const site = siteOf(lab, machine.name);
+        this.sshHint = sshHint(login, machine.publicIp);
         this.machine = createMachine(
             name,
             {
-                lab,
                 hostname: machine.name,
                 site,
-                nics: [publicNic(lab, site, machine.publicIp), storageNic(lab, site, machine.storageIp, STORAGE_NIC)],
+                vm: args.vm,
+                login,
+                nics: [publicNic(site, subnets, machine.publicIp), storageNic(site, subnets, machine.storageIp, STORAGE_NIC)],
             },
             this,
         );
         const staticAddresses =
-            args.role === "single" ? serviceAddresses(balancing, lab).map((entry) => `${entry.address}/${entry.prefixLength}=${entry.device}`) : [];
+            args.role === "single" ? serviceAddresses(balancing, subnets).map((entry) => `${entry.address}/${entry.prefixLength}=${entry.device}`) : [];
         // The conf names the password by a placeholder: the step's text holds no
         // secret (a failing step's command is printed in full), and the step
         // reads the password itself from its standard input.
         const keepalivedConf = balancing.keepalived
             ? renderKeepalivedConf(
-                  keepalivedParams(machine.name, args.role, balancing, args.vrrp, lab, args.vrrpPassword === undefined ? undefined : VRRP_PASSWORD_PLACEHOLDER),
+                  keepalivedParams(machine.name, args.role, balancing, args.vrrp, subnets, args.vrrpPassword === undefined ? undefined : VRRP_PASSWORD_PLACEHOLDER),
               )
             : "";
         const stdin =
@@ -163,7 +177,7 @@ export class Director extends pulumi.ComponentResource {
         this.loadBalancer = guestStep(
             `${name}-lb`,
             {
-                lab,
+                login,
                 host: machine.publicIp,
                 step: "director-lb",
                 params: {

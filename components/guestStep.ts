@@ -2,12 +2,14 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderStep, StepName, StepParams, stepCommand } from "./guestConfig";
-import { LabContext, SSH_DIAL_LIMIT, SSH_DIAL_TIMEOUT_SECONDS } from "./lab";
+import { GuestLogin, SSH_DIAL_LIMIT, SSH_DIAL_TIMEOUT_SECONDS } from "./lab";
 
 export interface GuestStepArgs<N extends StepName> {
-    lab: LabContext;
+    /** The user and private key the step logs in with. */
+    login: Pick<GuestLogin, "user" | "privateKey">;
     /** The address the lab host reaches the guest on. */
     host: pulumi.Input<string>;
+    /** Which step: its script is cloud-init/steps/<step>.sh. */
     step: N;
     /**
      * The step's parameters. They become the text of its commands, which the
@@ -22,6 +24,7 @@ export interface GuestStepArgs<N extends StepName> {
      * left to undo); when it is made anew (a new id), the step runs again.
      */
     domain: pulumi.CustomResource;
+    /** Resources the step waits for besides the domain (default none). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -44,8 +47,8 @@ export function guestStep<N extends StepName>(
         {
             connection: {
                 host: args.host,
-                user: args.lab.config.sshUser,
-                privateKey: args.lab.sshPrivateKey,
+                user: args.login.user,
+                privateKey: args.login.privateKey,
                 dialErrorLimit: SSH_DIAL_LIMIT,
                 perDialTimeout: SSH_DIAL_TIMEOUT_SECONDS,
             },

@@ -1,14 +1,20 @@
-// What every role needs from the lab as a whole: the validated config, the
-// libvirt objects they share and the SSH identity. Built once by Foundation.
+// The small typed pieces the machine roles share. Foundation makes the
+// libvirt objects a Site names; components/program.ts cuts the rest out of
+// the validated config. No role sees the config itself.
 import * as pulumi from "@pulumi/pulumi";
-import { LabConfig } from "./config";
+import { DomainType } from "./config";
 
 /** One host's share of the lab: the libvirt objects there that the machines it runs use. */
 export interface Site {
-    /** The host's libvirt URI. */
+    /** The host's libvirt URI (default qemu:///system). */
     uri: string;
-    /** libvirt network names on the host. */
+    /** The host's storage pool, which holds every volume of the lab there (default "default"). */
+    pool: string;
+    /** Start of every libvirt name of this stack: `<namePrefix>-<random suffix>` (namePrefix default "lvslab"). */
+    libvirtPrefix: pulumi.Output<string>;
+    /** libvirt name of the host's public network, `<libvirtPrefix>-public`. */
     publicNetwork: pulumi.Output<string>;
+    /** libvirt name of the host's storage network, `<libvirtPrefix>-storage`. */
     storageNetwork: pulumi.Output<string>;
     /** Path of the base image volume on the host, which every VM disk there overlays. */
     baseVolumePath: pulumi.Output<string>;
@@ -18,30 +24,42 @@ export interface Site {
     nicMtu?: number;
 }
 
-export interface LabContext {
-    config: LabConfig;
-    /** Prefix of every libvirt object of this stack: `<namePrefix>-<random suffix>`. */
-    libvirtPrefix: pulumi.Output<string>;
-    /** Each host that runs machines, by host name. */
-    sites: Record<string, Site>;
-    /** The operator's public key line, installed on every guest. */
-    sshPublicKey: string;
-    /** The matching private key, a secret. */
-    sshPrivateKey: pulumi.Output<string>;
-    /** Serial console password of the operator user, a secret. */
-    consolePassword: pulumi.Output<string>;
-    /** The directors' shared VRRP password, a secret; only with two directors and PASS authentication. */
-    vrrpPassword?: pulumi.Output<string>;
+/** The shape of every lab VM. */
+export interface VmShape {
+    /** libvirt domain type: "kvm" (default) or "qemu" (software emulation, where there is no /dev/kvm). */
+    domainType: DomainType;
+    /** Virtual CPUs (default 1). */
+    vcpus: number;
+    /** Memory in MiB (default 512). */
+    memoryMiB: number;
+    /** Size of the copy-on-write disk in GiB (default 8). */
+    diskGiB: number;
 }
 
-/** The site of the host that runs `machine` (config.placement says which). */
-export function siteOf(lab: LabContext, machine: string): Site {
-    const site = lab.sites[lab.config.placement[machine]];
-    if (!site) {
-        // validateConfig places every machine on a host the lab uses.
-        throw new Error(`machine ${machine} is placed on host "${lab.config.placement[machine]}", which the lab does not use`);
-    }
-    return site;
+/** How the operator and the guest steps log in to a guest. */
+export interface GuestLogin {
+    /** The operator's user on every guest (default "lab"). */
+    user: string;
+    /** The public key line installed for that user (read from `<privateKeyPath>.pub`). */
+    publicKey: string;
+    /** The matching private key, which the guest steps log in with; a secret. */
+    privateKey: pulumi.Output<string>;
+    /** Where the private key lies on the lab host, for the SSH hints (default ~/.ssh/id_ed25519). */
+    privateKeyPath: string;
+    /** The user's serial console password; a secret. */
+    consolePassword: pulumi.Output<string>;
+}
+
+/** What the guests' NICs and steps need to know of the lab's two subnets. */
+export interface LabSubnets {
+    /** Prefix length of the public subnet (default 24, of 172.16.16.0/24). */
+    publicPrefixLength: number;
+    /** The guests' default gateway: the lab host's address on the public network (default 172.16.16.1). */
+    publicGateway: string;
+    /** Prefix length of the storage subnet (default 24, of 192.168.7.0/24). */
+    storagePrefixLength: number;
+    /** The storage subnet in CIDR form (default 192.168.7.0/24): the NFS clients, and the real servers' direct route in NAT mode. */
+    storageCidr: string;
 }
 
 /**

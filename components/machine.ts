@@ -3,7 +3,7 @@
 // NoCloud seed for cloud-init), and the domain, all children of a role component.
 import * as pulumi from "@pulumi/pulumi";
 import { GUEST_DOMAIN, instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData, GuestNic } from "./guestConfig";
-import { LabContext, Site } from "./lab";
+import { GuestLogin, Site, VmShape } from "./lab";
 import { CloudInitDisk, Domain, Volume } from "./libvirt";
 
 export interface MachineNic extends GuestNic {
@@ -12,11 +12,15 @@ export interface MachineNic extends GuestNic {
 }
 
 export interface MachineArgs {
-    lab: LabContext;
     /** Hostname and the middle of every libvirt name: "web1". */
     hostname: string;
-    /** The host it runs on: its pool, networks and base image. */
+    /** The host it runs on: its pool, networks, base image and the stack's libvirt prefix. */
     site: Site;
+    /** Domain type, CPUs, memory and disk size. */
+    vm: VmShape;
+    /** The user, key and console password the guest is given at first boot. */
+    login: GuestLogin;
+    /** Public NIC first, as the guest numbers them. */
     nics: MachineNic[];
 }
 
@@ -28,38 +32,37 @@ export interface Machine {
 }
 
 export function createMachine(name: string, args: MachineArgs, parent: pulumi.Resource): Machine {
-    const { lab, hostname, site } = args;
-    const { config } = lab;
+    const { hostname, site, vm, login } = args;
     const opts = { parent };
     const disk = new Volume(
         `${name}-disk`,
         {
             connectionUri: site.uri,
-            pool: config.storagePool,
-            name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}.qcow2`,
+            pool: site.pool,
+            name: pulumi.interpolate`${site.libvirtPrefix}-${hostname}.qcow2`,
             backingVolumePath: site.baseVolumePath,
-            capacityGiB: config.vm.diskGiB,
+            capacityGiB: vm.diskGiB,
         },
         opts,
     );
     const domainArgs = {
         connectionUri: site.uri,
-        name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}`,
-        domainType: config.domainType,
-        vcpus: config.vm.vcpus,
-        memoryMiB: config.vm.memoryMiB,
+        name: pulumi.interpolate`${site.libvirtPrefix}-${hostname}`,
+        domainType: vm.domainType,
+        vcpus: vm.vcpus,
+        memoryMiB: vm.memoryMiB,
         diskPath: disk.path,
         nics: args.nics.map((nic) => ({ network: nic.network, mac: nic.mac, ...(site.nicMtu !== undefined ? { mtu: site.nicMtu } : {}) })),
     };
     if (site.bootVolumes) {
         // The command line carries the console password: a secret in the state.
         const kernelCmdline = pulumi.secret(
-            lab.consolePassword.apply((consolePassword) =>
+            login.consolePassword.apply((consolePassword) =>
                 renderKernelCmdline({
                     hostname,
                     domain: GUEST_DOMAIN,
-                    sshUser: config.sshUser,
-                    sshPublicKey: lab.sshPublicKey,
+                    sshUser: login.user,
+                    sshPublicKey: login.publicKey,
                     consolePassword,
                     nics: args.nics,
                 }),
@@ -73,24 +76,24 @@ export function createMachine(name: string, args: MachineArgs, parent: pulumi.Re
         return { domain, disk };
     }
     const networkConfig = renderNetworkConfig(args.nics);
-    const userData = lab.consolePassword.apply((consolePassword) =>
+    const userData = login.consolePassword.apply((consolePassword) =>
         renderUserData({
             hostname,
             domain: GUEST_DOMAIN,
-            sshUser: config.sshUser,
-            sshPublicKey: lab.sshPublicKey,
+            sshUser: login.user,
+            sshPublicKey: login.publicKey,
             consolePassword,
         }),
     );
     // The instance id follows the public parts of the first-boot config, so
     // it is no secret and a changed network or key makes a new machine.
-    const metaData = renderMetaData(hostname, instanceIdFor(hostname, networkConfig, lab.sshPublicKey, config.sshUser));
+    const metaData = renderMetaData(hostname, instanceIdFor(hostname, networkConfig, login.publicKey, login.user));
     const seed = new CloudInitDisk(
         `${name}-seed`,
         {
             connectionUri: site.uri,
-            pool: config.storagePool,
-            name: pulumi.interpolate`${lab.libvirtPrefix}-${hostname}-seed.iso`,
+            pool: site.pool,
+            name: pulumi.interpolate`${site.libvirtPrefix}-${hostname}-seed.iso`,
             userData,
             metaData,
             networkConfig,

@@ -3,15 +3,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MachineAddresses } from "./config";
 import { guestStep } from "./guestStep";
-import { LabContext, siteOf } from "./lab";
+import { GuestLogin, LabSubnets, Site, VmShape } from "./lab";
 import { createMachine, Machine } from "./machine";
 import { sshHint, storageNic } from "./nics";
 
 export interface NfsStoreArgs {
-    /** The lab's shared context (config, networks, base image, credentials). */
-    lab: LabContext;
-    /** Name and storage address (default nfs, 192.168.7.250). */
+    /** Name and storage address (default nfs, 192.168.7.250); it has no public address. */
     machine: MachineAddresses;
+    /** The host it runs on: its libvirt URI, pool, networks and base image. */
+    site: Site;
+    /** Domain type, CPUs, memory and disk (defaults kvm, 1, 512 MiB, 8 GiB). */
+    vm: VmShape;
+    /** The operator's user, keys and console password (default user "lab"). */
+    login: GuestLogin;
+    /** The storage subnet, exported to, and its prefix length (default 192.168.7.0/24). */
+    subnets: Pick<LabSubnets, "storagePrefixLength" | "storageCidr">;
     /** Exported directory (default /opt/wwwroot). */
     exportPath: string;
     /** Text of the shared index.html (default "welcome to beijing!!!"). */
@@ -27,26 +33,25 @@ export class NfsStore extends pulumi.ComponentResource {
 
     constructor(name: string, args: NfsStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:NfsStore", name, {}, opts);
-        const { lab, machine } = args;
+        const { machine, site, login } = args;
         this.storageIp = machine.storageIp;
         this.exportTarget = `${machine.storageIp}:${args.exportPath}`;
-        this.sshHint = sshHint(lab, machine.storageIp);
-        const site = siteOf(lab, machine.name);
+        this.sshHint = sshHint(login, machine.storageIp);
         this.machine = createMachine(
             name,
-            { lab, hostname: machine.name, site, nics: [storageNic(lab, site, machine.storageIp, "eth0")] },
+            { hostname: machine.name, site, vm: args.vm, login, nics: [storageNic(site, args.subnets, machine.storageIp, "eth0")] },
             this,
         );
         // The real servers' web steps wait for the export themselves.
         guestStep(
             `${name}-export`,
             {
-                lab,
+                login,
                 host: machine.storageIp,
                 step: "nfs-export",
                 params: {
                     EXPORT_PATH: args.exportPath,
-                    CLIENT_SUBNET: lab.config.storageSubnet.cidr,
+                    CLIENT_SUBNET: args.subnets.storageCidr,
                     PAGE_CONTENT: args.pageContent,
                 },
                 domain: this.machine.domain,

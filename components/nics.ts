@@ -1,6 +1,6 @@
 // The NICs of each kind of machine: public NIC first (eth0, default route via
 // the lab host), storage NIC second (eth1), as in the seed.
-import { LabContext, Site } from "./lab";
+import { GuestLogin, LabSubnets, Site } from "./lab";
 import { MachineNic } from "./machine";
 import { macFor } from "./net";
 
@@ -12,28 +12,28 @@ export const STORAGE_NIC = "eth1";
 export const PUBLIC_NETWORK_INDEX = 1;
 export const STORAGE_NETWORK_INDEX = 2;
 
-export function publicNic(lab: LabContext, site: Site, address: string): MachineNic {
+export function publicNic(site: Site, subnets: Pick<LabSubnets, "publicPrefixLength" | "publicGateway">, address: string): MachineNic {
     return {
         name: PUBLIC_NIC,
         network: site.publicNetwork,
         mac: macFor(PUBLIC_NETWORK_INDEX, address),
         address,
-        prefixLength: lab.config.publicSubnet.prefixLength,
-        gateway: lab.config.publicHostIp,
+        prefixLength: subnets.publicPrefixLength,
+        gateway: subnets.publicGateway,
     };
 }
 
-export function storageNic(lab: LabContext, site: Site, address: string, name: "eth0" | "eth1"): MachineNic {
+export function storageNic(site: Site, subnets: Pick<LabSubnets, "storagePrefixLength">, address: string, name: "eth0" | "eth1"): MachineNic {
     return {
         name,
         network: site.storageNetwork,
         mac: macFor(STORAGE_NETWORK_INDEX, address),
         address,
-        prefixLength: lab.config.storageSubnet.prefixLength,
+        prefixLength: subnets.storagePrefixLength,
     };
 }
 
 /** The SSH command a person types to reach a machine. */
-export function sshHint(lab: LabContext, address: string): string {
-    return `ssh -i ${lab.config.sshKeyPath} ${lab.config.sshUser}@${address}`;
+export function sshHint(login: Pick<GuestLogin, "user" | "privateKeyPath">, address: string): string {
+    return `ssh -i ${login.privateKeyPath} ${login.user}@${address}`;
 }

@@ -1,6 +1,8 @@
 // The lab as one Pulumi program: read and validate the stack config, compose
-// the role components, return the stack outputs. index.ts runs it under the
-// Pulumi CLI; scripts/automation.ts runs the same function inline.
+// the role components, return the stack outputs. The only place that reads
+// the config: each component gets the pieces its Args name, nothing more.
+// index.ts runs it under the Pulumi CLI; scripts/automation.ts runs the same
+// function inline.
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
@@ -8,6 +10,7 @@ import { ConfigError, LabConfig, RawConfig, usesKeepalived, validateConfig } fro
 import { Director, DirectorRole, forwardingAddress, LoadBalancing } from "./director";
 import { Foundation } from "./foundation";
 import { healthCheckWindowSeconds } from "./keepalived";
+import { GuestLogin, LabSubnets, Site, VmShape } from "./lab";
 import { NfsStore } from "./nfsStore";
 import { RealServer } from "./realServer";
 
@@ -40,24 +43,63 @@ export function loadLabConfig(raw: RawConfig): LabConfig {
 export const SORRY_PAGE = "sorry: no real server is available right now";
 
 export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.Config()))) {
+    const publicKey = fs.readFileSync(`${config.sshKeyPath}.pub`, "utf8").trim();
+    const privateKey = pulumi.secret(fs.readFileSync(config.sshKeyPath, "utf8"));
     const foundation = new Foundation("lab", {
-        config,
-        sshPublicKey: fs.readFileSync(`${config.sshKeyPath}.pub`, "utf8").trim(),
-        sshPrivateKey: pulumi.secret(fs.readFileSync(config.sshKeyPath, "utf8")),
+        namePrefix: config.namePrefix,
+        hosts: config.hosts,
+        machineHosts: config.hosts.filter((host) => machinesOn(config, host.name).length > 0).map((host) => host.name),
+        gatewayAddresses: {
+            public: { address: config.publicHostIp, prefixLength: config.publicSubnet.prefixLength },
+            storage: { address: config.storageHostIp, prefixLength: config.storageSubnet.prefixLength },
+        },
+        spread: config.spread,
+        storagePool: config.storagePool,
+        baseImage: config.baseImage,
+        firstBoot: config.firstBoot,
+        needsVrrpPassword: config.directors.length > 1 && config.vrrp.authentication === "pass",
     });
-    const labContext = foundation.context;
+    /** The site of the host that runs `machine` (config.placement says which). */
+    const siteOf = (machine: string): Site => {
+        const site = foundation.sites[config.placement[machine]];
+        if (!site) {
+            // validateConfig places every machine on a host the lab uses.
+            throw new Error(`machine ${machine} is placed on host "${config.placement[machine]}", which the lab does not use`);
+        }
+        return site;
+    };
+    const vm: VmShape = { domainType: config.domainType, ...config.vm };
+    const login: GuestLogin = {
+        user: config.sshUser,
+        publicKey,
+        privateKey,
+        privateKeyPath: config.sshKeyPath,
+        consolePassword: foundation.consolePassword,
+    };
+    const subnets: LabSubnets = {
+        publicPrefixLength: config.publicSubnet.prefixLength,
+        publicGateway: config.publicHostIp,
+        storagePrefixLength: config.storageSubnet.prefixLength,
+        storageCidr: config.storageSubnet.cidr,
+    };
 
     const nfs = new NfsStore(config.nfs.name, {
-        lab: labContext,
         machine: config.nfs,
+        site: siteOf(config.nfs.name),
+        vm,
+        login,
+        subnets,
         exportPath: config.nfsExportPath,
         pageContent: config.pageContent,
     });
     const realServers = config.realServers.map(
         (server) =>
             new RealServer(server.name, {
-                lab: labContext,
                 server,
+                site: siteOf(server.name),
+                vm,
+                login,
+                subnets,
                 vip: config.vip,
                 mode: config.mode,
                 natGateway: config.storageVip,
@@ -82,12 +124,15 @@ export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.C
     const directors = config.directors.map(
         (machine, index) =>
             new Director(machine.name, {
-                lab: labContext,
                 machine,
+                site: siteOf(machine.name),
+                vm,
+                login,
+                subnets,
                 role: roles[index],
                 balancing,
                 vrrp: config.vrrp,
-                vrrpPassword: labContext.vrrpPassword,
+                vrrpPassword: foundation.vrrpPassword,
                 realServersReady: realServers.flatMap((server) => server.ready),
             }),
     );

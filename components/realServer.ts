@@ -5,29 +5,37 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ForwardingMode, RealServerConfig } from "./config";
 import { guestStep } from "./guestStep";
-import { LabContext, siteOf } from "./lab";
+import { GuestLogin, LabSubnets, Site, VmShape } from "./lab";
 import { createMachine, Machine } from "./machine";
 import { publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
 
 export interface RealServerArgs {
-    /** The lab's shared context (config, networks, base image, credentials). */
-    lab: LabContext;
-    /** Name, addresses and weight (defaults web1..web4, .177-.180, weight 1). */
+    /** Name, addresses and weight (defaults web1..web4 at 172.16.16.177-180 and 192.168.7.177-180, weight 1). */
     server: RealServerConfig;
+    /** The host it runs on: its libvirt URI, pool, networks and base image. */
+    site: Site;
+    /** Domain type, CPUs, memory and disk (defaults kvm, 1, 512 MiB, 8 GiB). */
+    vm: VmShape;
+    /** The operator's user, keys and console password (default user "lab"). */
+    login: GuestLogin;
+    /** Prefix lengths, the public gateway and the storage subnet (defaults 172.16.16.0/24 via 172.16.16.1, 192.168.7.0/24). */
+    subnets: LabSubnets;
     /** The cluster address (default 172.16.16.172). */
     vip: string;
-    /** The director's forwarding mode. */
+    /** The director's forwarding mode (default "dr"). */
     mode: ForwardingMode;
-    /** NAT: the director's floating storage address, the way back for replies. */
+    /** NAT: the director's floating storage address, the way back for replies (default 192.168.7.172); unused in other modes. */
     natGateway: string;
     /** Service ports apache listens on (default [80]). */
     ports: number[];
     /**
-     * NFS export to mount on /var/www/html, `address:/path`. The web step
-     * waits for it itself (up to 10 minutes), so that it starts as soon as
-     * this server answers, whatever the store's boot.
+     * Address of the NFS store whose export is mounted on /var/www/html
+     * (default 192.168.7.250). The web step waits for it itself (up to 10
+     * minutes), so that it starts as soon as this server answers, whatever
+     * the store's boot.
      */
     nfsServer: string;
+    /** The store's exported directory (default /opt/wwwroot). */
     nfsExportPath: string;
 }
 
@@ -43,20 +51,20 @@ export class RealServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: RealServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:RealServer", name, {}, opts);
-        const { lab, server } = args;
+        const { server, site, subnets, login } = args;
         this.serverName = server.name;
         this.publicIp = server.publicIp;
         this.storageIp = server.storageIp;
         this.weight = server.weight;
-        this.sshHint = sshHint(lab, server.publicIp);
-        const site = siteOf(lab, server.name);
+        this.sshHint = sshHint(login, server.publicIp);
         this.machine = createMachine(
             name,
             {
-                lab,
                 hostname: server.name,
                 site,
-                nics: [publicNic(lab, site, server.publicIp), storageNic(lab, site, server.storageIp, STORAGE_NIC)],
+                vm: args.vm,
+                login,
+                nics: [publicNic(site, subnets, server.publicIp), storageNic(site, subnets, server.storageIp, STORAGE_NIC)],
             },
             this,
         );
@@ -64,7 +72,7 @@ export class RealServer extends pulumi.ComponentResource {
         const forwarding = guestStep(
             `${name}-forwarding`,
             {
-                lab,
+                login,
                 host: server.publicIp,
                 step: "real-server-forwarding",
                 params: {
@@ -72,7 +80,7 @@ export class RealServer extends pulumi.ComponentResource {
                     VIP: args.vip,
                     PUBLIC_IP: server.publicIp,
                     STORAGE_IP: server.storageIp,
-                    STORAGE_SUBNET: lab.config.storageSubnet.cidr,
+                    STORAGE_SUBNET: subnets.storageCidr,
                     NAT_GATEWAY: args.mode === "nat" ? args.natGateway : "",
                 },
                 domain: this.machine.domain,
@@ -84,7 +92,7 @@ export class RealServer extends pulumi.ComponentResource {
         const serving = guestStep(
             `${name}-web`,
             {
-                lab,
+                login,
                 host: server.publicIp,
                 step: "real-server-web",
                 params: {

@@ -44,3 +44,69 @@ export function labMocks(record: (resource: Recorded) => void, volumePath?: (inp
         },
     };
 }
+
+/** A resource as its constructor saw it: what it is, its name and its parent. */
+export interface Declared {
+    type: string;
+    name: string;
+    parent?: pulumi.Resource;
+    resource: pulumi.Resource;
+}
+
+/**
+ * Watches what a component built alone declares: give `transformation` in
+ * the component's options (its children inherit it), then await
+ * `registered()` before reading `declared` or what the mocks recorded.
+ */
+export class DeclarationWatch {
+    readonly declared: Declared[] = [];
+    readonly transformation: pulumi.ResourceTransformation = (args) => {
+        this.declared.push({ type: args.type, name: args.name, parent: args.opts.parent, resource: args.resource });
+        return undefined;
+    };
+
+    /** Resolves once every resource declared so far is registered (its URN known). */
+    async registered(): Promise<void> {
+        await Promise.all(this.declared.map((entry) => new Promise((resolve) => entry.resource.urn.apply(resolve))));
+    }
+
+    /** The resources whose parent is `parent`, as "type name", sorted. */
+    childrenOf(parent: pulumi.Resource): string[] {
+        return this.declared
+            .filter((entry) => entry.parent === parent)
+            .map((entry) => `${entry.type} ${entry.name}`)
+            .sort();
+    }
+}
+
+const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
+
+/** Whether a recorded input is a secret (the mocks see it wrapped). */
+export function isSecret(value: unknown): boolean {
+    return typeof value === "object" && value !== null && SECRET_SIGNATURE in value;
+}
+
+/** A recorded input with a secret's wrapping taken off. */
+export function plain(value: unknown): unknown {
+    return isSecret(value) ? (value as { value: unknown }).value : value;
+}
+
+/**
+ * The parameters a recorded guest step was rendered with: the
+ * `readonly NAME='value'` lines at the top of the script its create command
+ * carries (the first of each name: the shared helpers come after them).
+ */
+export function stepParams(step: Recorded): Record<string, string> {
+    const encoded = /echo ([A-Za-z0-9+/=]+) \| base64 -d/.exec(String(plain(step.inputs.create)));
+    if (!encoded) {
+        throw new Error(`step ${step.name} has no embedded script`);
+    }
+    const script = Buffer.from(encoded[1], "base64").toString("utf8");
+    const params: Record<string, string> = {};
+    for (const [, name, quoted] of script.matchAll(/^readonly ([A-Z_]+)='((?:[^']|'\\'')*)'$/gm)) {
+        if (!(name in params)) {
+            params[name] = quoted.replace(/'\\''/g, "'");
+        }
+    }
+    return params;
+}
