@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { labMocks, Recorded } from "../helpers/labMocks";
+import { isSecret, labMocks, plain, Recorded } from "../helpers/labMocks";
 import { StepSandbox } from "../helpers/stepSandbox";
 
 let recorded: Recorded[] = [];
@@ -48,18 +48,6 @@ async function declare(config: LabConfig): Promise<{ resources: Recorded[]; outp
     // Registrations complete asynchronously; give the queue a few turns.
     await new Promise((resolve) => setTimeout(resolve, 200));
     return { resources: recorded, outputs: resolved };
-}
-
-const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
-
-/** Whether a recorded input is a secret (the mocks see it wrapped). */
-function isSecret(value: unknown): boolean {
-    return typeof value === "object" && value !== null && SECRET_SIGNATURE in value;
-}
-
-/** A recorded input with a secret's wrapping taken off. */
-function plain(value: unknown): unknown {
-    return isSecret(value) ? (value as { value: unknown }).value : value;
 }
 
 const ofKind = (resources: Recorded[], kind: string): Recorded[] => resources.filter((r) => r.type.endsWith(`:${kind}`));
@@ -208,10 +196,9 @@ describe("the lab's resource graph (seed topology)", () => {
     it("connects every step over SSH with a secret key and a bounded wait", () => {
         const steps = ofKind(resources, "Command");
         assert.equal(steps.length, 1 + 2 * 4 + 1, "one NFS step, two per real server, one on the director");
-        const secretSignature = SECRET_SIGNATURE;
         for (const step of steps) {
             const wrapped = step.inputs.connection as Record<string, unknown>;
-            assert.ok(secretSignature in wrapped, `${step.name}'s connection (with the private key) is a secret`);
+            assert.ok(isSecret(wrapped), `${step.name}'s connection (with the private key) is a secret`);
             const connection = wrapped.value as Record<string, unknown>;
             assert.match(String(connection.privateKey), /BEGIN OPENSSH PRIVATE KEY/);
             assert.equal(connection.user, "lab");
