@@ -1,7 +1,8 @@
 // A wrapper module whose only job is to build the Pulumi CLI from the Go
 // module proxy. pulumi/pkg/v3 carries `replace` directives in its own go.mod,
 // which `go install pkg@version` refuses; repeating them here makes the build
-// work. scripts/toolchain.sh keeps PULUMI_VERSION and this file in step.
+// work. The version required below is the CLI version labhost/lib/toolchain.sh
+// builds (pulumi_version reads it from here).
 module lvslab.local/pulumi-cli
 
 go 1.26.6

@@ -1,6 +1,6 @@
 // labhost/labhost.sh without starting anything: its interface, its answers
 // when no lab host runs, and its lint. (Start and stop against a real
-// libvirtd are exercised by real.test.ts.)
+// libvirtd are exercised by test/live/libvirt.test.ts.)
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
