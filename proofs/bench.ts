@@ -16,14 +16,17 @@ import * as os from "os";
 import * as path from "path";
 import { openStack, OperationResult, PROJECT_ROOT, runOperation, validatedConfig } from "../scripts/automation";
 import { floor, FloorResult } from "./floor";
+import * as auto from "@pulumi/pulumi/automation";
+import { LabConfig } from "../components/config";
 import {
     errorText,
-    formatTable,
     guestCpuSeconds,
     labOutputs,
     leftovers,
     libvirtTargetOf,
+    Phase,
     PhaseLog,
+    phaseTable,
     resourceNameOf,
     runMain,
     runWrk,
@@ -31,8 +34,8 @@ import {
     sweep,
     wrkProblems,
     writeResults,
-} from "./harness";
-import { smokeTest, SmokeInputs } from "./smoke";
+} from "./kit";
+import { smokeTest, SmokeReport } from "./smoke";
 
 // ---------------------------------------------------------------- pure parts
 
@@ -254,6 +257,93 @@ export function machineFacts(domainType: string): Record<string, string | number
 
 // --------------------------------------------------------------------- main
 
+/** What the bench's parts share: the stack, its config, the phases and the results for bench.json. */
+interface BenchRun {
+    stack: auto.Stack;
+    config: LabConfig;
+    results: Record<string, unknown>;
+    timings: Phase[];
+    /** Runs a phase; a phase whose body failed ends the bench: what follows needs what it made. */
+    timed: <T>(name: string, body: () => Promise<T>, check?: (value: T) => string[]) => Promise<T>;
+    /** A smoke test of the lab as its outputs are now, as a phase. */
+    smoke: (name: string) => Promise<SmokeReport>;
+}
+
+/** Seconds the phase of that name took, if it ran. */
+const secondsOf = (run: BenchRun, name: string): number | undefined => run.timings.find((t) => t.name === name)?.seconds;
+
+/** Both floors, then `up` from nothing to a passing smoke test (its memory, resources, timeline), the guests' CPU and the headline. */
+async function floorsAndUp(run: BenchRun): Promise<void> {
+    const { stack, config, results, timed } = run;
+    const floorProblems = (f: FloorResult): string[] => [
+        ...Object.entries(f.sshSeconds)
+            .filter(([, s]) => s === null)
+            .map(([name]) => `${name} never accepted SSH`),
+        ...f.left.map((entry) => `${entry} left after the floor`),
+    ];
+    const guests = 2 + config.realServers.length;
+    const minimalFloor = await timed(`minimal floor: ${guests} guests, the same kernel into minimal-init, until SSH`, () => floor(config, 1500, "minimal"), floorProblems);
+    const imageFloor = await timed(`image floor: ${guests} guests booted as the lab boots them, until SSH`, () => floor(config, 1500, "image", [config.realServers[0].name]), floorProblems);
+    results.floors = { minimal: minimalFloor, image: imageFloor };
+
+    const memory = new MemorySampler();
+    memory.start();
+    const up = await timed("up from nothing", () => runOperation(stack, "up"));
+    results.memory = memory.stop();
+    results.resources = resourceCounts(up);
+    results.upTimeline = timeline(up);
+    await run.smoke("smoke after up");
+    // Only the lab's guests run now: the floors' are gone.
+    const upCpu = guestCpuSeconds(config.libvirtUri);
+    results.guestCpu = guestCpuSummary(minimalFloor, imageFloor, upCpu, os.cpus().length);
+    const upToSmoke = (secondsOf(run, "up from nothing") ?? 0) + (secondsOf(run, "smoke after up") ?? 0);
+    results.headline = {
+        upToPassingSmokeSeconds: upToSmoke,
+        minimalFloorSeconds: minimalFloor.seconds,
+        imageFloorSeconds: imageFloor.seconds,
+        /** The goal: up to a passing smoke over what the machine allows. */
+        ratio: ratio(upToSmoke, minimalFloor.seconds),
+        imageRatio: ratio(upToSmoke, imageFloor.seconds),
+        /** What the program adds over booting the lab's image: guest steps and the engine. */
+        ownSeconds: rounded(upToSmoke - imageFloor.seconds, 1),
+    };
+}
+
+/** wrk through the VIP and to one real server directly: what the director costs the data path. */
+async function dataPath(run: BenchRun, wrkSeconds: number, wrkConnections: number): Promise<void> {
+    const { timed } = run;
+    const outputs = await labOutputs(run.stack);
+    const direct = `http://${outputs.realServers[0].publicIp}/`;
+    // A figure from a run with failed requests measures failures: they are problems of the phase.
+    const viaVip = await timed(`wrk ${wrkSeconds} s through the VIP`, () => runWrk(outputs.vipUrl, wrkSeconds, wrkConnections), wrkProblems);
+    const oneServer = await timed(`wrk ${wrkSeconds} s to ${outputs.realServers[0].name} directly`, () => runWrk(direct, wrkSeconds, wrkConnections), wrkProblems);
+    run.results.dataPath = {
+        tool: `wrk -t 2 -c ${wrkConnections} -d ${wrkSeconds}s --latency, from the lab host's namespace`,
+        viaVip: { url: outputs.vipUrl, servers: outputs.realServers.length, ...viaVip },
+        oneServer: { url: direct, ...oneServer },
+        rpsRatio: ratio(viaVip.requestsPerSecond, oneServer.requestsPerSecond),
+        p99Ratio: ratio(viaVip.latencyMs.p99, oneServer.latencyMs.p99),
+    };
+}
+
+/** The summary the bench ends with: the phases, the headline, the guests' CPU, where the results went. */
+function printSummary(run: BenchRun, file: string): void {
+    const { config, results } = run;
+    console.log(`\n=== bench summary (${os.cpus().length} cores, domain type ${config.domainType})`);
+    console.log(phaseTable(run.timings, 120));
+    const headline = results.headline as { ratio?: number; imageRatio?: number; ownSeconds?: number } | undefined;
+    if (headline?.ratio !== undefined) {
+        console.log(`headline: up to a passing smoke test takes ${headline.ratio}x the minimal floor, ${headline.imageRatio}x the image floor (${headline.ownSeconds} s over it)`);
+    }
+    const cpu = results.guestCpu as GuestCpu | undefined;
+    if (cpu) {
+        console.log(
+            `guest CPU: ${cpu.minimalFloorPerGuest} s a guest to SSH (minimal floor), ${cpu.imageFloorPerGuest} s (image floor); up and smoke ${cpu.upAndSmokeTotal} s in all, ${cpu.upAndSmokeOverCores} s over ${os.cpus().length} cores`,
+        );
+    }
+    console.log(`total ${(results.totalSeconds as number).toFixed(1)} s; written to ${path.relative(PROJECT_ROOT, file)}`);
+}
+
 async function main(): Promise<number> {
     const stackName = process.env.LVSLAB_BENCH_STACK ?? "bench";
     const wrkSeconds = Number(process.env.LVSLAB_BENCH_WRK_SECONDS ?? "15");
@@ -270,7 +360,6 @@ async function main(): Promise<number> {
         guests: { count: 2 + config.realServers.length, vcpus: config.vm.vcpus, memoryMiB: config.vm.memoryMiB },
         timings,
     };
-    // A phase whose body failed ends the bench: what follows needs what it made.
     const timed = async <T>(name: string, body: () => Promise<T>, check: (value: T) => string[] = () => []): Promise<T> => {
         const outcome = await log.run(name, body, check);
         if ("error" in outcome) {
@@ -278,62 +367,18 @@ async function main(): Promise<number> {
         }
         return outcome.value as T;
     };
-    const seconds = (name: string): number | undefined => timings.find((t) => t.name === name)?.seconds;
-    const smoke = async (name: string) => timed(name, async () => smokeTest(await labOutputs<SmokeInputs>(stack), 200), (report) => report.problems);
+    const smoke = async (name: string): Promise<SmokeReport> => timed(name, async () => smokeTest(await labOutputs(stack), 200), (report) => report.problems);
+    const run: BenchRun = { stack, config, results, timings, timed, smoke };
 
     try {
         await timed("clean start (destroy leftovers of an earlier run)", () => runOperation(stack, "destroy", () => undefined));
-        const floorProblems = (f: FloorResult): string[] => [
-            ...Object.entries(f.sshSeconds)
-                .filter(([, s]) => s === null)
-                .map(([name]) => `${name} never accepted SSH`),
-            ...f.left.map((entry) => `${entry} left after the floor`),
-        ];
-        const guests = 2 + config.realServers.length;
-        const minimalFloor = await timed(`minimal floor: ${guests} guests, the same kernel into minimal-init, until SSH`, () => floor(config, 1500, "minimal"), floorProblems);
-        const imageFloor = await timed(`image floor: ${guests} guests booted as the lab boots them, until SSH`, () => floor(config, 1500, "image", [config.realServers[0].name]), floorProblems);
-        results.floors = { minimal: minimalFloor, image: imageFloor };
-
-        const memory = new MemorySampler();
-        memory.start();
-        const up = await timed("up from nothing", () => runOperation(stack, "up"));
-        results.memory = memory.stop();
-        results.resources = resourceCounts(up);
-        results.upTimeline = timeline(up);
-        await smoke("smoke after up");
-        // Only the lab's guests run now: the floors' are gone.
-        const upCpu = guestCpuSeconds(config.libvirtUri);
-        results.guestCpu = guestCpuSummary(minimalFloor, imageFloor, upCpu, os.cpus().length);
-        const upToSmoke = (seconds("up from nothing") ?? 0) + (seconds("smoke after up") ?? 0);
-        results.headline = {
-            upToPassingSmokeSeconds: upToSmoke,
-            minimalFloorSeconds: minimalFloor.seconds,
-            imageFloorSeconds: imageFloor.seconds,
-            /** The goal: up to a passing smoke over what the machine allows. */
-            ratio: ratio(upToSmoke, minimalFloor.seconds),
-            imageRatio: ratio(upToSmoke, imageFloor.seconds),
-            /** What the program adds over booting the lab's image: guest steps and the engine. */
-            ownSeconds: rounded(upToSmoke - imageFloor.seconds, 1),
-        };
-
+        await floorsAndUp(run);
         const noop = await timed("no-op up", () => runOperation(stack, "up", () => undefined), (r) =>
             r.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`),
         );
         results.noopChanges = noop.changes;
         await timed("preview", () => runOperation(stack, "preview", () => undefined));
-
-        const outputs = await labOutputs<SmokeInputs>(stack);
-        const direct = `http://${outputs.realServers[0].publicIp}/`;
-        // A figure from a run with failed requests measures failures: they are problems of the phase.
-        const viaVip = await timed(`wrk ${wrkSeconds} s through the VIP`, () => runWrk(outputs.vipUrl, wrkSeconds, wrkConnections), wrkProblems);
-        const oneServer = await timed(`wrk ${wrkSeconds} s to ${outputs.realServers[0].name} directly`, () => runWrk(direct, wrkSeconds, wrkConnections), wrkProblems);
-        results.dataPath = {
-            tool: `wrk -t 2 -c ${wrkConnections} -d ${wrkSeconds}s --latency, from the lab host's namespace`,
-            viaVip: { url: outputs.vipUrl, servers: outputs.realServers.length, ...viaVip },
-            oneServer: { url: direct, ...oneServer },
-            rpsRatio: ratio(viaVip.requestsPerSecond, oneServer.requestsPerSecond),
-            p99Ratio: ratio(viaVip.latencyMs.p99, oneServer.latencyMs.p99),
-        };
+        await dataPath(run, wrkSeconds, wrkConnections);
 
         const count = config.realServers.length;
         await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(count + 1) });
@@ -360,27 +405,7 @@ async function main(): Promise<number> {
         await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(config.realServers.length) }).catch(() => undefined);
         results.totalSeconds = (Date.now() - started) / 1000;
         results.passed = results.error === undefined && timings.every((t) => t.ok);
-        const file = writeResults("bench.json", results);
-        console.log(`\n=== bench summary (${os.cpus().length} cores, domain type ${config.domainType})`);
-        console.log(
-            formatTable(
-                ["phase", "seconds", "ok", "detail"],
-                timings.map((t) => [t.name, t.seconds.toFixed(1), t.ok ? "ok" : "FAIL", t.detail.slice(0, 120)]),
-            ),
-        );
-        const headline = results.headline as { ratio?: number; imageRatio?: number; ownSeconds?: number } | undefined;
-        if (headline?.ratio !== undefined) {
-            console.log(
-                `headline: up to a passing smoke test takes ${headline.ratio}x the minimal floor, ${headline.imageRatio}x the image floor (${headline.ownSeconds} s over it)`,
-            );
-        }
-        const cpu = results.guestCpu as GuestCpu | undefined;
-        if (cpu) {
-            console.log(
-                `guest CPU: ${cpu.minimalFloorPerGuest} s a guest to SSH (minimal floor), ${cpu.imageFloorPerGuest} s (image floor); up and smoke ${cpu.upAndSmokeTotal} s in all, ${cpu.upAndSmokeOverCores} s over ${os.cpus().length} cores`,
-            );
-        }
-        console.log(`total ${(results.totalSeconds as number).toFixed(1)} s; written to ${path.relative(PROJECT_ROOT, file)}`);
+        printSummary(run, writeResults("bench.json", results));
     }
     return results.passed ? 0 : 1;
 }

@@ -13,6 +13,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { LabConfig } from "../components/config";
+import type { LabOutputValues } from "../components/program";
 import { openStack, OperationResult, PROJECT_ROOT, rawConfigFrom, runOperation, validatedConfig } from "../scripts/automation";
 import {
     changedSteps,
@@ -26,12 +27,14 @@ import {
     resourceNameOf,
     resourceNames,
     runMain,
+    SshAccess,
+    sshAccessOf,
     sshRun,
     sweep,
     virshText,
     writeResults,
-} from "./harness";
-import { smokeTest, SmokeInputs, SmokeReport } from "./smoke";
+} from "./kit";
+import { smokeTest, SmokeReport } from "./smoke";
 import { parseDomainInterfaces } from "../scripts/tools/parse";
 
 // ---------------------------------------------------------------- pure parts
@@ -232,25 +235,12 @@ export function messageFor(errorMessage: string, key: string): string | undefine
 
 // ------------------------------------------------------------------ helpers
 
-interface LibvirtOutputs {
-    uri: string;
-    pool: string;
-    prefix: string;
-    networks: string[];
-    domains: string[];
-    volumes: string[];
-}
-
-type LabOutputs = SmokeInputs & { libvirt: LibvirtOutputs; nfs: { storageIp: string }; director: { publicIp: string } };
-
 /** "4 entries on director" (per director) for a drill's facts. */
 function entriesText(smoke: SmokeReport): string {
     return Object.entries(smoke.entriesByDirector)
         .map(([name, count]) => `${count} entries on ${name}`)
         .join(", ");
 }
-
-const outputsOf = (stack: auto.Stack): Promise<LabOutputs> => labOutputs<LabOutputs>(stack);
 
 async function pendingOperations(stack: auto.Stack): Promise<string[]> {
     const state = await stack.exportStack();
@@ -259,8 +249,7 @@ async function pendingOperations(stack: auto.Stack): Promise<string[]> {
 }
 
 /** Runs `probe` over SSH until it works (bounded); undefined when it never did. */
-async function probeWhenUp(config: LabConfig, host: string, probe: string, deadlineMs: number, probeTimeoutMs = 30_000): Promise<string | undefined> {
-    const access = { user: config.sshUser, privateKeyPath: config.sshKeyPath };
+async function probeWhenUp(access: SshAccess, host: string, probe: string, deadlineMs: number, probeTimeoutMs = 30_000): Promise<string | undefined> {
     while (Date.now() < deadlineMs) {
         try {
             return await sshRun(access, host, probe, probeTimeoutMs);
@@ -324,7 +313,7 @@ async function badConfigDrill(base: Record<string, string>): Promise<DrillResult
     return results;
 }
 
-async function lostVmDrill(stack: auto.Stack, outputs: LabOutputs): Promise<DrillResult> {
+async function lostVmDrill(stack: auto.Stack, outputs: LabOutputValues): Promise<DrillResult> {
     const started = Date.now();
     const server = outputs.realServers[Math.min(2, outputs.realServers.length - 1)].name;
     const domain = `${outputs.libvirt.prefix}-${server}`;
@@ -347,7 +336,7 @@ async function lostVmDrill(stack: auto.Stack, outputs: LabOutputs): Promise<Dril
             .join(", ")} in ${up.seconds.toFixed(0)} s`,
     );
     problems.push(...recreateProblems(up, server));
-    const smoke = await smokeTest(await outputsOf(stack), 100, () => undefined);
+    const smoke = await smokeTest(await labOutputs(stack), 100, () => undefined);
     facts.push(`smoke: ${smoke.succeeded}/100, ${entriesText(smoke)}, ${server} answered ${smoke.answersByServer[server] ?? 0}`);
     problems.push(...smoke.problems);
     return verdict(
@@ -359,15 +348,26 @@ async function lostVmDrill(stack: auto.Stack, outputs: LabOutputs): Promise<Dril
     );
 }
 
-async function rebootDrill(config: LabConfig, outputs: LabOutputs): Promise<DrillResult> {
-    const started = Date.now();
-    const access = { user: config.sshUser, privateKeyPath: config.sshKeyPath };
+/** What a guest probe asks (key=value lines) and what it must show. */
+interface GuestProbe {
+    host: string;
+    probe: string;
+    expected: Record<string, string>;
+}
+
+/**
+ * The reboot drill's probes, of the director and the first real server: its
+ * boot id and the settings a boot must bring back, read once the guest's boot
+ * has finished (every start job done, the real server's NFS mount with its
+ * nofail among them), not the moment sshd answers, which on the lab's fast
+ * boot comes first.
+ */
+function rebootProbes(outputs: LabOutputValues): Record<string, GuestProbe> {
     const web = outputs.realServers[0];
-    const director = outputs.director.publicIp;
     const vip = outputs.vip;
-    const probes: Record<string, { host: string; probe: string; expected: Record<string, string> }> = {
+    const probes: Record<string, GuestProbe> = {
         director: {
-            host: director,
+            host: outputs.director.publicIp,
             probe: [
                 "echo boot=$(cat /proc/sys/kernel/random/boot_id)",
                 `echo vip=$(ip -o -4 addr show | grep -c " ${vip}/")`,
@@ -395,12 +395,17 @@ async function rebootDrill(config: LabConfig, outputs: LabOutputs): Promise<Dril
             },
         },
     };
-    // The settings are judged once the guest's boot has finished (every start
-    // job done, the real server's NFS mount with its nofail among them), not
-    // the moment sshd answers, which on the lab's fast boot comes first.
     for (const p of Object.values(probes)) {
         p.probe = `sudo timeout 300 systemctl is-system-running --wait >/dev/null 2>&1; ${p.probe}`;
     }
+    return probes;
+}
+
+async function rebootDrill(config: LabConfig, outputs: LabOutputValues): Promise<DrillResult> {
+    const started = Date.now();
+    const access = sshAccessOf(config);
+    const web = outputs.realServers[0];
+    const probes = rebootProbes(outputs);
     const facts: string[] = [];
     const problems: string[] = [];
     const bootIds: Record<string, string> = {};
@@ -414,7 +419,7 @@ async function rebootDrill(config: LabConfig, outputs: LabOutputs): Promise<Dril
     for (const [machine, p] of Object.entries(probes)) {
         let probe: Record<string, string> | undefined;
         while (Date.now() < deadline) {
-            const text = await probeWhenUp(config, p.host, p.probe, deadline, 330_000);
+            const text = await probeWhenUp(access, p.host, p.probe, deadline, 330_000);
             if (text === undefined) {
                 break;
             }
@@ -444,9 +449,9 @@ async function rebootDrill(config: LabConfig, outputs: LabOutputs): Promise<Dril
     );
 }
 
-async function nfsDrill(config: LabConfig, outputs: LabOutputs): Promise<DrillResult> {
+async function nfsDrill(config: LabConfig, outputs: LabOutputValues): Promise<DrillResult> {
     const started = Date.now();
-    const access = { user: config.sshUser, privateKeyPath: config.sshKeyPath };
+    const access = sshAccessOf(config);
     const facts: string[] = [];
     const problems: string[] = [];
     await sshRun(access, outputs.nfs.storageIp, "sudo systemctl stop nfs-server");
@@ -530,14 +535,18 @@ function groupAlive(pgid: number): boolean {
     }
 }
 
-async function interruptDrill(stack: auto.Stack, stackName: string, config: LabConfig): Promise<DrillResult> {
-    const started = Date.now();
-    const facts: string[] = [];
-    const problems: string[] = [];
-    const count = config.realServers.length;
-    const added = `web${count + 1}`;
-    const fullLabResources = fullLabResourceCount(await resourceNames(stack), config.realServers[0].name);
-    await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(count + 1) });
+/** How the interrupted first `up` went: how it ended, whether before the interrupt, and what the interrupt did. */
+interface Interrupted {
+    end: RunEnd | undefined;
+    endedBeforeInterrupt: boolean;
+    /** What the interrupt did, in words. */
+    fact: string;
+    /** Processes of the killed run still alive afterwards. */
+    leftAlive: boolean;
+}
+
+/** Starts `up`, waits until `added`'s VM is being made (at most 4 minutes), then SIGINT, and SIGKILL 5 s later if it still runs. */
+async function interruptFirstUp(stackName: string, added: string): Promise<Interrupted> {
     const log: string[] = [];
     const child = startUp(stackName, log);
     const pgid = child.pid ?? 0;
@@ -560,26 +569,20 @@ async function interruptDrill(stack: auto.Stack, stackName: string, config: LabC
         process.kill(-pgid, "SIGINT");
     }
     await delay(5000);
+    let fact: string;
     if (groupAlive(pgid)) {
         process.kill(-pgid, "SIGKILL");
-        facts.push(`SIGINT at "${seen.slice(0, 80)}", SIGKILL 5 s later`);
+        fact = `SIGINT at "${seen.slice(0, 80)}", SIGKILL 5 s later`;
     } else {
-        facts.push(`SIGINT at "${seen.slice(0, 80)}"; the run ended by itself within 5 s`);
+        fact = `SIGINT at "${seen.slice(0, 80)}"; the run ended by itself within 5 s`;
     }
     await Promise.race([exited, delay(10_000)]);
     await delay(2000);
-    if (groupAlive(pgid)) {
-        problems.push("processes of the killed run were still alive");
-    }
-    const pending = await pendingOperations(stack);
-    const resources = (await resourceNames(stack)).length;
-    const endText = end === undefined ? "not seen" : end.signal !== null ? `by ${end.signal}` : `exit ${end.code}`;
-    facts.push(`the first up ended ${endText}; pending operations in the state: ${pending.length ? pending.join(", ") : "none"}; ${resources} of the full lab's ${fullLabResources} resources`);
-    // The fault first: a first run that finished would make the re-run prove nothing.
-    const unfinished = interruptedUpProblems({ endedBeforeInterrupt, end, pending, resources, fullLabResources });
-    problems.push(...unfinished);
+    return { end, endedBeforeInterrupt, fact, leftAlive: groupAlive(pgid) };
+}
 
-    // Run again, recovering the way the CLI tells a user to.
+/** Runs `up` again (at most 3 times), recovering the way the CLI tells a user to: pulumi cancel, refresh --clear-pending-creates. */
+async function upAgain(stack: auto.Stack): Promise<{ converged: boolean; recovery: string[] }> {
     const recovery: string[] = [];
     let converged = false;
     for (let attempt = 1; attempt <= 3 && !converged; attempt++) {
@@ -602,12 +605,36 @@ async function interruptDrill(stack: auto.Stack, stackName: string, config: LabC
             }
         }
     }
+    return { converged, recovery };
+}
+
+async function interruptDrill(stack: auto.Stack, stackName: string, config: LabConfig): Promise<DrillResult> {
+    const started = Date.now();
+    const facts: string[] = [];
+    const problems: string[] = [];
+    const count = config.realServers.length;
+    const fullLabResources = fullLabResourceCount(await resourceNames(stack), config.realServers[0].name);
+    await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(count + 1) });
+    const { end, endedBeforeInterrupt, fact, leftAlive } = await interruptFirstUp(stackName, `web${count + 1}`);
+    facts.push(fact);
+    if (leftAlive) {
+        problems.push("processes of the killed run were still alive");
+    }
+    const pending = await pendingOperations(stack);
+    const resources = (await resourceNames(stack)).length;
+    const endText = end === undefined ? "not seen" : end.signal !== null ? `by ${end.signal}` : `exit ${end.code}`;
+    facts.push(`the first up ended ${endText}; pending operations in the state: ${pending.length ? pending.join(", ") : "none"}; ${resources} of the full lab's ${fullLabResources} resources`);
+    // The fault first: a first run that finished would make the re-run prove nothing.
+    const unfinished = interruptedUpProblems({ endedBeforeInterrupt, end, pending, resources, fullLabResources });
+    problems.push(...unfinished);
+
+    const { converged, recovery } = await upAgain(stack);
     facts.push(recovery.join("; "));
     if (!converged) {
         problems.push("the re-run did not converge");
     }
     // Orphans: libvirt objects with the stack's prefix that the state does not name.
-    const outputs = await outputsOf(stack);
+    const outputs = await labOutputs(stack);
     const { orphans, missing } = stateVersusLibvirt(leftovers(outputs.libvirt.uri, outputs.libvirt.pool, outputs.libvirt.prefix), outputs.libvirt);
     if (orphans.length) {
         problems.push(`orphans in libvirt: ${orphans.join(", ")}`);
@@ -634,7 +661,7 @@ async function interruptDrill(stack: auto.Stack, stackName: string, config: LabC
     );
 }
 
-async function unreachableDestroyDrill(stack: auto.Stack, outputs: LabOutputs): Promise<DrillResult> {
+async function unreachableDestroyDrill(stack: auto.Stack, outputs: LabOutputValues): Promise<DrillResult> {
     const started = Date.now();
     const facts: string[] = [];
     const problems: string[] = [];
@@ -714,18 +741,18 @@ async function main(): Promise<number> {
         await runOperation(stack, "destroy", () => undefined);
         const up = await runOperation(stack, "up");
         notes.push(`set-up up from nothing: ${up.seconds.toFixed(0)} s`);
-        let outputs = await outputsOf(stack);
+        let outputs = await labOutputs(stack);
         prefix = outputs.libvirt.prefix;
         const smoke = await smokeTest(outputs, 100);
         if (smoke.problems.length) {
             throw new Error(`the set-up smoke test failed: ${smoke.problems.join("; ")}`);
         }
         await run("real server VM lost", () => lostVmDrill(stack, outputs));
-        outputs = await outputsOf(stack);
+        outputs = await labOutputs(stack);
         await run("guests rebooted", () => rebootDrill(config, outputs));
         await run("NFS store stopped", () => nfsDrill(config, outputs));
         await run("up interrupted", () => interruptDrill(stack, stackName, config));
-        outputs = await outputsOf(stack);
+        outputs = await labOutputs(stack);
         await run("destroy with guests unreachable", () => unreachableDestroyDrill(stack, outputs));
     } catch (error) {
         notes.push(`stopped early: ${errorText(error).slice(0, 400)}`);

@@ -15,9 +15,10 @@
 // still runs, what does is recorded as skipped, and destroy always runs.
 import { Stack } from "@pulumi/pulumi/automation";
 import * as path from "path";
+import type { LabOutputValues } from "../components/program";
 import { openStack, OperationResult, PROJECT_ROOT, runOperation } from "../scripts/automation";
-import { failoverDrill } from "./failover";
 import { DrainCheck, LongFile, prepareLongFile, weightsJson } from "./drain";
+import { failoverDrill } from "./failover";
 import {
     changedSteps,
     delay,
@@ -36,9 +37,9 @@ import {
     tally,
     waitFor,
     writeResults,
-} from "./harness";
+} from "./kit";
 import { startLoadProbe, summarizeProbe } from "./probe";
-import { smokeTest, SmokeInputs } from "./smoke";
+import { smokeTest } from "./smoke";
 import { captureDrill, DrillReport, lossDrill, splitBrainDrill, viewDrill } from "./toolDrills";
 import { LabTopology, topologyFromOutputs } from "../scripts/tools/topology";
 
@@ -73,15 +74,6 @@ export function modeSwitchProblems(result: OperationResult, directorNames: strin
     return inPlaceProblems(result, { updatable: [...tables, ...forwarding], required: [...tables, ...forwarding] });
 }
 
-interface DrillOutputs extends SmokeInputs {
-    nfsExport: string;
-    nfs: { name: string; storageIp: string };
-    healthCheck: { kind: string; windowSeconds: number };
-    sorryPage: string | null;
-    directors: { name: string; role: string; publicIp: string }[];
-    realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string }[];
-}
-
 const seconds = (from: number, to: number | undefined): string => (to === undefined ? "never" : `${((to - from) / 1000).toFixed(1)} s`);
 
 /**
@@ -89,7 +81,7 @@ const seconds = (from: number, to: number | undefined): string => (to === undefi
  * out within its window (the only time requests may fail), and puts it back
  * once it is started again.
  */
-async function healthDrill(out: DrillOutputs): Promise<string[]> {
+async function healthDrill(out: LabOutputValues): Promise<string[]> {
     const server = out.realServers[0];
     const director = out.directors[0];
     const windowMs = out.healthCheck.windowSeconds * 1000;
@@ -146,7 +138,7 @@ async function healthDrill(out: DrillOutputs): Promise<string[]> {
  * out, the active director answers with the sorry page; started again, the
  * site is back.
  */
-async function sorryDrill(out: DrillOutputs): Promise<string[]> {
+async function sorryDrill(out: LabOutputValues): Promise<string[]> {
     if (out.sorryPage === null) {
         return ["the stack has no sorry page (sorryServer is false)"];
     }
@@ -184,7 +176,7 @@ interface RunContext {
     stackName: string;
     baseCount: number;
     directorNames: string[];
-    outputs: () => Promise<DrillOutputs>;
+    outputs: () => Promise<LabOutputValues>;
     smokePhase: (name: string) => Promise<Outcome<unknown>>;
 }
 
@@ -308,7 +300,7 @@ async function drainChecks(run: RunContext, mode: string, file: Outcome<LongFile
 
 /** The lab tools' drills (proofs/toolDrills.ts), each through the code its verb runs. */
 async function toolChecks(run: RunContext): Promise<void> {
-    const drills: [string, string, (topology: LabTopology, out: DrillOutputs) => Promise<DrillReport>][] = [
+    const drills: [string, string, (topology: LabTopology, out: LabOutputValues) => Promise<DrillReport>][] = [
         ["capture", "capture: direct routing on the wire (web1's and the MASTER's links)", captureDrill],
         ["view", "view: the page in headless Chromium, web1's apache stopped and started", (topology, out) => viewDrill(topology, out, run.stackName)],
         ["impairLoss", "impair: 100% loss on web1's public link under load, then --clear", lossDrill],
@@ -380,7 +372,7 @@ async function main(): Promise<number> {
     const stack = await openStack(stackName);
     const started = Date.now();
     const baseCount = Number((await stack.getConfig("lvs-dr-lab:realServerCount")).value);
-    const outputs = (): Promise<DrillOutputs> => labOutputs<DrillOutputs>(stack);
+    const outputs = (): Promise<LabOutputValues> => labOutputs(stack);
     const run: RunContext = {
         stack,
         stackName,

@@ -3,21 +3,15 @@
 // MASTER's keepalived is stopped, the BACKUP must take the VIP and requests
 // succeed again within FAILOVER_LIMIT_SECONDS; started again, the MASTER takes
 // the VIP back, likewise.
-import { delay, holdsVip, SshAccess, sshRun, waitFor } from "./harness";
+import type { LabOutputValues } from "../components/program";
+import { delay, holdsVip, sshRun, waitFor } from "./kit";
 import { ProbeSample, startLoadProbe, summarizeProbe } from "./probe";
 
 /** A failover must serve again within this many seconds ("within a few seconds"). */
 export const FAILOVER_LIMIT_SECONDS = 10;
 
-export interface FailoverInputs {
-    vip: string;
-    vipUrl: string;
-    identityHeader: string;
-    expectedPage: string;
-    ssh: SshAccess;
-    /** MASTER first, BACKUP second. */
-    directors: { name: string; publicIp: string }[];
-}
+/** The outputs the drill reads; `directors` has the MASTER first, the BACKUP second. */
+export type FailoverInputs = Pick<LabOutputValues, "vip" | "vipUrl" | "identityHeader" | "expectedPage" | "ssh" | "directors">;
 
 /** Waits (bounded) until the probe's last `count` requests all succeeded. */
 async function waitForSteadySuccess(samples: readonly ProbeSample[], since: number, count: number, limitMs: number): Promise<void> {

@@ -19,14 +19,11 @@ import {
     renderNetworkConfig,
     renderUserData,
 } from "../components/guestConfig";
-import { createCloudInitDisk } from "../components/libvirt";
-import { createDomain } from "../components/libvirt";
-import { createNetwork } from "../components/libvirt";
-import { createVolume } from "../components/libvirt";
+import { createCloudInitDisk, createDomain, createNetwork, createVolume } from "../components/libvirt";
 import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../components/nics";
 import { openStack, validatedConfig } from "../scripts/automation";
-import { errorText, guestCpuSeconds, leftovers, runMain, SshAccess, sshRun, sweep, waitForSsh } from "./harness";
+import { commandLineOrExit, errorText, guestCpuSeconds, leftovers, runMain, SshAccess, sshAccessOf, sshRun, sweep, waitForSsh } from "./kit";
 
 interface FloorMachine {
     hostname: string;
@@ -75,26 +72,19 @@ export function bootReport(access: SshAccess, host: string): Promise<string> {
     return sshRun(access, host, `{ ${script}; } 2>&1`, 360_000).catch((error: unknown) => `no report: ${errorText(error)}`);
 }
 
-/**
- * A floor: the lab's six guests made straight with the libvirt layer's own
- * functions (virsh underneath, no Pulumi engine, no guest steps), started all
- * at once, timed until each accepts SSH; then removed. The minimal floor
- * needs the image's kernel and initramfs beside it (image/build.sh).
- */
-export async function floor(config: LabConfig, sshBoundSeconds: number, kind: FloorKind = "image", reportOn: readonly string[] = []): Promise<FloorResult> {
-    const uri = config.libvirtUri;
-    const pool = config.storagePool;
-    const suffix = randomBytes(3).toString("hex");
-    const prefix = `lvsfloor-${kind === "minimal" ? "m" : "i"}${suffix}`;
-    // Beside the image whatever firstBoot says: the minimal floor boots them too.
-    const bootFiles = bootFilesOf(config.baseImage);
-    const boot = kind === "minimal" ? "minimal-init" : config.firstBoot.method === "kernel" ? "kernel command line" : "cloud-init";
-    const publicNet = `${prefix}-public`;
-    const storageNet = `${prefix}-storage`;
-    const sshPublicKey = fs.readFileSync(`${config.sshKeyPath}.pub`, "utf8").trim();
+/** How a floor's libvirt objects are named: its prefix, its bridges' suffix, its two networks. */
+interface FloorNames {
+    prefix: string;
+    suffix: string;
+    publicNet: string;
+    storageNet: string;
+}
+
+/** The floor's guests: the lab's machines, with their NICs on the floor's own networks. */
+function floorMachines(config: LabConfig, names: FloorNames): FloorMachine[] {
     const pub = (address: string): GuestNic & { network: string } => ({
         name: "eth0",
-        network: publicNet,
+        network: names.publicNet,
         mac: macFor(PUBLIC_NETWORK_INDEX, address),
         address,
         prefixLength: config.publicSubnet.prefixLength,
@@ -102,12 +92,12 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
     });
     const sto = (address: string, name: "eth0" | "eth1"): GuestNic & { network: string } => ({
         name,
-        network: storageNet,
+        network: names.storageNet,
         mac: macFor(STORAGE_NETWORK_INDEX, address),
         address,
         prefixLength: config.storageSubnet.prefixLength,
     });
-    const machines: FloorMachine[] = [
+    return [
         ...config.directors.map((director) => ({
             hostname: director.name,
             sshAddress: director.publicIp,
@@ -120,6 +110,101 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
             nics: [pub(server.publicIp), sto(server.storageIp, "eth1")],
         })),
     ];
+}
+
+/**
+ * Defines and starts the floor with the libvirt layer's own functions: both
+ * networks, the base image, each guest's overlay and its first boot (the
+ * kernel command line, minimal-init's, or a cloud-init seed), its domain.
+ */
+async function defineFloor(config: LabConfig, kind: FloorKind, names: FloorNames, machines: readonly FloorMachine[], sshPublicKey: string): Promise<void> {
+    const uri = config.libvirtUri;
+    const pool = config.storagePool;
+    const { prefix, suffix } = names;
+    // Beside the image whatever firstBoot says: the minimal floor boots them too.
+    const bootFiles = bootFilesOf(config.baseImage);
+    await Promise.all([
+        createNetwork({
+            connectionUri: uri,
+            name: names.publicNet,
+            bridgeName: `lf${suffix}-p`,
+            mode: "nat",
+            hostAddress: config.publicHostIp,
+            prefixLength: config.publicSubnet.prefixLength,
+        }),
+        createNetwork({
+            connectionUri: uri,
+            name: names.storageNet,
+            bridgeName: `lf${suffix}-s`,
+            mode: "isolated",
+            hostAddress: config.storageHostIp,
+            prefixLength: config.storageSubnet.prefixLength,
+        }),
+    ]);
+    const base = await createVolume({ connectionUri: uri, pool, name: `${prefix}-base.qcow2`, source: config.baseImage });
+    const direct = kind === "minimal" || config.firstBoot.method === "kernel";
+    const [kernel, initrd] = direct
+        ? await Promise.all([
+              createVolume({ connectionUri: uri, pool, name: `${prefix}-vmlinuz`, source: bootFiles.kernel }),
+              createVolume({ connectionUri: uri, pool, name: `${prefix}-initrd`, source: bootFiles.initrd }),
+          ])
+        : [undefined, undefined];
+    const consolePassword = randomBytes(10).toString("hex");
+    await Promise.all(
+        machines.map(async (machine) => {
+            const disk = await createVolume({
+                connectionUri: uri,
+                pool,
+                name: `${prefix}-${machine.hostname}.qcow2`,
+                backingVolumePath: base.outs.path,
+                capacityGiB: config.vm.diskGiB,
+            });
+            const identity = { hostname: machine.hostname, domain: GUEST_DOMAIN, sshUser: config.sshUser, sshPublicKey, consolePassword };
+            let firstBoot: { cloudInitPath: string } | { kernelPath: string; initrdPath: string; kernelCmdline: string };
+            if (kernel && initrd) {
+                const kernelCmdline = kind === "minimal" ? minimalCmdline(sshPublicKey, machine.nics) : renderKernelCmdline({ ...identity, nics: machine.nics });
+                firstBoot = { kernelPath: kernel.outs.path, initrdPath: initrd.outs.path, kernelCmdline };
+            } else {
+                const networkConfig = renderNetworkConfig(machine.nics);
+                const seed = await createCloudInitDisk({
+                    connectionUri: uri,
+                    pool,
+                    name: `${prefix}-${machine.hostname}-seed.iso`,
+                    userData: renderUserData(identity),
+                    metaData: renderMetaData(machine.hostname, instanceIdFor(machine.hostname, networkConfig, sshPublicKey, config.sshUser)),
+                    networkConfig,
+                });
+                firstBoot = { cloudInitPath: seed.outs.path };
+            }
+            await createDomain({
+                connectionUri: uri,
+                name: `${prefix}-${machine.hostname}`,
+                domainType: config.domainType,
+                vcpus: config.vm.vcpus,
+                memoryMiB: config.vm.memoryMiB,
+                diskPath: disk.outs.path,
+                ...firstBoot,
+                nics: machine.nics.map((nic) => ({ network: nic.network, mac: nic.mac })),
+            });
+        }),
+    );
+}
+
+/**
+ * A floor: the lab's six guests made straight with the libvirt layer's own
+ * functions (virsh underneath, no Pulumi engine, no guest steps), started all
+ * at once, timed until each accepts SSH; then removed. The minimal floor
+ * needs the image's kernel and initramfs beside it (image/build.sh).
+ */
+export async function floor(config: LabConfig, sshBoundSeconds: number, kind: FloorKind = "image", reportOn: readonly string[] = []): Promise<FloorResult> {
+    const uri = config.libvirtUri;
+    const pool = config.storagePool;
+    const suffix = randomBytes(3).toString("hex");
+    const prefix = `lvsfloor-${kind === "minimal" ? "m" : "i"}${suffix}`;
+    const names: FloorNames = { prefix, suffix, publicNet: `${prefix}-public`, storageNet: `${prefix}-storage` };
+    const boot = kind === "minimal" ? "minimal-init" : config.firstBoot.method === "kernel" ? "kernel command line" : "cloud-init";
+    const sshPublicKey = fs.readFileSync(`${config.sshKeyPath}.pub`, "utf8").trim();
+    const machines = floorMachines(config, names);
     const started = Date.now();
     const sshSeconds: Record<string, number | null> = {};
     const cpuSecondsAtSsh: Record<string, number> = {};
@@ -127,79 +212,15 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
     let defineSeconds = 0;
     let result: FloorResult | undefined;
     try {
-        await Promise.all([
-            createNetwork({
-                connectionUri: uri,
-                name: publicNet,
-                bridgeName: `lf${suffix}-p`,
-                mode: "nat",
-                hostAddress: config.publicHostIp,
-                prefixLength: config.publicSubnet.prefixLength,
-            }),
-            createNetwork({
-                connectionUri: uri,
-                name: storageNet,
-                bridgeName: `lf${suffix}-s`,
-                mode: "isolated",
-                hostAddress: config.storageHostIp,
-                prefixLength: config.storageSubnet.prefixLength,
-            }),
-        ]);
-        const base = await createVolume({ connectionUri: uri, pool, name: `${prefix}-base.qcow2`, source: config.baseImage });
-        const direct = kind === "minimal" || config.firstBoot.method === "kernel";
-        const [kernel, initrd] = direct
-            ? await Promise.all([
-                  createVolume({ connectionUri: uri, pool, name: `${prefix}-vmlinuz`, source: bootFiles.kernel }),
-                  createVolume({ connectionUri: uri, pool, name: `${prefix}-initrd`, source: bootFiles.initrd }),
-              ])
-            : [undefined, undefined];
-        const consolePassword = randomBytes(10).toString("hex");
-        await Promise.all(
-            machines.map(async (machine) => {
-                const disk = await createVolume({
-                    connectionUri: uri,
-                    pool,
-                    name: `${prefix}-${machine.hostname}.qcow2`,
-                    backingVolumePath: base.outs.path,
-                    capacityGiB: config.vm.diskGiB,
-                });
-                const identity = { hostname: machine.hostname, domain: GUEST_DOMAIN, sshUser: config.sshUser, sshPublicKey, consolePassword };
-                let firstBoot: { cloudInitPath: string } | { kernelPath: string; initrdPath: string; kernelCmdline: string };
-                if (kernel && initrd) {
-                    const kernelCmdline = kind === "minimal" ? minimalCmdline(sshPublicKey, machine.nics) : renderKernelCmdline({ ...identity, nics: machine.nics });
-                    firstBoot = { kernelPath: kernel.outs.path, initrdPath: initrd.outs.path, kernelCmdline };
-                } else {
-                    const networkConfig = renderNetworkConfig(machine.nics);
-                    const seed = await createCloudInitDisk({
-                        connectionUri: uri,
-                        pool,
-                        name: `${prefix}-${machine.hostname}-seed.iso`,
-                        userData: renderUserData(identity),
-                        metaData: renderMetaData(machine.hostname, instanceIdFor(machine.hostname, networkConfig, sshPublicKey, config.sshUser)),
-                        networkConfig,
-                    });
-                    firstBoot = { cloudInitPath: seed.outs.path };
-                }
-                await createDomain({
-                    connectionUri: uri,
-                    name: `${prefix}-${machine.hostname}`,
-                    domainType: config.domainType,
-                    vcpus: config.vm.vcpus,
-                    memoryMiB: config.vm.memoryMiB,
-                    diskPath: disk.outs.path,
-                    ...firstBoot,
-                    nics: machine.nics.map((nic) => ({ network: nic.network, mac: nic.mac })),
-                });
-            }),
-        );
+        await defineFloor(config, kind, names, machines, sshPublicKey);
         defineSeconds = (Date.now() - started) / 1000;
         console.log(`floor (${kind}, ${boot}): ${machines.length} guests defined and started in ${defineSeconds.toFixed(1)} s; waiting for SSH`);
         const deadline = Date.now() + sshBoundSeconds * 1000;
         // minimal-init lets only root in (there is no other user in the image).
-        const sshConfig = kind === "minimal" ? { ...config, sshUser: "root" } : config;
+        const access = { ...sshAccessOf(config), ...(kind === "minimal" ? { user: "root" } : {}) };
         await Promise.all(
             machines.map(async (machine) => {
-                const seconds = await waitForSsh(sshConfig, machine.sshAddress, started, deadline);
+                const seconds = await waitForSsh(access, machine.sshAddress, started, deadline);
                 sshSeconds[machine.hostname] = seconds ?? null;
                 if (seconds !== undefined) {
                     const domain = `${prefix}-${machine.hostname}`;
@@ -213,7 +234,7 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
         // minimal-init has no systemd to ask; the report is taken after the timing.
         if (kind === "image") {
             for (const machine of machines.filter((m) => reportOn.includes(m.hostname) && sshSeconds[m.hostname])) {
-                bootReports[machine.hostname] = await bootReport({ user: config.sshUser, privateKeyPath: config.sshKeyPath }, machine.sshAddress);
+                bootReports[machine.hostname] = await bootReport(sshAccessOf(config), machine.sshAddress);
             }
         }
         const teardownStarted = Date.now();
@@ -224,7 +245,6 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
     return result;
 }
 
-
 /**
  * `node bin/proofs/floor.js [minimal|image] [--stack S] [--report NAME,...]`,
  * inside the lab host (`scripts/lab host exec`): one floor alone, for
@@ -232,16 +252,18 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
  * named guest's `systemd-analyze` once its boot has finished.
  */
 async function main(): Promise<number> {
-    const args = process.argv.slice(2);
-    const stackAt = args.indexOf("--stack");
-    const stackName = stackAt >= 0 ? args[stackAt + 1] : "dev";
-    const reportAt = args.indexOf("--report");
-    const reportOn = reportAt >= 0 ? (args[reportAt + 1] ?? "").split(",") : [];
-    const kind = args.find((arg, index) => !arg.startsWith("--") && (stackAt < 0 || index !== stackAt + 1) && (reportAt < 0 || index !== reportAt + 1)) ?? "minimal";
-    if (kind !== "minimal" && kind !== "image") {
-        console.error("usage: floor.js [minimal|image] [--stack NAME] [--report NAME,...]");
+    const usage = "usage: floor.js [minimal|image] [--stack NAME] [--report NAME,...]";
+    const line = commandLineOrExit(process.argv.slice(2), { report: "value" }, usage, { positionals: true });
+    if (typeof line === "number") {
+        return line;
+    }
+    const reportOn = line.values.report === undefined ? [] : line.values.report.split(",");
+    const [kind = "minimal", ...more] = line.positionals;
+    if ((kind !== "minimal" && kind !== "image") || more.length > 0) {
+        console.error(usage);
         return 2;
     }
+    const stackName = line.stack;
     const result = await floor(await validatedConfig(await openStack(stackName)), 1500, kind, reportOn);
     const { bootReports, ...figures } = result;
     console.log(JSON.stringify(figures, undefined, 2));

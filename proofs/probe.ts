@@ -1,7 +1,7 @@
 // Continuous requests to the VIP while something is broken on purpose: one
 // request at a time, each on a new connection with a short timeout, until
 // stopped (and never longer than its bound). What the e2e drills judge.
-import { BackgroundRequests, get } from "./harness";
+import { BackgroundRequests, get } from "./kit";
 
 export interface ProbeSample {
     /** Milliseconds since the epoch when the request started. */

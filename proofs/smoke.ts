@@ -10,28 +10,17 @@
 // is the export's, not a copy. Run it from where the VIP is reachable
 // (inside the lab host's namespace: `scripts/lab smoke`).
 import { randomBytes } from "crypto";
-import { shellQuote } from "../components/guestConfig";
-import { openStack, plainOutputs } from "../scripts/automation";
-import { errorText, exportPathOf, get, HeldLogin, runMain, sshHold, sshRun } from "./harness";
+import { shellQuote } from "../components/libvirt";
+import type { LabOutputValues } from "../components/program";
+import { openStack } from "../scripts/automation";
+import { errorText, exportPathOf, get, HeldLogin, labOutputs, commandLineOrExit, runMain, sshHold, sshRun } from "./kit";
 import { IpvsService, parseIpvsTable } from "../scripts/tools/parse";
 
 /** The outputs the smoke test reads. */
-export interface SmokeInputs {
-    vipUrl: string;
-    vip: string;
-    port: number;
-    ports: number[];
-    mode: "dr" | "nat" | "tun";
-    expectedPage: string;
-    identityHeader: string;
-    scheduler: string;
-    directors: { name: string; role: string; publicIp: string }[];
-    realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string }[];
-    ssh: { user: string; privateKeyPath: string };
-    /** "address:/path" of the NFS export (the real servers' web root). */
-    nfsExport: string;
-    nfs: { storageIp: string };
-}
+export type SmokeInputs = Pick<
+    LabOutputValues,
+    "vipUrl" | "vip" | "port" | "ports" | "mode" | "expectedPage" | "identityHeader" | "scheduler" | "directors" | "realServers" | "ssh" | "nfsExport" | "nfs"
+>;
 
 /** How `ipvsadm -Ln` names each mode's forwarding. */
 export const FORWARD_NAMES: Readonly<Record<SmokeInputs["mode"], string>> = { dr: "Route", nat: "Masq", tun: "Tunnel" };
@@ -77,10 +66,7 @@ export interface SmokeReport {
 }
 
 /** What the split of the answers depends on: the scheduler and each server's weight. */
-export interface ServerWeights {
-    scheduler: string;
-    realServers: readonly { name: string; weight: number }[];
-}
+export type ServerWeights = Pick<LabOutputValues, "scheduler" | "realServers">;
 
 /**
  * The share each server should get. Under rr every server with a non-zero
@@ -159,7 +145,7 @@ export function tokenFileName(token: string): string {
  * be it. A server answering anything else (404: its web root is not the
  * export) does not serve the export's page.
  */
-export function tokenProblems(answers: readonly TokenAnswer[], token: string, servers: readonly { name: string; weight: number }[]): string[] {
+export function tokenProblems(answers: readonly TokenAnswer[], token: string, servers: LabOutputValues["realServers"]): string[] {
     const problems: string[] = [];
     const failed = answers.filter((answer) => answer.error !== undefined);
     if (failed.length > 0) {
@@ -389,32 +375,24 @@ export async function smokeTest(inputs: SmokeInputs, requests = 200, log: (line:
     return report;
 }
 
+const USAGE = "usage: node bin/proofs/smoke.js [--stack NAME] [--requests N]\nSmoke-tests a running lab from its stack outputs.";
+
 async function main(argv: string[]): Promise<number> {
-    let stackName = "dev";
-    let requests = 200;
-    for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === "--stack" && argv[i + 1]) {
-            stackName = argv[++i];
-        } else if (argv[i] === "--requests" && argv[i + 1]) {
-            requests = Number(argv[++i]);
-        } else if (argv[i] === "--help" || argv[i] === "-h") {
-            console.log("usage: node bin/proofs/smoke.js [--stack NAME] [--requests N]\nSmoke-tests a running lab from its stack outputs.");
-            return 0;
-        } else {
-            console.error(`unknown argument "${argv[i]}"`);
-            return 64;
-        }
+    const line = commandLineOrExit(argv, { requests: "value" }, USAGE);
+    if (typeof line === "number") {
+        return line;
     }
+    const requests = Number(line.values.requests ?? "200");
     if (!Number.isInteger(requests) || requests < 1 || requests > 100_000) {
         console.error("--requests must be a whole number from 1 to 100000");
         return 64;
     }
-    const outputs = await plainOutputs(await openStack(stackName));
+    const outputs = await labOutputs(await openStack(line.stack));
     if (!outputs.vipUrl) {
-        console.error(`stack ${stackName} has no outputs: is the lab up? (scripts/lab up --stack ${stackName})`);
+        console.error(`stack ${line.stack} has no outputs: is the lab up? (scripts/lab up --stack ${line.stack})`);
         return 2;
     }
-    const report = await smokeTest(outputs as unknown as SmokeInputs, requests);
+    const report = await smokeTest(outputs, requests);
     return report.problems.length === 0 ? 0 : 1;
 }
 

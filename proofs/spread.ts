@@ -18,8 +18,8 @@ import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX } from "../components/nics";
 import { openStack, PROJECT_ROOT, runOperation, validatedConfig } from "../scripts/automation";
 import { failoverDrill } from "./failover";
-import { errorText, formatTable, get, labOutputs, leftovers, libvirtTargetOf, PhaseLog, runMain, sshRun, tally, virshText, writeResults } from "./harness";
-import { smokeTest, SmokeInputs } from "./smoke";
+import { errorText, get, labOutputs, leftovers, libvirtTargetOf, PhaseLog, phaseTable, runMain, sshRun, tally, virshText, writeResults } from "./kit";
+import { smokeTest } from "./smoke";
 import { neighbourMac } from "../scripts/tools/parse";
 
 // ---------------------------------------------------------------- pure parts
@@ -39,23 +39,26 @@ export function placementProblems(expected: Readonly<Record<string, string[]>>, 
     return problems;
 }
 
-/** The VXLAN devices named in `ip -json -details link show type vxlan` that start with the lab's bridge prefix. */
+/**
+ * The VXLAN devices named in `ip -json -details link show type vxlan` that
+ * start with the lab's bridge prefix (no output at all: none). An answer
+ * that is not a JSON list of links throws: it cannot tell what is there, so
+ * it must never read as "no VXLAN devices".
+ */
 export function labVxlanDevices(ipJson: string, bridgePrefix: string): string[] {
-    let links: { ifname?: string }[];
+    let links: unknown;
     try {
-        links = JSON.parse(ipJson === "" ? "[]" : ipJson) as { ifname?: string }[];
-    } catch {
-        return [];
+        links = JSON.parse(ipJson.trim() === "" ? "[]" : ipJson);
+    } catch (error) {
+        throw new Error(`cannot tell which VXLAN devices there are: ip's answer is not JSON (${errorText(error)}): ${JSON.stringify(ipJson.slice(0, 120))}`);
     }
-    return links.map((link) => link.ifname ?? "").filter((name) => name.startsWith(bridgePrefix));
+    if (!Array.isArray(links)) {
+        throw new Error(`cannot tell which VXLAN devices there are: ip's answer is not a list of links: ${JSON.stringify(ipJson.slice(0, 120))}`);
+    }
+    return (links as { ifname?: unknown }[]).map((link) => (typeof link?.ifname === "string" ? link.ifname : "")).filter((name) => name.startsWith(bridgePrefix));
 }
 
 // ------------------------------------------------------------------ the run
-
-interface SpreadOutputs extends SmokeInputs {
-    libvirt: { uri: string; pool: string; prefix: string; hosts?: { name: string; uri: string; machines: string[] }[] };
-    directors: { name: string; role: string; publicIp: string }[];
-}
 
 /** Every host's running domains of the lab, by host name. */
 function runningDomains(config: LabConfig, prefix: string): Record<string, string[]> {
@@ -75,7 +78,11 @@ async function vxlanDevicesOn(uri: string, bridgePrefix: string): Promise<string
     if (r.code !== 0) {
         throw new Error(`ip link show type vxlan on ${uri} failed: ${r.stderr.trim()}`);
     }
-    return labVxlanDevices(r.stdout, bridgePrefix);
+    try {
+        return labVxlanDevices(r.stdout, bridgePrefix);
+    } catch (error) {
+        throw new Error(`ip link show type vxlan on ${uri}: ${errorText(error)}`);
+    }
 }
 
 /** What of the lab is left on each host: libvirt objects, VXLAN devices, domain logs. */
@@ -88,6 +95,100 @@ async function leftOnHosts(config: LabConfig, prefix: string, suffix: string): P
         left.push(...logs.stdout.split("\n").filter((line) => line.trim() !== "").map((file) => `log ${file.trim()} on ${host.name}`));
     }
     return left;
+}
+
+/** What the scenarios share: the stack, its config, the phases and the figures for spread.json. */
+interface SpreadRun {
+    stack: auto.Stack;
+    config: LabConfig;
+    log: PhaseLog;
+    figures: Record<string, unknown>;
+    /** Runs a phase (PhaseLog.run): its value, or undefined when its body failed. */
+    phase: <T>(name: string, body: () => Promise<T>, check?: (value: T) => string[]) => Promise<T | undefined>;
+}
+
+/** Seconds the phase just run took. */
+const lastSeconds = (log: PhaseLog): number => log.phases[log.phases.length - 1].seconds;
+
+/** The lab spread over both hosts: up, placement, the joined networks, smoke, the VIP's ARP entry, failover, destroy, nothing left. */
+async function spreadScenario(run: SpreadRun): Promise<void> {
+    const { stack, config, figures, phase } = run;
+    const up = await phase("up from nothing, spread over two hosts", () => runOperation(stack, "up"));
+    if (up === undefined) {
+        throw new Error("up failed");
+    }
+    figures.spreadUpSeconds = lastSeconds(run.log);
+    figures.spreadResources = up.steps.length;
+    const out = await labOutputs(stack);
+    const prefix = out.libvirt.prefix;
+    const suffix = prefix.slice(prefix.lastIndexOf("-") + 1);
+    const expected: Record<string, string[]> = {};
+    for (const host of config.hosts) {
+        expected[host.name] = Object.keys(config.placement)
+            .filter((machine) => config.placement[machine] === host.name)
+            .map((machine) => `${prefix}-${machine}`);
+    }
+    await phase("each machine runs on its host", async () => runningDomains(config, prefix), (running) => placementProblems(expected, running));
+    await phase(
+        "networks joined: a VXLAN port per network on each host, the guests' MTU lowered",
+        async () => {
+            const devices = await Promise.all(config.hosts.map((host) => vxlanDevicesOn(host.uri, `lv${suffix}`)));
+            const mtus = await Promise.all(out.realServers.map(async (server) => (await sshRun(out.ssh, server.publicIp, "cat /sys/class/net/eth0/mtu")).trim()));
+            return { devices, mtus };
+        },
+        ({ devices, mtus }) => [
+            ...devices.flatMap((list, i) => (list.length === 2 ? [] : [`host ${config.hosts[i].name} has ${list.length} VXLAN devices of the lab, not 2`])),
+            ...mtus.flatMap((mtu, i) => (mtu === String(config.spread?.mtu) ? [] : [`${out.realServers[i].name}'s eth0 has MTU ${mtu}, not ${config.spread?.mtu}`])),
+        ],
+    );
+    const smoke = await phase("smoke (every real server answers its share, from both hosts)", () => smokeTest(out, 200), (report) => report.problems);
+    figures.smokeAnswersByServer = smoke?.answersByServer;
+    await phase(
+        "the VIP's ARP entry here is the active director's NIC",
+        async () => {
+            await get(out.vipUrl, out.identityHeader, 2000);
+            return execFileSync("ip", ["neigh", "show", out.vip], { encoding: "utf8" });
+        },
+        (neigh) => {
+            const mac = neighbourMac(neigh, out.vip);
+            const holders = smoke?.vipHolders ?? [];
+            const holder = out.directors.find((d) => holders.includes(d.name));
+            const want = holder ? macFor(PUBLIC_NETWORK_INDEX, holder.publicIp) : undefined;
+            figures.vipNeighbour = { mac, holder: holder?.name };
+            return mac !== undefined && mac === want ? [] : [`the VIP's neighbour entry is ${mac ?? "missing"}, not ${holder?.name ?? "a director"}'s ${want ?? "MAC"}`];
+        },
+    );
+    await phase(
+        "failover: the MASTER (host a) stops keepalived, the BACKUP (host b) takes the VIP, then back",
+        async () => {
+            const report = await failoverDrill(out);
+            figures.failover = report.measured;
+            return report.problems;
+        },
+        (problems) => problems,
+    );
+
+    const target = await libvirtTargetOf(stack);
+    await phase("destroy", () => runOperation(stack, "destroy"));
+    figures.spreadDestroySeconds = lastSeconds(run.log);
+    await phase("nothing left on either host", () => leftOnHosts(config, target?.prefix ?? prefix, suffix), (left) => left.map((entry) => `${entry} is still there`));
+}
+
+/** The bench's comparison: the same lab, every machine on host a; up, smoke, destroy, nothing left. */
+async function oneHostScenario(run: SpreadRun): Promise<void> {
+    const { stack, figures, phase } = run;
+    await stack.removeConfig("lvs-dr-lab:placement");
+    await stack.removeConfig("lvs-dr-lab:hosts");
+    const oneHost = await validatedConfig(stack);
+    await phase("up from nothing, the same lab on one host", () => runOperation(stack, "up"), () => (oneHost.spread === undefined ? [] : ["the one-host config is still spread"]));
+    figures.oneHostUpSeconds = lastSeconds(run.log);
+    await phase("smoke on one host", async () => smokeTest(await labOutputs(stack), 200), (report) => report.problems);
+    const oneTarget = await libvirtTargetOf(stack);
+    await phase("destroy (one host)", () => runOperation(stack, "destroy"));
+    figures.oneHostDestroySeconds = lastSeconds(run.log);
+    if (oneTarget !== undefined) {
+        await phase("nothing left (one host)", async () => leftovers(oneTarget.uri, oneTarget.pool, oneTarget.prefix), (left) => left.map((entry) => `${entry} is still there`));
+    }
 }
 
 async function main(): Promise<number> {
@@ -109,79 +210,9 @@ async function main(): Promise<number> {
     };
     const phase = async <T>(name: string, body: () => Promise<T>, check: (value: T) => string[] = () => []): Promise<T | undefined> => (await log.run(name, body, check)).value;
     try {
-        const up = await phase("up from nothing, spread over two hosts", () => runOperation(stack, "up"));
-        if (up === undefined) {
-            throw new Error("up failed");
-        }
-        figures.spreadUpSeconds = log.phases[log.phases.length - 1].seconds;
-        figures.spreadResources = up.steps.length;
-        const out = await labOutputs<SpreadOutputs>(stack);
-        const prefix = out.libvirt.prefix;
-        const suffix = prefix.slice(prefix.lastIndexOf("-") + 1);
-        const expected: Record<string, string[]> = {};
-        for (const host of config.hosts) {
-            expected[host.name] = Object.keys(config.placement)
-                .filter((machine) => config.placement[machine] === host.name)
-                .map((machine) => `${prefix}-${machine}`);
-        }
-        await phase("each machine runs on its host", async () => runningDomains(config, prefix), (running) => placementProblems(expected, running));
-        await phase(
-            "networks joined: a VXLAN port per network on each host, the guests' MTU lowered",
-            async () => {
-                const devices = await Promise.all(config.hosts.map((host) => vxlanDevicesOn(host.uri, `lv${suffix}`)));
-                const mtus = await Promise.all(out.realServers.map(async (server) => (await sshRun(out.ssh, server.publicIp, "cat /sys/class/net/eth0/mtu")).trim()));
-                return { devices, mtus };
-            },
-            ({ devices, mtus }) => [
-                ...devices.flatMap((list, i) => (list.length === 2 ? [] : [`host ${config.hosts[i].name} has ${list.length} VXLAN devices of the lab, not 2`])),
-                ...mtus.flatMap((mtu, i) => (mtu === String(config.spread?.mtu) ? [] : [`${out.realServers[i].name}'s eth0 has MTU ${mtu}, not ${config.spread?.mtu}`])),
-            ],
-        );
-        const smoke = await phase("smoke (every real server answers its share, from both hosts)", () => smokeTest(out, 200), (report) => report.problems);
-        figures.smokeAnswersByServer = smoke?.answersByServer;
-        await phase(
-            "the VIP's ARP entry here is the active director's NIC",
-            async () => {
-                await get(out.vipUrl, out.identityHeader, 2000);
-                return execFileSync("ip", ["neigh", "show", out.vip], { encoding: "utf8" });
-            },
-            (neigh) => {
-                const mac = neighbourMac(neigh, out.vip);
-                const holders = smoke?.vipHolders ?? [];
-                const holder = out.directors.find((d) => holders.includes(d.name));
-                const want = holder ? macFor(PUBLIC_NETWORK_INDEX, holder.publicIp) : undefined;
-                figures.vipNeighbour = { mac, holder: holder?.name };
-                return mac !== undefined && mac === want ? [] : [`the VIP's neighbour entry is ${mac ?? "missing"}, not ${holder?.name ?? "a director"}'s ${want ?? "MAC"}`];
-            },
-        );
-        await phase(
-            "failover: the MASTER (host a) stops keepalived, the BACKUP (host b) takes the VIP, then back",
-            async () => {
-                const report = await failoverDrill(out);
-                figures.failover = report.measured;
-                return report.problems;
-            },
-            (problems) => problems,
-        );
-
-        const target = await libvirtTargetOf(stack);
-        await phase("destroy", () => runOperation(stack, "destroy"));
-        figures.spreadDestroySeconds = log.phases[log.phases.length - 1].seconds;
-        await phase("nothing left on either host", () => leftOnHosts(config, target?.prefix ?? prefix, suffix), (left) => left.map((entry) => `${entry} is still there`));
-
-        // The bench's comparison: the same lab, every machine on host a.
-        await stack.removeConfig("lvs-dr-lab:placement");
-        await stack.removeConfig("lvs-dr-lab:hosts");
-        const oneHost = await validatedConfig(stack);
-        await phase("up from nothing, the same lab on one host", () => runOperation(stack, "up"), () => (oneHost.spread === undefined ? [] : ["the one-host config is still spread"]));
-        figures.oneHostUpSeconds = log.phases[log.phases.length - 1].seconds;
-        await phase("smoke on one host", async () => smokeTest(await labOutputs<SmokeInputs>(stack), 200), (report) => report.problems);
-        const oneTarget = await libvirtTargetOf(stack);
-        await phase("destroy (one host)", () => runOperation(stack, "destroy"));
-        figures.oneHostDestroySeconds = log.phases[log.phases.length - 1].seconds;
-        if (oneTarget !== undefined) {
-            await phase("nothing left (one host)", async () => leftovers(oneTarget.uri, oneTarget.pool, oneTarget.prefix), (left) => left.map((entry) => `${entry} is still there`));
-        }
+        const run: SpreadRun = { stack, config, log, figures, phase };
+        await spreadScenario(run);
+        await oneHostScenario(run);
     } catch (error) {
         console.error(`spread: ${errorText(error)}`);
         results.error = errorText(error);
@@ -191,12 +222,7 @@ async function main(): Promise<number> {
         results.passed = results.error === undefined && counts.failed === 0;
         const file = writeResults("spread.json", results);
         console.log(`\n=== spread summary: ${counts.passed} passed, ${counts.failed} failed`);
-        console.log(
-            formatTable(
-                ["phase", "seconds", "ok", "detail"],
-                log.phases.map((p) => [p.name, p.seconds.toFixed(1), p.ok ? "ok" : "FAIL", p.detail.slice(0, 140)]),
-            ),
-        );
+        console.log(phaseTable(log.phases, 140));
         console.log(`up: spread ${String(figures.spreadUpSeconds ?? "-")} s, one host ${String(figures.oneHostUpSeconds ?? "-")} s; written to ${path.relative(PROJECT_ROOT, file)}`);
     }
     return results.passed ? 0 : 1;

@@ -15,20 +15,15 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { runCommand } from "../components/libvirt";
-import { delay, get, holdsVip, inTable, sshRun, waitFor } from "./harness";
+import type { LabOutputValues } from "../components/program";
+import { delay, get, holdsVip, inTable, sshRun, waitFor } from "./kit";
 import { startLoadProbe, summarizeProbe } from "./probe";
-import { SmokeInputs } from "./smoke";
 import { Frame } from "../scripts/tools/capture";
 import { readFrames, record } from "../scripts/tools/captureRun";
 import { applyImpairment, clearLink, Link } from "../scripts/tools/impairRun";
 import { runChecked, tapOfNic } from "../scripts/tools/live";
 import { neighbourMac } from "../scripts/tools/parse";
 import { LabTopology, machineNamed, nicOf } from "../scripts/tools/topology";
-
-export interface ToolDrillOutputs extends SmokeInputs {
-    healthCheck: { kind: string; windowSeconds: number };
-    directors: { name: string; role: string; publicIp: string }[];
-}
 
 /** What each drill measured, for the results file. */
 export type Measured = Record<string, number | string | undefined>;
@@ -66,7 +61,7 @@ const withIp = (frames: Frame[], side: "sourceIp" | "destinationIp", ip: string)
  * director's MAC to web1's MAC, and web1 answers from the VIP itself; on the
  * director's link no frame from the VIP goes out.
  */
-export async function captureDrill(topology: LabTopology, out: ToolDrillOutputs): Promise<DrillReport> {
+export async function captureDrill(topology: LabTopology, out: LabOutputValues): Promise<DrillReport> {
     const holder = out.directors[0];
     const director = await publicLink(topology, holder.name);
     const server = await publicLink(topology, out.realServers[0].name);
@@ -164,7 +159,7 @@ export function serverRow(dom: string, server: string): string | undefined {
  * the page; web1's apache stopped, the page shows it out of the table; started,
  * back in.
  */
-export async function viewDrill(topology: LabTopology, out: ToolDrillOutputs, stackName: string): Promise<DrillReport> {
+export async function viewDrill(topology: LabTopology, out: LabOutputValues, stackName: string): Promise<DrillReport> {
     const port = await freePort();
     const cli = path.join(__dirname, "..", "scripts", "tools", "cli.js");
     const viewer = spawn(process.execPath, [cli, "view", "--stack", stackName, "--port", String(port), "--refresh", "2", "--minutes", "10"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -235,7 +230,7 @@ export async function viewDrill(topology: LabTopology, out: ToolDrillOutputs, st
  * HTTP check takes web1 out within its window and requests keep succeeding;
  * cleared, web1 returns and answers again.
  */
-export async function lossDrill(topology: LabTopology, out: ToolDrillOutputs): Promise<DrillReport> {
+export async function lossDrill(topology: LabTopology, out: LabOutputValues): Promise<DrillReport> {
     const server = out.realServers[0];
     const director = out.directors[0];
     const link = await publicLink(topology, server.name);
@@ -304,7 +299,7 @@ export async function lossDrill(topology: LabTopology, out: ToolDrillOutputs): P
  * client's neighbour entry for the VIP back on the MASTER's MAC, within
  * SPLIT_BRAIN_HEAL_LIMIT_SECONDS.
  */
-export async function splitBrainDrill(topology: LabTopology, out: ToolDrillOutputs): Promise<DrillReport> {
+export async function splitBrainDrill(topology: LabTopology, out: LabOutputValues): Promise<DrillReport> {
     const [master, backup] = out.directors;
     const links = await Promise.all([publicLink(topology, master.name), publicLink(topology, backup.name)]);
     const masterMac = links[0].nic.mac.toLowerCase();

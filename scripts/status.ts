@@ -2,29 +2,18 @@
 // VIP, and each director's live IPVS table with per-server connection counts
 // (`ipvsadm -Ln`, as in the seed), from the stack outputs alone; each
 // machine's libvirt state beside it (running, paused, shut off, missing).
-import { openStack, plainOutputs } from "./automation";
-import { sshRun } from "../proofs/harness";
-import { SmokeInputs } from "../proofs/smoke";
+import { openStack } from "./automation";
+import { commandLineOrExit, errorText, labOutputs, runMain, sshRun } from "../proofs/kit";
 import { domainStatesOf } from "./tools/live";
 import { topologyFromOutputs } from "./tools/topology";
 
-interface StatusInputs extends SmokeInputs {
-    keepalived: boolean;
-    healthCheck: { kind: string; windowSeconds: number };
-    directors: { name: string; role: string; publicIp: string; sshHint: string }[];
-    realServers: { name: string; publicIp: string; weight: number; forwardingAddress: string; sshHint: string }[];
-    nfs: { name: string; storageIp: string; sshHint: string };
-    nfsExport: string;
-}
-
 async function main(argv: string[]): Promise<number> {
-    const stackIndex = argv.indexOf("--stack");
-    const stackName = stackIndex >= 0 ? argv[stackIndex + 1] : "dev";
-    if (argv.includes("--help")) {
-        console.log("usage: scripts/lab status [--stack NAME]");
-        return 0;
+    const line = commandLineOrExit(argv, {}, "usage: scripts/lab status [--stack NAME]");
+    if (typeof line === "number") {
+        return line;
     }
-    const outputs = (await plainOutputs(await openStack(stackName))) as unknown as StatusInputs;
+    const stackName = line.stack;
+    const outputs = await labOutputs(await openStack(stackName));
     if (!outputs.vipUrl) {
         console.log(`stack ${stackName}: no lab (bring it up with scripts/lab up --stack ${stackName})`);
         return 3;
@@ -51,16 +40,10 @@ async function main(argv: string[]): Promise<number> {
             console.log(table.trimEnd());
         } catch (error) {
             unreachable += 1;
-            console.log(`\n${director.name} unreachable: ${error instanceof Error ? error.message : String(error)}`);
+            console.log(`\n${director.name} unreachable: ${errorText(error)}`);
         }
     }
     return unreachable === 0 ? 0 : 1;
 }
 
-main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-        console.error(error instanceof Error ? error.message : String(error));
-        process.exit(1);
-    },
-);
+runMain("status", module, () => main(process.argv.slice(2)));

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { descendants, groupPeaks, guestCpuSummary, parseProcStatus, ratio, resourceCounts, timeline } from "../../proofs/bench";
-import { parseCpuTotals } from "../../proofs/harness";
 
 describe("ratios", () => {
     it("divides and rounds to two decimals", () => {
@@ -86,21 +85,6 @@ describe("memory by process name", () => {
 });
 
 describe("guest CPU", () => {
-    it("reads each domain's CPU seconds from virsh domstats", () => {
-        const domstats = [
-            "Domain: 'lvsfloor-m1-web1'",
-            "  cpu.time=12345678901",
-            "  cpu.user=9000000000",
-            "  cpu.system=3000000000",
-            "",
-            "Domain: 'lvsfloor-m1-nfs'",
-            "  cpu.time=9876543210",
-            "",
-        ].join("\n");
-        assert.deepEqual(parseCpuTotals(domstats), { "lvsfloor-m1-web1": 12.35, "lvsfloor-m1-nfs": 9.88 });
-        assert.deepEqual(parseCpuTotals(""), {});
-    });
-
     it("sums up and smoke over the cores, beside each floor's mean per guest", () => {
         const summary = guestCpuSummary({ cpuSecondsAtSsh: { web1: 10, nfs: 12 } }, { cpuSecondsAtSsh: { web1: 20, nfs: 23 } }, { a: 30.5, b: 29.5, c: 40 }, 2);
         assert.deepEqual(summary, {

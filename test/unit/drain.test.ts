@@ -1,8 +1,9 @@
-// The drain checks' own judgement (pure), and the harness's sockets against
-// a local HTTP server on the loopback: explicit source ports, taking the
-// same ports again at once (the server closes first, so the client keeps no
-// TIME_WAIT), a port that cannot be bound reported as such, and a download
-// held, trickled and read to the end with its hash.
+// The drain proof's own judgement (pure), its runner's command line, and the
+// check's sockets against a local HTTP server on the loopback: explicit
+// source ports, taking the same ports again at once (the server closes
+// first, so the client keeps no TIME_WAIT), a port that cannot be bound
+// reported as such, and a download held, trickled and read to the end with
+// its hash.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
@@ -16,28 +17,18 @@ import {
     DrainOutputs,
     judgeReuse,
     judgeTransfer,
-    Landing,
-    livePorts,
     LONG_FILE_NAME,
     longFileCommand,
     LongFile,
     LongTransfer,
-    parseConnectionEntries,
-    parseResponseHead,
-    parseRunnerArgs,
     pickReusePorts,
     portsLandingOn,
-    requestFrom,
-    requestText,
     reuseLandings,
-    sameConfig,
-    SOURCE_PORT_COUNT,
-    SOURCE_PORT_FIRST,
-    SourcePorts,
-    sysctlProblems,
     TransferResult,
     weightsJson,
 } from "../../proofs/drain";
+import { parseRunnerArgs, sameConfig } from "../../proofs/drain/runner";
+import { Landing, requestFrom, SOURCE_PORT_COUNT, SOURCE_PORT_FIRST, SourcePorts } from "../../proofs/kit";
 import { findExecutable, makeTempDir } from "../helpers/tools";
 
 const landing = (localPort: number, at: number, server: string | undefined, extra: Partial<Landing> = {}): Landing => ({
@@ -47,72 +38,6 @@ const landing = (localPort: number, at: number, server: string | undefined, extr
     server,
     localAddress: "172.16.16.1",
     ...extra,
-});
-
-describe("parseResponseHead and requestText", () => {
-    it("reads the status and the headers, names in lower case", () => {
-        const head = parseResponseHead("HTTP/1.1 200 OK\r\nDate: x\r\nX-Real-Server: web2\r\nContent-Length: 22");
-        assert.equal(head?.status, 200);
-        assert.equal(head?.headers.get("x-real-server"), "web2");
-        assert.equal(head?.headers.get("content-length"), "22");
-    });
-
-    it("refuses what is not an HTTP response", () => {
-        assert.equal(parseResponseHead("SSH-2.0-OpenSSH"), undefined);
-    });
-
-    it("asks for HTTP/1.0 with Connection: close, so the server closes first", () => {
-        assert.equal(requestText("172.16.16.172", "/"), "GET / HTTP/1.0\r\nHost: 172.16.16.172\r\nConnection: close\r\nUser-Agent: lvs-dr-lab-drain\r\n\r\n");
-    });
-});
-
-describe("SourcePorts", () => {
-    it("hands out every port of its range once before any comes back, below the ephemeral range", () => {
-        const ports = new SourcePorts(SOURCE_PORT_COUNT - 2);
-        assert.deepEqual([ports.next(), ports.next(), ports.next()], [SOURCE_PORT_FIRST + SOURCE_PORT_COUNT - 2, SOURCE_PORT_FIRST + SOURCE_PORT_COUNT - 1, SOURCE_PORT_FIRST]);
-        assert.ok(SOURCE_PORT_FIRST + SOURCE_PORT_COUNT <= 32768, "below Linux's default ip_local_port_range");
-        const seen = new Set<number>();
-        const all = new SourcePorts(-3);
-        for (let i = 0; i < SOURCE_PORT_COUNT; i++) {
-            seen.add(all.next());
-        }
-        assert.equal(seen.size, SOURCE_PORT_COUNT);
-    });
-});
-
-describe("ipvsadm -Lnc and the live entries", () => {
-    const listing = [
-        "IPVS connection entries",
-        "pro expire state       source             virtual            destination",
-        "TCP 01:57  FIN_WAIT    172.16.16.1:20001  172.16.16.172:80   172.16.16.177:80",
-        "TCP 00:02  FIN_WAIT    172.16.16.1:20002  172.16.16.172:80   172.16.16.177:80",
-        "TCP 14:59  ESTABLISHED 172.16.16.1:20003  172.16.16.172:80   172.16.16.178:80",
-        "TCP 01:10  TIME_WAIT   172.16.16.1:20004  172.16.16.172:80   192.168.7.177:80",
-        "TCP 01:30  FIN_WAIT    172.16.16.9:20005  172.16.16.172:80   172.16.16.177:80",
-        "TCP 01:30  FIN_WAIT    172.16.16.1:20006  172.16.16.172:8080 172.16.16.177:8080",
-        "",
-    ].join("\n");
-
-    it("parses each entry with its expiry in seconds, skipping the headings", () => {
-        const entries = parseConnectionEntries(listing);
-        assert.equal(entries.length, 6);
-        assert.deepEqual(entries[0], {
-            protocol: "TCP",
-            expiresSeconds: 117,
-            state: "FIN_WAIT",
-            source: "172.16.16.1:20001",
-            virtual: "172.16.16.172:80",
-            destination: "172.16.16.177:80",
-        });
-        assert.equal(entries[2].expiresSeconds, 899);
-    });
-
-    it("counts a port live only with an entry from this client to this service and server that lives long enough", () => {
-        const entries = parseConnectionEntries(listing);
-        const want = { clientAddress: "172.16.16.1", virtual: "172.16.16.172:80", destination: "172.16.16.177:80", minSeconds: 3 };
-        assert.deepEqual(livePorts(entries, { ...want, ports: [20001, 20002, 20003, 20004, 20005, 20006, 20007] }), [20001]);
-        assert.deepEqual(livePorts(entries, { ...want, destination: "192.168.7.177:80", ports: [20004] }), [20004], "NAT: the storage address");
-    });
 });
 
 describe("pickReusePorts", () => {
@@ -175,16 +100,6 @@ describe("judgeReuse", () => {
         assert.deepEqual(judgeReuse({ ...removed, reused: [landing(20001, 1, "web2")], live: [] }).problems, []);
         assert.deepEqual(judgeReuse({ ...removed, reused: [landing(20001, 1, undefined, { error: "no complete answer within 8000 ms" })], live: undefined }).problems, [
             "source port 20001: the new connection failed: no complete answer within 8000 ms",
-        ]);
-    });
-});
-
-describe("sysctlProblems", () => {
-    it("wants conn_reuse_mode 3 and expire_nodest_conn 1 on every director", () => {
-        assert.deepEqual(sysctlProblems({ director: "3\n1\n", director2: "3\n1\n" }), []);
-        assert.deepEqual(sysctlProblems({ director: "1\n0\n", director2: "unreadable (timeout)" }), [
-            "director: net.ipv4.vs.conn_reuse_mode is 1, not 3; net.ipv4.vs.expire_nodest_conn is 0, not 1",
-            "director2: its IPVS settings could not be read (unreadable (timeout))",
         ]);
     });
 });
@@ -306,9 +221,16 @@ describe("the harness's sockets, against a local HTTP server", () => {
             identityHeader: "X-Real-Server",
             expectedPage: "welcome to beijing!!!",
             nfsExport: "192.168.7.250:/opt/wwwroot",
-            nfs: { name: "nfs", storageIp: "192.168.7.250" },
+            nfs: { name: "nfs", storageIp: "192.168.7.250", sshHint: "ssh nobody@192.168.7.250" },
             directors: [],
-            realServers: ["web1", "web2", "web3"].map((name, index) => ({ name, publicIp: `10.0.0.${index + 1}`, weight: 1, forwardingAddress: `10.0.0.${index + 1}` })),
+            realServers: ["web1", "web2", "web3"].map((name, index) => ({
+                name,
+                publicIp: `10.0.0.${index + 1}`,
+                storageIp: `10.0.1.${index + 1}`,
+                weight: 1,
+                forwardingAddress: `10.0.0.${index + 1}`,
+                sshHint: `ssh nobody@10.0.0.${index + 1}`,
+            })),
             ssh: { user: "nobody", privateKeyPath: "/nonexistent" },
         };
     });
@@ -347,17 +269,6 @@ describe("the harness's sockets, against a local HTTP server", () => {
             assert.match(judged.problems[0], /^harness: source port \d+ could not be taken again/);
         } finally {
             holder.close();
-        }
-    });
-
-    it("bounds a connection that gets no answer", async () => {
-        const silent = net.createServer(() => undefined);
-        await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-        try {
-            const result = await requestFrom({ ...out, port: (silent.address() as net.AddressInfo).port }, 0, 300);
-            assert.equal(result.error, "no complete answer within 300 ms");
-        } finally {
-            silent.close();
         }
     });
 

@@ -4,12 +4,19 @@ import { describe, it } from "node:test";
 import { expectedShares, inBatches, judgeDistribution, SmokeInputs, tableProblems, tokenFileName, tokenProblems, urlForPort } from "../../proofs/smoke";
 import { parseIpvsTable } from "../../scripts/tools/parse";
 
-const servers = (...weights: number[]) =>
-    weights.map((weight, index) => ({ name: `web${index + 1}`, publicIp: `172.16.16.${177 + index}`, weight, forwardingAddress: `172.16.16.${177 + index}` }));
+const servers = (...weights: number[]): SmokeInputs["realServers"] =>
+    weights.map((weight, index) => ({
+        name: `web${index + 1}`,
+        publicIp: `172.16.16.${177 + index}`,
+        storageIp: `192.168.7.${177 + index}`,
+        weight,
+        forwardingAddress: `172.16.16.${177 + index}`,
+        sshHint: `ssh lab@172.16.16.${177 + index}`,
+    }));
 
 describe("judgeDistribution", () => {
     it("accepts an even rr split and refuses a server far off its share, or silent", () => {
-        const inputs = { scheduler: "rr", realServers: servers(1, 1, 1, 1) };
+        const inputs = { scheduler: "rr" as const, realServers: servers(1, 1, 1, 1) };
         assert.deepEqual(judgeDistribution({ web1: 50, web2: 50, web3: 50, web4: 50 }, 200, inputs), []);
         assert.deepEqual(judgeDistribution({ web1: 100, web2: 50, web3: 50 }, 200, inputs), [
             "web1 answered 50.0% of requests; expected 15.0%..35.0%",
@@ -18,7 +25,7 @@ describe("judgeDistribution", () => {
     });
 
     it("shares by weight under wrr, and refuses new connections to a drained (weight 0) server", () => {
-        const inputs = { scheduler: "wrr", realServers: servers(0, 1, 2, 1) };
+        const inputs = { scheduler: "wrr" as const, realServers: servers(0, 1, 2, 1) };
         assert.deepEqual(expectedShares(inputs), new Map([["web2", 0.25], ["web3", 0.5], ["web4", 0.25]]));
         assert.deepEqual(judgeDistribution({ web2: 50, web3: 100, web4: 50 }, 200, inputs), []);
         assert.deepEqual(judgeDistribution({ web1: 2, web2: 49, web3: 99, web4: 50 }, 200, inputs), ["web1 has weight 0 (drained) but took 2 new connection(s)"]);

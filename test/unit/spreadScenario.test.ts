@@ -31,6 +31,12 @@ describe("the spread scenario's verdicts", () => {
         assert.deepEqual(labVxlanDevices(json, "lvab12cd"), ["lvab12cd-vp", "lvab12cd-vs"]);
         assert.deepEqual(labVxlanDevices("", "lvab12cd"), []);
     });
+
+    it("fails, never reads as no VXLAN devices, when ip's answer cannot be read", () => {
+        assert.throws(() => labVxlanDevices("Error: argument \"vxlan\" is wrong: unknown type", "lvab12cd"), /^Error: cannot tell which VXLAN devices there are: ip's answer is not JSON/);
+        assert.throws(() => labVxlanDevices('[{"ifname": "lvab12cd-vp"}', "lvab12cd"), /cannot tell which VXLAN devices there are: ip's answer is not JSON/);
+        assert.throws(() => labVxlanDevices('{"ifname": "lvab12cd-vp"}', "lvab12cd"), /cannot tell which VXLAN devices there are: ip's answer is not a list of links/);
+    });
 });
 
 describe("the spread scenario's shell", () => {

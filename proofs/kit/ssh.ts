@@ -1,0 +1,116 @@
+// SSH to the lab's guests with the operator key: a command's output, a
+// login held open between a setup and its teardown, and waiting until a
+// guest accepts logins.
+import { execFile, spawn } from "child_process";
+import type { LabConfig } from "../../components/config";
+import { shellQuote } from "../../components/libvirt";
+import type { LabOutputValues } from "../../components/program";
+import { delay } from "./wait";
+
+/** Who logs in and with which key: the `ssh` output. */
+export type SshAccess = LabOutputValues["ssh"];
+
+/** The login a stack's config gives (its sshUser and sshKeyPath), for when there are no outputs yet. */
+export function sshAccessOf(config: Pick<LabConfig, "sshUser" | "sshKeyPath">): SshAccess {
+    return { user: config.sshUser, privateKeyPath: config.sshKeyPath };
+}
+
+/**
+ * ssh's options for a lab guest: the operator key, no prompt, host keys not
+ * checked nor kept (the guests are new on every run and reachable only
+ * inside the lab host's namespace).
+ */
+export function sshOptions(privateKeyPath: string, connectTimeoutSeconds: number): string[] {
+    return [
+        "-i", privateKeyPath,
+        "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR",
+        "-o", `ConnectTimeout=${connectTimeoutSeconds}`,
+    ];
+}
+
+/** ssh's arguments for a command on a lab guest. */
+export function sshArgs(access: SshAccess, host: string, command: string, connectTimeoutSeconds = 10): string[] {
+    return [...sshOptions(access.privateKeyPath, connectTimeoutSeconds), `${access.user}@${host}`, command];
+}
+
+/** Runs a command on a lab guest; its stdout, or a rejection (connection refused, non-zero exit, `timeoutMs` passed). */
+export function sshRun(access: SshAccess, host: string, command: string, timeoutMs = 60_000, connectTimeoutSeconds = 10): Promise<string> {
+    return new Promise((resolve, reject) => {
+        execFile("ssh", sshArgs(access, host, command, connectTimeoutSeconds), { timeout: timeoutMs }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    });
+}
+
+/** What `sshHold`'s guest side prints once its setup is done. */
+const HOLD_READY = "lvslab-hold-ready";
+
+/** A login `sshHold` keeps open: `release` runs its teardown and ends it. */
+export interface HeldLogin {
+    /** Ends the wait on the guest, so the teardown runs; rejects when the teardown failed. */
+    release(): Promise<void>;
+}
+
+/**
+ * Runs `setup` on a lab guest (as root) and keeps that login open until
+ * `release()`, then runs `teardown` in it: one SSH login where two would
+ * each cost seconds of a busy emulated guest. The teardown runs however the
+ * hold ends: released, setup failed, this process gone (the connection
+ * closes), or `holdSeconds` passed on the guest. Rejects when the setup fails.
+ */
+export function sshHold(access: SshAccess, host: string, setup: string, teardown: string, holdSeconds = 600): Promise<HeldLogin> {
+    const script = `{ ${setup} && echo ${HOLD_READY} && { read -r -t ${holdSeconds} _ || true; }; }; ${teardown}`;
+    return new Promise((resolve, reject) => {
+        const child = spawn("ssh", sshArgs(access, host, `sudo bash -c ${shellQuote(script)}`), { stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        let ready = false;
+        // The guest gives up after holdSeconds; this side a minute later.
+        const timer = setTimeout(() => child.kill(), (holdSeconds + 60) * 1000);
+        const exited = new Promise<number | null>((done) => child.on("close", (code) => done(code)));
+        void exited.then((code) => {
+            clearTimeout(timer);
+            if (!ready) {
+                reject(new Error(`${host}: ${stderr.trim() || `ssh exited with ${code} before the setup was done`}`));
+            }
+        });
+        child.on("error", reject);
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.stdout.on("data", (chunk: Buffer) => {
+            stdout += chunk.toString();
+            if (!ready && stdout.includes(HOLD_READY)) {
+                ready = true;
+                resolve({
+                    release: async () => {
+                        child.stdin.end();
+                        const code = await exited;
+                        if (code !== 0) {
+                            throw new Error(`${host}: the teardown failed (exit ${code}): ${stderr.trim()}`);
+                        }
+                    },
+                });
+            }
+        });
+    });
+}
+
+/**
+ * Tries `ssh true` until it works or the deadline passes; returns the seconds
+ * since `since`, or undefined. Each try may take 30 s to connect and 60 s in
+ * all: under emulation sshd's banner and a login (PAM, systemd --user) can
+ * take longer than 10 s, and cutting a try short only starts another one.
+ */
+export async function waitForSsh(access: SshAccess, host: string, since: number, deadlineMs: number): Promise<number | undefined> {
+    while (Date.now() < deadlineMs) {
+        const ok = await sshRun(access, host, "true", 60_000, 30).then(
+            () => true,
+            () => false,
+        );
+        if (ok) {
+            return (Date.now() - since) / 1000;
+        }
+        await delay(2000);
+    }
+    return undefined;
+}
