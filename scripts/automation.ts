@@ -9,6 +9,8 @@ import * as path from "path";
 import { LabConfig, RawConfig } from "../components/config";
 import { diagnoseVirshError, failureText, isLocalUri, virsh } from "../components/libvirt";
 import { lab, loadLabConfig } from "../components/program";
+// main.ts only, not the kit's index: the kit reads stacks through this module.
+import { commandLineOrExit, errorText, runMain } from "../proofs/kit/main";
 import {
     describeFailure,
     explainVirshTrouble,
@@ -202,7 +204,7 @@ export async function checkLibvirtAnswers(uri: string, context: FailureContext):
         r = await virsh(uri, ["uri"], { timeoutMs: 30_000 });
     } catch (e) {
         throw new LabError(
-            `virsh cannot be run, so libvirt at ${uri} cannot be reached (${e instanceof Error ? e.message : String(e)})`,
+            `virsh cannot be run, so libvirt at ${uri} cannot be reached (${errorText(e)})`,
             "install the libvirt client (apt-get install libvirt-clients; scripts/lab setup installs everything the lab needs)",
         );
     }
@@ -334,15 +336,11 @@ async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return operation === undefined ? 64 : 0;
     }
-    let stackName = "dev";
-    for (let i = 0; i < rest.length; i++) {
-        if (rest[i] === "--stack" && rest[i + 1]) {
-            stackName = rest[++i];
-        } else {
-            console.error(`unknown argument "${rest[i]}"\n${USAGE}`);
-            return 64;
-        }
+    const line = commandLineOrExit(rest, {}, USAGE);
+    if (typeof line === "number") {
+        return line;
     }
+    const stackName = line.stack;
     if (!["up", "preview", "refresh", "destroy", "outputs", "remove", "unlock"].includes(operation)) {
         console.error(`unknown operation "${operation}"\n${USAGE}`);
         return 64;
@@ -390,13 +388,5 @@ async function main(argv: string[]): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            // main() reports its own failures; this is the last resort.
-            console.error(error instanceof Error ? error.message : String(error));
-            process.exit(1);
-        },
-    );
-}
+// main() reports its own failures; runMain's is the last resort.
+runMain("automation", module, () => main(process.argv.slice(2)));

@@ -5,8 +5,8 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { runCommand } from "../../components/libvirt";
+import { CommandLine, errorText, OptionSpec, readCommandLine, runMain, UsageError } from "../../proofs/kit/main";
 import { graphModel, renderDot, renderMermaid } from "./graph";
 import { checkImpairment, Impairment } from "./impair";
 import { applyImpairment, clearLink, Link, showLink } from "./impairRun";
@@ -82,15 +82,12 @@ inside the lab host; the page is served here. Stops after --minutes (default
 60) or Ctrl-C.`,
 };
 
-class UsageError extends Error {}
+/** Every verb's options but its own: the stack, or its outputs saved as JSON (`--outputs FILE`). */
+const COMMON = { outputs: "value" } as const;
 
-interface Common {
-    stack: string;
-    outputsFile?: string;
-}
-
-function commonOptions(values: { stack?: string; outputs?: string }): Common {
-    return { stack: values.stack ?? "dev", outputsFile: values.outputs };
+/** A verb's command line: the common options and `own`. */
+function verbLine<S extends OptionSpec>(argv: readonly string[], own: S, positionals = false): CommandLine<typeof COMMON & S> {
+    return readCommandLine(argv, { ...COMMON, ...own }, { positionals });
 }
 
 function numberOption(name: string, text: string | undefined, fallback: number, max?: number): number {
@@ -126,13 +123,12 @@ function nicOption(machine: LabMachine, text: string | undefined): NicName {
 }
 
 async function graph(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { stack: { type: "string" }, outputs: { type: "string" }, format: { type: "string", default: "svg" }, o: { type: "string", short: "o" } }, strict: true });
-    const format = values.format;
+    const { stack, values } = verbLine(argv, { format: "value", o: "value" });
+    const format = values.format ?? "svg";
     if (!["svg", "png", "dot", "mermaid", "json"].includes(format)) {
         throw new UsageError(`--format is svg, png, dot, mermaid or json (got "${format}")`);
     }
-    const { stack, outputsFile } = commonOptions(values);
-    const topology = await readTopology(stack, outputsFile);
+    const topology = await readTopology(stack, values.outputs);
     const live = await gatherLive(topology);
     const model = graphModel(topology, live, stack);
     let content: string | Buffer;
@@ -249,18 +245,12 @@ function interactive(file: string, args: string[], timeoutS?: number): Promise<n
 }
 
 async function node(argv: string[]): Promise<number> {
-    const { values, positionals } = parseArgs({
-        args: argv,
-        options: { stack: { type: "string" }, outputs: { type: "string" }, force: { type: "boolean" }, wait: { type: "boolean" }, timeout: { type: "string" }, seconds: { type: "string" } },
-        allowPositionals: true,
-        strict: true,
-    });
+    const { stack, values, positionals } = verbLine(argv, { force: "flag", wait: "flag", timeout: "value", seconds: "value" }, true);
     const [action, name] = positionals;
     if (!["list", "stop", "start", "restart", "console"].includes(action ?? "")) {
         throw new UsageError(`node needs an action: list, stop, start, restart or console (got "${action ?? ""}")`);
     }
-    const { stack, outputsFile } = commonOptions(values);
-    const topology = await readTopology(stack, outputsFile);
+    const topology = await readTopology(stack, values.outputs);
     if (action === "list") {
         const states = parseDomainStates(await runChecked("virsh", virshArgs(topology, "list", "--all"), 20_000));
         for (const machine of topology.machines) {
@@ -288,9 +278,8 @@ async function ssh(argv: string[]): Promise<number> {
     // Options come before NAME; everything after it is the remote command, flags included.
     const nameIndex = argv.findIndex((arg, index) => !arg.startsWith("-") && !["--stack", "--outputs", "--timeout"].includes(argv[index - 1] ?? ""));
     const options = nameIndex < 0 ? argv : argv.slice(0, nameIndex);
-    const { values } = parseArgs({ args: options, options: { stack: { type: "string" }, outputs: { type: "string" }, timeout: { type: "string" } }, strict: true });
-    const { stack, outputsFile } = commonOptions(values);
-    const topology = await readTopology(stack, outputsFile);
+    const { stack, values } = verbLine(options, { timeout: "value" });
+    const topology = await readTopology(stack, values.outputs);
     const machine = machineNamed(topology, nameIndex < 0 ? undefined : argv[nameIndex]);
     const command = nameIndex < 0 ? [] : argv.slice(nameIndex + 1);
     const keepAlive = ["-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3"];
@@ -302,9 +291,8 @@ async function ssh(argv: string[]): Promise<number> {
 }
 
 async function inventory(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { stack: { type: "string" }, outputs: { type: "string" }, o: { type: "string", short: "o" } }, strict: true });
-    const { stack, outputsFile } = commonOptions(values);
-    const topology = await readTopology(stack, outputsFile);
+    const { stack, values } = verbLine(argv, { o: "value" });
+    const topology = await readTopology(stack, values.outputs);
     const home = process.env.LVSLAB_HOME ?? "/var/lib/lvs-dr-lab";
     const dir = path.resolve(values.o ?? path.join(home, "inventory", stack));
     fs.mkdirSync(dir, { recursive: true });
@@ -333,14 +321,8 @@ async function tapFor(topology: LabTopology, machine: LabMachine, nicText: strin
 }
 
 async function captureVerb(argv: string[]): Promise<number> {
-    const { values, positionals } = parseArgs({
-        args: argv,
-        options: { stack: { type: "string" }, outputs: { type: "string" }, nic: { type: "string" }, seconds: { type: "string" }, filter: { type: "string" }, w: { type: "string", short: "w" }, read: { type: "string" } },
-        allowPositionals: true,
-        strict: true,
-    });
-    const { stack, outputsFile } = commonOptions(values);
-    const topology = await readTopology(stack, outputsFile);
+    const { stack, values, positionals } = verbLine(argv, { nic: "value", seconds: "value", filter: "value", w: "value", read: "value" }, true);
+    const topology = await readTopology(stack, values.outputs);
     const machine = machineNamed(topology, positionals[0]);
     if (values.read !== undefined) {
         await summarizePcap(topology, path.resolve(values.read));
@@ -354,25 +336,12 @@ async function captureVerb(argv: string[]): Promise<number> {
 }
 
 async function impair(argv: string[]): Promise<number> {
-    const { values, positionals } = parseArgs({
-        args: argv,
-        options: {
-            stack: { type: "string" },
-            outputs: { type: "string" },
-            nic: { type: "string" },
-            delay: { type: "string" },
-            jitter: { type: "string" },
-            loss: { type: "string" },
-            rate: { type: "string" },
-            proto: { type: "string" },
-            clear: { type: "boolean" },
-            show: { type: "boolean" },
-        },
-        allowPositionals: true,
-        strict: true,
-    });
-    const { stack, outputsFile } = commonOptions(values);
-    const topology = await readTopology(stack, outputsFile);
+    const { stack, values, positionals } = verbLine(
+        argv,
+        { nic: "value", delay: "value", jitter: "value", loss: "value", rate: "value", proto: "value", clear: "flag", show: "flag" },
+        true,
+    );
+    const topology = await readTopology(stack, values.outputs);
     const machine = machineNamed(topology, positionals[0]);
     const impairment: Impairment = {
         delayMs: optionalNumber("--delay", values.delay),
@@ -389,7 +358,7 @@ async function impair(argv: string[]): Promise<number> {
         try {
             checkImpairment(impairment);
         } catch (error) {
-            throw new UsageError(error instanceof Error ? error.message : String(error));
+            throw new UsageError(errorText(error));
         }
     }
     const { nic, device } = await tapFor(topology, machine, values.nic);
@@ -410,8 +379,8 @@ async function impair(argv: string[]): Promise<number> {
 }
 
 async function view(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { stack: { type: "string" }, outputs: { type: "string" }, port: { type: "string" }, refresh: { type: "string" }, minutes: { type: "string" } }, strict: true });
-    const { stack, outputsFile } = commonOptions(values);
+    const { stack, values } = verbLine(argv, { port: "value", refresh: "value", minutes: "value" });
+    const outputsFile = values.outputs;
     const port = numberOption("--port", values.port, 8413, 65535);
     const refreshSeconds = numberOption("--refresh", values.refresh, 5, 600);
     const minutes = numberOption("--minutes", values.minutes, 60, 24 * 60);
@@ -443,9 +412,8 @@ export async function main(argv: string[]): Promise<number> {
     try {
         return await run(rest);
     } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        console.error(`error: ${message}`);
-        if (error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
+        console.error(`error: ${errorText(error)}`);
+        if (error instanceof UsageError) {
             console.error(`(scripts/lab ${verb} --help)`);
             return 64;
         }
@@ -453,12 +421,4 @@ export async function main(argv: string[]): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            console.error(error instanceof Error ? error.message : String(error));
-            process.exit(1);
-        },
-    );
-}
+runMain("cli", module, () => main(process.argv.slice(2)));

@@ -6,6 +6,8 @@
 // reported as unreachable, never as an empty table.
 import * as fs from "fs";
 import { runCommand, RunResult } from "../../components/libvirt";
+import { errorText } from "../../proofs/kit/main";
+import { sshOptions } from "../../proofs/kit/ssh";
 import { tapOf } from "./capture";
 import { holdsAddress, IpvsService, mergeIpvsStats, NetworkFacts, parseDomainInterfaces, parseDomainStates, parseIpvsTable, parseNetworkXml } from "./parse";
 import { LabMachine, LabTopology, MachineNic, topologyFromOutputs } from "./topology";
@@ -62,7 +64,7 @@ export async function readOutputs(stackName: string): Promise<Record<string, unk
             { stackName, projectName: PROJECT_NAME, program: async () => undefined },
             { workDir: PROJECT_ROOT, envVars: pulumiEnvironment() },
         ).catch((error: unknown) => {
-            const text = error instanceof Error ? error.message : String(error);
+            const text = errorText(error);
             if (/no stack named|not found/i.test(text)) {
                 throw new Error(`no stack "${stackName}" in ${pulumiEnvironment().PULUMI_BACKEND_URL} (bring one up with scripts/lab up --stack ${stackName})`);
             }
@@ -88,18 +90,9 @@ export async function readTopology(stackName: string, outputsFile?: string): Pro
     return topologyFromOutputs(outputs, stackName);
 }
 
-/** SSH to a guest with the operator key (host keys unchecked: the guests are new on every run and reachable only in the lab host). */
+/** SSH to a guest with the operator key and the lab's options (the proofs' kit has them), `extra` before the login. */
 export function sshArgs(topology: LabTopology, address: string, extra: string[] = []): string[] {
-    return [
-        "-i", topology.ssh.privateKeyPath,
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR",
-        "-o", "ConnectTimeout=8",
-        ...extra,
-        `${topology.ssh.user}@${address}`,
-    ];
+    return [...sshOptions(topology.ssh.privateKeyPath, 8), ...extra, `${topology.ssh.user}@${address}`];
 }
 
 /** What one SSH call to a director prints: the table, its counters, its addresses, split by markers. */
@@ -116,7 +109,7 @@ async function askDirector(topology: LabTopology, address: string): Promise<Dire
         const output = await runChecked("ssh", [...sshArgs(topology, address), DIRECTOR_PROBE], SSH_TIMEOUT_MS);
         return directorFromProbe(output, topology.vip);
     } catch (error) {
-        return { reachable: false, error: error instanceof Error ? error.message : String(error), holdsVip: false, services: [] };
+        return { reachable: false, error: errorText(error), holdsVip: false, services: [] };
     }
 }
 

@@ -3,6 +3,7 @@
 // outputs are the source of truth; nothing here is drawn by hand).
 import { macFor } from "../../components/net";
 import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../../components/nics";
+import type { LabOutputValues } from "../../components/program";
 
 export type MachineRole = "director" | "realServer" | "nfs";
 export type NicName = "public" | "storage";
@@ -39,28 +40,16 @@ export interface LabTopology {
     keepalived: boolean;
     healthCheck?: string;
     nfsExport: string;
-    ssh: { user: string; privateKeyPath: string };
+    ssh: LabOutputValues["ssh"];
     libvirtUri: string;
     libvirtPrefix: string;
     networks: { public: string; storage: string };
     machines: LabMachine[];
 }
 
-/** The part of the stack outputs the tools read (see components/program.ts). */
-interface ToolOutputs {
-    vip: string;
-    ports: number[];
-    mode: string;
-    scheduler: string;
-    keepalived: boolean;
-    healthCheck?: { kind?: string };
-    nfsExport: string;
-    directors: { name: string; role: string; publicIp: string; storageIp: string }[];
-    realServers: { name: string; publicIp: string; storageIp: string; weight: number; forwardingAddress: string }[];
-    nfs: { name: string; storageIp: string };
-    ssh: { user: string; privateKeyPath: string };
-    libvirt: { uri: string; prefix: string; networks: string[] };
-}
+/** The part of the stack outputs the tools read; healthCheck may be missing from an older program's outputs. */
+type ToolOutputs = Pick<LabOutputValues, "vip" | "ports" | "mode" | "scheduler" | "keepalived" | "nfsExport" | "directors" | "realServers" | "nfs" | "ssh" | "libvirt"> &
+    Partial<Pick<LabOutputValues, "healthCheck">>;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);

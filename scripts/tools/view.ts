@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
+import { errorText } from "../../proofs/kit/main";
 import { GraphModel, renderDot } from "./graph";
 
 export interface ViewSnapshot {
@@ -118,7 +119,7 @@ export async function serveView(options: ViewOptions): Promise<number> {
             const svg = (await options.render(renderDot(model))).toString("utf8").replace(/^[\s\S]*?(<svg)/, "$1");
             snapshot = { model, svg, at: new Date().toISOString() };
         } catch (error) {
-            snapshot = { ...snapshot, error: error instanceof Error ? error.message : String(error), at: new Date().toISOString() };
+            snapshot = { ...snapshot, error: errorText(error), at: new Date().toISOString() };
         } finally {
             busy = false;
         }

@@ -1,17 +1,23 @@
 // Stack outputs and command output as a running lab gives them, shared by the
-// tools' tests. The outputs follow components/program.ts (one director, four real
-// servers, DR); the ipvsadm and virsh texts are in those tools' own format.
+// tools' tests. The outputs are typed by what components/program.ts returns
+// (LabOutputValues), so they cannot drift from it: the seed lab (one
+// director, four real servers, DR) with the program's defaults; the ipvsadm
+// and virsh texts are in those tools' own format.
+import type { LabOutputValues } from "../../../components/program";
 import { LiveFacts } from "../../../scripts/tools/live";
 
-export function seedOutputs(): Record<string, unknown> {
+export function seedOutputs(): LabOutputValues {
+    const key = "/var/lib/lvs-dr-lab/ssh/id_ed25519";
+    const hint = (address: string): string => `ssh -i ${key} lab@${address}`;
     const web = (n: number) => ({
         name: `web${n}`,
         publicIp: `172.16.16.${176 + n}`,
         storageIp: `192.168.7.${176 + n}`,
         weight: 1,
         forwardingAddress: `172.16.16.${176 + n}`,
-        sshHint: `ssh -i /var/lib/lvs-dr-lab/ssh/id_ed25519 debian@172.16.16.${176 + n}`,
+        sshHint: hint(`172.16.16.${176 + n}`),
     });
+    const director = { name: "director", publicIp: "172.16.16.173", storageIp: "192.168.7.173", sshHint: hint("172.16.16.173") };
     return {
         vipUrl: "http://172.16.16.172/",
         vip: "172.16.16.172",
@@ -20,12 +26,17 @@ export function seedOutputs(): Record<string, unknown> {
         mode: "dr",
         scheduler: "rr",
         keepalived: false,
-        healthCheck: { kind: "none", windowSeconds: 0 },
-        directors: [{ name: "director", role: "single", publicIp: "172.16.16.173", storageIp: "192.168.7.173", sshHint: "ssh ..." }],
+        healthCheck: { kind: "none", path: "/", expectedStatus: 200, intervalSeconds: 3, timeoutSeconds: 2, retries: 1, windowSeconds: 0 },
+        expectedPage: "welcome to beijing!!!",
+        sorryPage: null,
+        identityHeader: "X-Real-Server",
+        director,
+        directors: [{ ...director, role: "single" }],
         realServers: [1, 2, 3, 4].map(web),
-        nfs: { name: "nfs", storageIp: "192.168.7.250", sshHint: "ssh ..." },
+        nfs: { name: "nfs", storageIp: "192.168.7.250", sshHint: hint("192.168.7.250") },
         nfsExport: "192.168.7.250:/opt/wwwroot",
-        ssh: { user: "debian", privateKeyPath: "/var/lib/lvs-dr-lab/ssh/id_ed25519" },
+        ipvsTable: IPVSADM_LN,
+        ssh: { user: "lab", privateKeyPath: key },
         libvirt: {
             uri: "qemu:///system",
             domainType: "qemu",
@@ -33,6 +44,7 @@ export function seedOutputs(): Record<string, unknown> {
             prefix: "lvslab-k3x9",
             networks: ["lvslab-k3x9-public", "lvslab-k3x9-storage"],
             domains: ["lvslab-k3x9-director", "lvslab-k3x9-nfs", "lvslab-k3x9-web1", "lvslab-k3x9-web2", "lvslab-k3x9-web3", "lvslab-k3x9-web4"],
+            firstBoot: "kernel",
             volumes: [],
         },
     };

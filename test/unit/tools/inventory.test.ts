@@ -16,7 +16,7 @@ describe("the inventory of a lab", () => {
     it("SSH config: one Host per machine, with its address, user, key and the proxy", () => {
         const config = renderSshConfig(topology, "dev", proxy);
         assert.equal(config.match(/^Host /gm)?.length, 6);
-        assert.match(config, /Host web2\n {4}HostName 172\.16\.16\.178\n {4}User debian\n {4}IdentityFile \/var\/lib\/lvs-dr-lab\/ssh\/id_ed25519\n/);
+        assert.match(config, /Host web2\n {4}HostName 172\.16\.16\.178\n {4}User lab\n {4}IdentityFile \/var\/lib\/lvs-dr-lab\/ssh\/id_ed25519\n/);
         assert.match(config, /Host nfs\n {4}HostName 192\.168\.7\.250\n/);
         assert.match(config, /ProxyCommand env LVSLAB_LABHOST=lvslab /);
     });
