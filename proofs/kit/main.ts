@@ -46,7 +46,16 @@ export interface CommandLine<S extends OptionSpec> {
     values: OptionValues<S>;
     /** The arguments that are no option, in order (refused unless asked for). */
     positionals: string[];
+    /** With `positionals: "first"`: everything after the first of them, options included, untouched (a command of its own). */
+    rest?: string[];
 }
+
+/**
+ * Arguments that are no option: refused (false, the default), taken (true),
+ * or "first": the first one ends the command line and the arguments after it
+ * are left as they are, in `rest` (`ssh [--stack S] NAME [COMMAND...]`).
+ */
+export type PositionalsSetting = boolean | "first";
 
 /**
  * Reads a command line: `--stack NAME` and `--help`/`-h` for every entry
@@ -56,7 +65,7 @@ export interface CommandLine<S extends OptionSpec> {
  * given last without a value reads as "", for the caller's own check to
  * refuse with its own words.
  */
-export function readCommandLine<S extends OptionSpec>(argv: readonly string[], spec: S, settings: { positionals?: boolean } = {}): CommandLine<S> {
+export function readCommandLine<S extends OptionSpec>(argv: readonly string[], spec: S, settings: { positionals?: PositionalsSetting } = {}): CommandLine<S> {
     const kinds: Record<string, OptionKind> = { ...spec, stack: "value", help: "flag", h: "flag" };
     const options = Object.fromEntries(
         Object.entries(kinds).map(([name, kind]) => [name, { type: kind === "value" ? ("string" as const) : ("boolean" as const), ...(name.length === 1 ? { short: name } : {}) }]),
@@ -64,6 +73,7 @@ export function readCommandLine<S extends OptionSpec>(argv: readonly string[], s
     const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
     const values: Record<string, string | boolean> = {};
     const positionals: string[] = [];
+    let rest: string[] | undefined;
     for (const token of tokens) {
         if (token.kind === "option-terminator") {
             continue;
@@ -73,6 +83,10 @@ export function readCommandLine<S extends OptionSpec>(argv: readonly string[], s
                 throw new UsageError(`unknown argument "${token.value}"`);
             }
             positionals.push(token.value);
+            if (settings.positionals === "first") {
+                rest = argv.slice(token.index + 1);
+                break;
+            }
             continue;
         }
         const kind = kinds[token.name];
@@ -88,7 +102,13 @@ export function readCommandLine<S extends OptionSpec>(argv: readonly string[], s
     if (stack === "") {
         throw new UsageError("--stack needs a name");
     }
-    return { stack: typeof stack === "string" ? stack : DEFAULT_STACK, help: help === true || h === true, values: own as OptionValues<S>, positionals };
+    return {
+        stack: typeof stack === "string" ? stack : DEFAULT_STACK,
+        help: help === true || h === true,
+        values: own as OptionValues<S>,
+        positionals,
+        ...(settings.positionals === "first" ? { rest: rest ?? [] } : {}),
+    };
 }
 
 /**
@@ -96,7 +116,7 @@ export function readCommandLine<S extends OptionSpec>(argv: readonly string[], s
  * 0 once `usage` is printed for `--help`, 64 once a UsageError is said (with
  * `usage`, on stderr).
  */
-export function commandLineOrExit<S extends OptionSpec>(argv: readonly string[], spec: S, usage: string, settings: { positionals?: boolean } = {}): CommandLine<S> | number {
+export function commandLineOrExit<S extends OptionSpec>(argv: readonly string[], spec: S, usage: string, settings: { positionals?: PositionalsSetting } = {}): CommandLine<S> | number {
     let line: CommandLine<S>;
     try {
         line = readCommandLine(argv, spec, settings);

@@ -6,7 +6,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { runCommand } from "../../components/libvirt";
-import { CommandLine, errorText, OptionSpec, readCommandLine, runMain, UsageError } from "../../proofs/kit/main";
+import { CommandLine, errorText, OptionSpec, PositionalsSetting, readCommandLine, runMain, UsageError } from "../../proofs/kit/main";
 import { graphModel, renderDot, renderMermaid } from "./graph";
 import { checkImpairment, Impairment } from "./impair";
 import { applyImpairment, clearLink, Link, showLink } from "./impairRun";
@@ -86,7 +86,7 @@ inside the lab host; the page is served here. Stops after --minutes (default
 const COMMON = { outputs: "value" } as const;
 
 /** A verb's command line: the common options and `own`. */
-function verbLine<S extends OptionSpec>(argv: readonly string[], own: S, positionals = false): CommandLine<typeof COMMON & S> {
+function verbLine<S extends OptionSpec>(argv: readonly string[], own: S, positionals: PositionalsSetting = false): CommandLine<typeof COMMON & S> {
     return readCommandLine(argv, { ...COMMON, ...own }, { positionals });
 }
 
@@ -276,12 +276,9 @@ async function node(argv: string[]): Promise<number> {
 
 async function ssh(argv: string[]): Promise<number> {
     // Options come before NAME; everything after it is the remote command, flags included.
-    const nameIndex = argv.findIndex((arg, index) => !arg.startsWith("-") && !["--stack", "--outputs", "--timeout"].includes(argv[index - 1] ?? ""));
-    const options = nameIndex < 0 ? argv : argv.slice(0, nameIndex);
-    const { stack, values } = verbLine(options, { timeout: "value" });
+    const { stack, values, positionals, rest: command = [] } = verbLine(argv, { timeout: "value" }, "first");
     const topology = await readTopology(stack, values.outputs);
-    const machine = machineNamed(topology, nameIndex < 0 ? undefined : argv[nameIndex]);
-    const command = nameIndex < 0 ? [] : argv.slice(nameIndex + 1);
+    const machine = machineNamed(topology, positionals[0]);
     const keepAlive = ["-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3"];
     if (command.length === 0) {
         const tty = process.stdin.isTTY ? ["-t"] : [];

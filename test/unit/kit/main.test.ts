@@ -27,6 +27,12 @@ describe("the one command line reader", () => {
         assert.deepEqual(readCommandLine(["--times"], SPEC).values, { times: "" });
     });
 
+    it("can end at the first argument that is no option, leaving what follows as a command of its own", () => {
+        const line = readCommandLine(["--stack", "lab2", "--timeout", "5", "web1", "ls", "--help", "-la"], { timeout: "value" }, { positionals: "first" });
+        assert.deepEqual(line, { stack: "lab2", help: false, values: { timeout: "5" }, positionals: ["web1"], rest: ["ls", "--help", "-la"] });
+        assert.deepEqual(readCommandLine(["--timeout", "5"], { timeout: "value" }, { positionals: "first" }).rest, []);
+    });
+
     it("ends an entry point at once: 0 after the usage for --help, 64 after a refusal", () => {
         const said: string[] = [];
         const log = console.log;
