@@ -234,8 +234,13 @@ export interface StepParams {
 }
 export type StepName = keyof StepParams;
 
-/** Single-quotes a value for bash. */
-export function shellQuote(value: string): string {
+/**
+ * A value as one single-quoted bash word, quoted even when it needs none:
+ * the steps' `readonly NAME='value'` lines keep one form that the tests read
+ * back. (Commands run on a host quote with libvirt's shellQuote, which leaves
+ * plain words bare.)
+ */
+export function bashLiteral(value: string): string {
     return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -250,14 +255,14 @@ export function renderStep<N extends StepName>(step: N, params: StepParams[N]): 
             const text = String(value);
             // A "$" or "`" in a value is literal text, not a missed expansion.
             const literal = /[$`]/.test(text) ? "# shellcheck disable=SC2016 # a literal value\n" : "";
-            return `${literal}readonly ${name}=${shellQuote(text)}`;
+            return `${literal}readonly ${name}=${bashLiteral(text)}`;
         })
         .join("\n");
     return [
         "#!/bin/bash",
         `# lvs-dr-lab guest step "${step}", rendered by components/guestConfig.ts.`,
         "set -euo pipefail",
-        `readonly STEP=${shellQuote(step)}`,
+        `readonly STEP=${bashLiteral(step)}`,
         assignments,
         readTemplate("steps/lib.sh"),
         readTemplate(`steps/${step}.sh`),

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { shellQuote } from "../../components/guestConfig";
+import { bashLiteral } from "../../components/guestConfig";
 import { findExecutable, makeTempDir } from "./tools";
 
 /** Real tools the steps use (lib.sh's write_file and the links it makes, the director's table and keepalived staging), plus cat/touch for stubs. */
@@ -100,16 +100,16 @@ export class StepSandbox {
         const harness = [
             script.slice(0, -RUN_STEP_LINE.length),
             "# --- test sandbox ---",
-            `SANDBOX=${shellQuote(this.dir)}`,
+            `SANDBOX=${bashLiteral(this.dir)}`,
             // Where lib.sh enables services and apache's parts: inside the sandbox.
-            `SERVICE_WANTS_DIR=${shellQuote(this.file("system/multi-user.target.wants"))}`,
-            `APACHE_DIR=${shellQuote(this.file("apache2"))}`,
-            `DPKG_INFO_DIR=${shellQuote(this.file("dpkg-info"))}`,
+            `SERVICE_WANTS_DIR=${bashLiteral(this.file("system/multi-user.target.wants"))}`,
+            `APACHE_DIR=${bashLiteral(this.file("apache2"))}`,
+            `DPKG_INFO_DIR=${bashLiteral(this.file("dpkg-info"))}`,
             // Nothing mounted and a kernel command line without cloud-init's word, unless a test says otherwise.
-            `MOUNTS_FILE=${shellQuote(this.file("mounts"))}`,
-            `CMDLINE_FILE=${shellQuote(this.file("cmdline"))}`,
-            ...Object.entries(options.paths).map(([name, value]) => `${name}=${shellQuote(value)}`),
-            `record() { printf '%s\\n' "$*" >>${shellQuote(callsFile)}; }`,
+            `MOUNTS_FILE=${bashLiteral(this.file("mounts"))}`,
+            `CMDLINE_FILE=${bashLiteral(this.file("cmdline"))}`,
+            ...Object.entries(options.paths).map(([name, value]) => `${name}=${bashLiteral(value)}`),
+            `record() { printf '%s\\n' "$*" >>${bashLiteral(callsFile)}; }`,
             ...STUBBED_COMMANDS.map((command) => `${command}() { record ${command} "$@"; }`),
             options.stubs ?? "",
             RUN_STEP_LINE,

@@ -21,7 +21,7 @@ import {
     renderNetworkConfig,
     renderStep,
     renderUserData,
-    shellQuote,
+    bashLiteral,
     stepCommand,
     StepName,
     StepParams,
@@ -291,7 +291,7 @@ describe("renderStep: every step, rendered with the seed's values", () => {
             assert.ok(script.includes("\nset -euo pipefail\n"));
             assert.ok(script.includes(`\nreadonly STEP='${step}'\n`));
             for (const [name, value] of Object.entries(SEED_STEPS[step])) {
-                assert.ok(script.includes(`\nreadonly ${name}=${shellQuote(String(value))}\n`), `${name} is set`);
+                assert.ok(script.includes(`\nreadonly ${name}=${bashLiteral(String(value))}\n`), `${name} is set`);
             }
             assert.ok(script.includes("\nwrite_file() {"), "lib.sh is included");
             assert.ok(script.endsWith('\nrun_step "$@"\n'));
@@ -305,9 +305,9 @@ describe("renderStep: every step, rendered with the seed's values", () => {
         assert.ok(script.includes("\nreadonly REAL_SERVERS='172.16.16.177:1 172.16.16.178:1 172.16.16.179:1 172.16.16.180:1'\n"));
     });
 
-    it("quotes values with single quotes, $, backquotes and # so bash reads them back exactly (shellQuote)", () => {
+    it("quotes values with single quotes, $, backquotes and # so bash reads them back exactly (bashLiteral)", () => {
         for (const value of ["it's", "'", "''", "", `a'b"c $HOME \`id\` \\n ; # end`, "two\nlines", "-n"]) {
-            const run = runTool("bash", ["-c", `printf %s ${shellQuote(value)}`], "apt-get install bash");
+            const run = runTool("bash", ["-c", `printf %s ${bashLiteral(value)}`], "apt-get install bash");
             assert.equal(run.status, 0, run.stderr);
             assert.equal(run.stdout, value);
         }
