@@ -240,7 +240,10 @@ export const CONFIG_DEFAULTS = {
  */
 function resolveFirstBoot(problems: Problems, method: string, baseImage: string, host: HostFacts): FirstBoot | undefined {
     if (!(FIRST_BOOT_METHODS as readonly string[]).includes(method)) {
-        problems.add("firstBoot", `"${method}" is not a first-boot method; use "auto" (the default), "kernel" (the lab image's own kernel, fast) or "cloud-init" (any Debian cloud image)`);
+        problems.add(
+            "firstBoot",
+            `"${method}" is not a first-boot method; use "auto" (the default), "kernel" (the lab image's own kernel, fast) or "cloud-init" (any Debian cloud image)`,
+        );
         return undefined;
     }
     if (method === "cloud-init" || baseImage === "") {
@@ -341,7 +344,10 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
     const healthCheck = healthCheckFrom(problems, get);
     const sorryServer = parseBoolean(problems, "sorryServer", get("sorryServer"));
     if (sorryServer && healthCheck.kind === "none") {
-        problems.add("sorryServer", "answers only when health checks have taken every real server out; set healthCheck to http or tcp, or sorryServer to false");
+        problems.add(
+            "sorryServer",
+            "answers only when health checks have taken every real server out; set healthCheck to http or tcp, or sorryServer to false",
+        );
     }
     const vrrp = vrrpFrom(problems, get);
     const persistenceTimeout = parseInteger(problems, "persistenceTimeout", get("persistenceTimeout"), 0, 86400);
@@ -450,7 +456,10 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
 
     const baseImage = raw.baseImage ?? "";
     if (baseImage === "") {
-        problems.add("baseImage", "not set; give the path or http(s) URL of a qcow2 Debian cloud image (scripts/lab image builds the lab's own): pulumi config set baseImage PATH");
+        problems.add(
+            "baseImage",
+            "not set; give the path or http(s) URL of a qcow2 Debian cloud image (scripts/lab image builds the lab's own): pulumi config set baseImage PATH",
+        );
     } else if (!/^https?:\/\//.test(baseImage) && !host.fileExists(baseImage)) {
         problems.add(
             "baseImage",
@@ -573,7 +582,10 @@ function vrrpFrom(problems: Problems, get: (key: keyof typeof CONFIG_DEFAULTS) =
         authentication: parseChoice(problems, "vrrpAuthentication", get("vrrpAuthentication"), VRRP_AUTHENTICATIONS),
     };
     if (vrrp.backupPriority >= vrrp.masterPriority) {
-        problems.add("vrrpBackupPriority", `${vrrp.backupPriority} is not below vrrpMasterPriority ${vrrp.masterPriority}; the BACKUP needs the lower priority`);
+        problems.add(
+            "vrrpBackupPriority",
+            `${vrrp.backupPriority} is not below vrrpMasterPriority ${vrrp.masterPriority}; the BACKUP needs the lower priority`,
+        );
     }
     return vrrp;
 }
@@ -598,7 +610,10 @@ function placementFrom(
         // Pulumi passes Pulumi.yaml's default URI even when the stack sets
         // none, so only a different one conflicts with the list.
         if (raw.libvirtUri !== undefined && raw.libvirtUri !== "" && raw.libvirtUri !== CONFIG_DEFAULTS.libvirtUri) {
-            problems.add("libvirtUri", "set either libvirtUri (one host) or hosts (a list), not both; put this URI in the first host's uri and unset libvirtUri");
+            problems.add(
+                "libvirtUri",
+                "set either libvirtUri (one host) or hosts (a list), not both; put this URI in the first host's uri and unset libvirtUri",
+            );
         }
         hosts = hostsFrom(problems, parseJson(problems, "hosts", raw.hosts), labSubnets);
     }
@@ -653,7 +668,10 @@ function placementFrom(
 function hostsFrom(problems: Problems, parsed: unknown, labSubnets: (Subnet | undefined)[]): LabHost[] {
     if (!Array.isArray(parsed) || parsed.length === 0) {
         if (parsed !== undefined) {
-            problems.add("hosts", 'must be a list of one or more {name, uri, vxlanAddress}, e.g. [{"name": "a", "uri": "qemu:///system", "vxlanAddress": "10.0.0.1"}]');
+            problems.add(
+                "hosts",
+                'must be a list of one or more {name, uri, vxlanAddress}, e.g. [{"name": "a", "uri": "qemu:///system", "vxlanAddress": "10.0.0.1"}]',
+            );
         }
         return [{ name: "local", uri: CONFIG_DEFAULTS.libvirtUri }];
     }
@@ -681,9 +699,15 @@ function hostsFrom(problems: Problems, parsed: unknown, labSubnets: (Subnet | un
         if (record.vxlanAddress !== undefined) {
             const value = typeof record.vxlanAddress === "string" ? parseIpv4(record.vxlanAddress) : undefined;
             if (value === undefined) {
-                problems.add(`${key}.vxlanAddress`, `${JSON.stringify(record.vxlanAddress)} is not an IPv4 address; give the address this host's VXLAN endpoint uses on the underlay`);
+                problems.add(
+                    `${key}.vxlanAddress`,
+                    `${JSON.stringify(record.vxlanAddress)} is not an IPv4 address; give the address this host's VXLAN endpoint uses on the underlay`,
+                );
             } else if (labSubnets.some((subnet) => subnet !== undefined && isUsableHost(subnet, value))) {
-                problems.add(`${key}.vxlanAddress`, `${String(record.vxlanAddress)} is inside a lab network; the tunnels run over the underlay, so give the host's address there`);
+                problems.add(
+                    `${key}.vxlanAddress`,
+                    `${String(record.vxlanAddress)} is inside a lab network; the tunnels run over the underlay, so give the host's address there`,
+                );
             } else if (hosts.some((host) => host.vxlanAddress === record.vxlanAddress)) {
                 problems.add(`${key}.vxlanAddress`, `${String(record.vxlanAddress)} is also another host's; every VXLAN endpoint needs its own address`);
             } else {
@@ -721,11 +745,7 @@ function overlaps(a: Subnet, b: Subnet): boolean {
 }
 
 /** Real servers either listed explicitly or derived from a count and start addresses. */
-function realServersFrom(
-    raw: RawConfig,
-    get: (key: keyof typeof CONFIG_DEFAULTS) => string,
-    problems: Problems,
-): RealServerConfig[] {
+function realServersFrom(raw: RawConfig, get: (key: keyof typeof CONFIG_DEFAULTS) => string, problems: Problems): RealServerConfig[] {
     if (raw.realServers !== undefined && raw.realServers !== "") {
         // Pulumi passes Pulumi.yaml's default count even when the stack sets
         // none, so only a different count conflicts with the list.

@@ -165,7 +165,14 @@ export class Director extends pulumi.ComponentResource {
         // reads the password itself from its standard input.
         const keepalivedConf = balancing.keepalived
             ? renderKeepalivedConf(
-                  keepalivedParams(machine.name, args.role, balancing, args.vrrp, subnets, args.vrrpPassword === undefined ? undefined : VRRP_PASSWORD_PLACEHOLDER),
+                  keepalivedParams(
+                      machine.name,
+                      args.role,
+                      balancing,
+                      args.vrrp,
+                      subnets,
+                      args.vrrpPassword === undefined ? undefined : VRRP_PASSWORD_PLACEHOLDER,
+                  ),
               )
             : "";
         const stdin =

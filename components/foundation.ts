@@ -83,7 +83,9 @@ export class Foundation extends pulumi.ComponentResource {
         // Shared by the two directors' VRRP adverts; keepalived's PASS
         // authentication reads 8 characters.
         if (args.needsVrrpPassword) {
-            this.vrrpPassword = pulumi.secret(new random.RandomPassword(`${name}-vrrp-password`, { length: VRRP_PASSWORD_LENGTH, special: false }, childOpts).result);
+            this.vrrpPassword = pulumi.secret(
+                new random.RandomPassword(`${name}-vrrp-password`, { length: VRRP_PASSWORD_LENGTH, special: false }, childOpts).result,
+            );
         }
 
         // The gateway host's objects keep the names a one-host lab has always

@@ -115,14 +115,7 @@ export function renderNetworkConfig(nics: readonly GuestNic[]): string {
  * crypto self-tests (a throw-away lab VM under emulation, where retpolines and
  * the self-tests cost boot time and protect nothing).
  */
-export const DIRECT_BOOT_ARGS: readonly string[] = [
-    "root=/dev/vda1",
-    "rw",
-    "console=ttyS0,115200n8",
-    "net.ifnames=0",
-    "mitigations=off",
-    "cryptomgr.notests",
-];
+export const DIRECT_BOOT_ARGS: readonly string[] = ["root=/dev/vda1", "rw", "console=ttyS0,115200n8", "net.ifnames=0", "mitigations=off", "cryptomgr.notests"];
 
 /** x86's kernel command line holds 2047 characters (COMMAND_LINE_SIZE 2048 with its NUL). */
 export const KERNEL_CMDLINE_MAX = 2047;

@@ -36,11 +36,7 @@ export interface GuestStepArgs<N extends StepName> {
  * `deleteBeforeReplace` keeps an old undo from running after a new apply.
  * The domain's id is a trigger: a new VM means the step runs again.
  */
-export function guestStep<N extends StepName>(
-    name: string,
-    args: GuestStepArgs<N>,
-    parent: pulumi.Resource,
-): command.remote.Command {
+export function guestStep<N extends StepName>(name: string, args: GuestStepArgs<N>, parent: pulumi.Resource): command.remote.Command {
     const script = pulumi.output(args.params).apply((params) => renderStep(args.step, params as StepParams[N]));
     return new command.remote.Command(
         name,

@@ -114,7 +114,10 @@ export function guestCpuSummary(
     cores: number,
 ): GuestCpu {
     const mean = (values: number[]): number => rounded(values.reduce((sum, value) => sum + value, 0) / Math.max(values.length, 1), 2);
-    const total = rounded(Object.values(upAndSmoke).reduce((sum, value) => sum + value, 0), 2);
+    const total = rounded(
+        Object.values(upAndSmoke).reduce((sum, value) => sum + value, 0),
+        2,
+    );
     return {
         minimalFloorPerGuest: mean(Object.values(minimal.cpuSecondsAtSsh)),
         imageFloorPerGuest: mean(Object.values(image.cpuSecondsAtSsh)),
@@ -195,12 +198,9 @@ export class MemorySampler {
         const self = this.peaks.get(process.pid);
         const mib = (kib: number): number => rounded(kib / 1024, 1);
         return {
-            method:
-                "VmHWM from /proc/PID/status of the automation process and of each descendant (pulumi CLI/engine, plugins), sampled every 0.5 s; peakTotalRssMiB is the largest sum of their VmRSS at one sample",
+            method: "VmHWM from /proc/PID/status of the automation process and of each descendant (pulumi CLI/engine, plugins), sampled every 0.5 s; peakTotalRssMiB is the largest sum of their VmRSS at one sample",
             automationPeakMiB: mib(self?.hwm ?? 0),
-            children: groupPeaks(
-                [...this.peaks.entries()].filter(([pid]) => pid !== process.pid).map(([, p]) => ({ name: p.name, hwmKiB: p.hwm })),
-            ),
+            children: groupPeaks([...this.peaks.entries()].filter(([pid]) => pid !== process.pid).map(([, p]) => ({ name: p.name, hwmKiB: p.hwm }))),
             peakTotalRssMiB: mib(this.peakTotalRss),
         };
     }
@@ -282,8 +282,16 @@ async function floorsAndUp(run: BenchRun): Promise<void> {
         ...f.left.map((entry) => `${entry} left after the floor`),
     ];
     const guests = 2 + config.realServers.length;
-    const minimalFloor = await timed(`minimal floor: ${guests} guests, the same kernel into minimal-init, until SSH`, () => floor(config, 1500, "minimal"), floorProblems);
-    const imageFloor = await timed(`image floor: ${guests} guests booted as the lab boots them, until SSH`, () => floor(config, 1500, "image", [config.realServers[0].name]), floorProblems);
+    const minimalFloor = await timed(
+        `minimal floor: ${guests} guests, the same kernel into minimal-init, until SSH`,
+        () => floor(config, 1500, "minimal"),
+        floorProblems,
+    );
+    const imageFloor = await timed(
+        `image floor: ${guests} guests booted as the lab boots them, until SSH`,
+        () => floor(config, 1500, "image", [config.realServers[0].name]),
+        floorProblems,
+    );
     results.floors = { minimal: minimalFloor, image: imageFloor };
 
     const memory = new MemorySampler();
@@ -316,7 +324,11 @@ async function dataPath(run: BenchRun, wrkSeconds: number, wrkConnections: numbe
     const direct = `http://${outputs.realServers[0].publicIp}/`;
     // A figure from a run with failed requests measures failures: they are problems of the phase.
     const viaVip = await timed(`wrk ${wrkSeconds} s through the VIP`, () => runWrk(outputs.vipUrl, wrkSeconds, wrkConnections), wrkProblems);
-    const oneServer = await timed(`wrk ${wrkSeconds} s to ${outputs.realServers[0].name} directly`, () => runWrk(direct, wrkSeconds, wrkConnections), wrkProblems);
+    const oneServer = await timed(
+        `wrk ${wrkSeconds} s to ${outputs.realServers[0].name} directly`,
+        () => runWrk(direct, wrkSeconds, wrkConnections),
+        wrkProblems,
+    );
     run.results.dataPath = {
         tool: `wrk -t 2 -c ${wrkConnections} -d ${wrkSeconds}s --latency, from the lab host's namespace`,
         viaVip: { url: outputs.vipUrl, servers: outputs.realServers.length, ...viaVip },
@@ -333,7 +345,9 @@ function printSummary(run: BenchRun, file: string): void {
     console.log(phaseTable(run.timings, 120));
     const headline = results.headline as { ratio?: number; imageRatio?: number; ownSeconds?: number } | undefined;
     if (headline?.ratio !== undefined) {
-        console.log(`headline: up to a passing smoke test takes ${headline.ratio}x the minimal floor, ${headline.imageRatio}x the image floor (${headline.ownSeconds} s over it)`);
+        console.log(
+            `headline: up to a passing smoke test takes ${headline.ratio}x the minimal floor, ${headline.imageRatio}x the image floor (${headline.ownSeconds} s over it)`,
+        );
     }
     const cpu = results.guestCpu as GuestCpu | undefined;
     if (cpu) {
@@ -367,14 +381,21 @@ async function main(): Promise<number> {
         }
         return outcome.value as T;
     };
-    const smoke = async (name: string): Promise<SmokeReport> => timed(name, async () => smokeTest(await labOutputs(stack), 200), (report) => report.problems);
+    const smoke = async (name: string): Promise<SmokeReport> =>
+        timed(
+            name,
+            async () => smokeTest(await labOutputs(stack), 200),
+            (report) => report.problems,
+        );
     const run: BenchRun = { stack, config, results, timings, timed, smoke };
 
     try {
         await timed("clean start (destroy leftovers of an earlier run)", () => runOperation(stack, "destroy", () => undefined));
         await floorsAndUp(run);
-        const noop = await timed("no-op up", () => runOperation(stack, "up", () => undefined), (r) =>
-            r.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`),
+        const noop = await timed(
+            "no-op up",
+            () => runOperation(stack, "up", () => undefined),
+            (r) => r.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`),
         );
         results.noopChanges = noop.changes;
         await timed("preview", () => runOperation(stack, "preview", () => undefined));
@@ -382,12 +403,15 @@ async function main(): Promise<number> {
 
         const count = config.realServers.length;
         await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(count + 1) });
-        await timed(`add a real server (${count} -> ${count + 1})`, () => runOperation(stack, "up"), (r) =>
-            scalingProblems(
-                r,
-                `web${count + 1}`,
-                config.directors.map((director) => director.name),
-            ),
+        await timed(
+            `add a real server (${count} -> ${count + 1})`,
+            () => runOperation(stack, "up"),
+            (r) =>
+                scalingProblems(
+                    r,
+                    `web${count + 1}`,
+                    config.directors.map((director) => director.name),
+                ),
         );
         await smoke(`smoke with ${count + 1}`);
         await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(count) });
@@ -397,7 +421,11 @@ async function main(): Promise<number> {
         if (libvirt === undefined) {
             throw new Error("the stack named nothing in libvirt, so what is left cannot be told");
         }
-        await timed("nothing left", async () => leftovers(libvirt.uri, libvirt.pool, libvirt.prefix), (left) => left.map((entry) => `${entry} is still there`));
+        await timed(
+            "nothing left",
+            async () => leftovers(libvirt.uri, libvirt.pool, libvirt.prefix),
+            (left) => left.map((entry) => `${entry} is still there`),
+        );
     } catch (error) {
         console.error(`bench: ${errorText(error)}`);
         results.error = errorText(error);

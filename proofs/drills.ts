@@ -153,7 +153,9 @@ export function storeOutageProblems(lookups: Readonly<Record<string, Record<stri
         } else if (lookup.rc === undefined) {
             problems.push(`${server}'s look-up printed no exit status: the store's outage is not shown`);
         } else if (lookup.rc === "0" || (lookup.rc === "1" && /No such file or directory/.test(lookup.said ?? ""))) {
-            problems.push(`${server} still got an answer from the store while it was stopped (exit ${lookup.rc}: ${lookup.said ?? ""}): the fault did not take effect`);
+            problems.push(
+                `${server} still got an answer from the store while it was stopped (exit ${lookup.rc}: ${lookup.said ?? ""}): the fault did not take effect`,
+            );
         }
     }
     return problems;
@@ -300,9 +302,7 @@ async function badConfigDrill(base: Record<string, string>): Promise<DrillResult
             if (made.length > 0) {
                 problems.push(`libvirt holds ${made.join(", ")}`);
             }
-            results.push(
-                verdict(`bad config: ${bad.name}`, `refused naming ${bad.names}; nothing created`, facts, problems, (Date.now() - started) / 1000),
-            );
+            results.push(verdict(`bad config: ${bad.name}`, `refused naming ${bad.names}; nothing created`, facts, problems, (Date.now() - started) / 1000));
         }
     } finally {
         await scratch.destroy({ color: "never" }).catch(() => undefined);
@@ -467,7 +467,11 @@ async function nfsDrill(config: LabConfig, outputs: LabOutputValues): Promise<Dr
     const outage = storeOutageProblems(lookups);
     problems.push(...outage);
     if (outage.length === 0) {
-        facts.push(`no real server got an answer from the store (${Object.entries(lookups).map(([name, l]) => `${name}: exit ${"rc" in l ? l.rc : "?"}`).join(", ")})`);
+        facts.push(
+            `no real server got an answer from the store (${Object.entries(lookups)
+                .map(([name, l]) => `${name}: exit ${"rc" in l ? l.rc : "?"}`)
+                .join(", ")})`,
+        );
     }
     // 15 requests over about 45 s, each given 3 s: what clients saw meanwhile.
     const whileDown: string[] = [];
@@ -563,7 +567,11 @@ async function interruptFirstUp(stackName: string, added: string): Promise<Inter
         await delay(500);
     }
     await delay(2000);
-    const seen = log.filter((line) => /creat/.test(line)).slice(-1)[0]?.trim() ?? "(no output)";
+    const seen =
+        log
+            .filter((line) => /creat/.test(line))
+            .slice(-1)[0]
+            ?.trim() ?? "(no output)";
     const endedBeforeInterrupt = end !== undefined;
     if (groupAlive(pgid)) {
         process.kill(-pgid, "SIGINT");
@@ -623,7 +631,9 @@ async function interruptDrill(stack: auto.Stack, stackName: string, config: LabC
     const pending = await pendingOperations(stack);
     const resources = (await resourceNames(stack)).length;
     const endText = end === undefined ? "not seen" : end.signal !== null ? `by ${end.signal}` : `exit ${end.code}`;
-    facts.push(`the first up ended ${endText}; pending operations in the state: ${pending.length ? pending.join(", ") : "none"}; ${resources} of the full lab's ${fullLabResources} resources`);
+    facts.push(
+        `the first up ended ${endText}; pending operations in the state: ${pending.length ? pending.join(", ") : "none"}; ${resources} of the full lab's ${fullLabResources} resources`,
+    );
     // The fault first: a first run that finished would make the re-run prove nothing.
     const unfinished = interruptedUpProblems({ endedBeforeInterrupt, end, pending, resources, fullLabResources });
     problems.push(...unfinished);
@@ -730,7 +740,13 @@ async function main(): Promise<number> {
                 console.log(`  ${one.pass ? "PASS" : "FAIL"} ${one.drill}: ${one.observed}`);
             }
         } catch (error) {
-            results.push({ drill: name, expected: "(see above)", observed: `the drill itself failed: ${errorText(error).slice(0, 300)}`, pass: false, seconds: (Date.now() - t0) / 1000 });
+            results.push({
+                drill: name,
+                expected: "(see above)",
+                observed: `the drill itself failed: ${errorText(error).slice(0, 300)}`,
+                pass: false,
+                seconds: (Date.now() - t0) / 1000,
+            });
             console.log(`  FAIL ${name}: ${errorText(error)}`);
         }
     };
@@ -761,7 +777,9 @@ async function main(): Promise<number> {
         await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(config.realServers.length) }).catch(() => undefined);
         if (prefix) {
             // Whatever a failed drill left: destroy, then sweep by prefix (recorded).
-            await runOperation(stack, "destroy", () => undefined).catch((error: unknown) => notes.push(`final destroy failed: ${errorText(error).slice(0, 200)}`));
+            await runOperation(stack, "destroy", () => undefined).catch((error: unknown) =>
+                notes.push(`final destroy failed: ${errorText(error).slice(0, 200)}`),
+            );
             const swept = await sweep(config.libvirtUri, config.storagePool, prefix).catch(() => []);
             if (swept.length) {
                 notes.push(`swept after the final destroy: ${swept.join(", ")}`);
@@ -783,7 +801,9 @@ async function main(): Promise<number> {
         for (const note of notes) {
             console.log(`note: ${note}`);
         }
-        console.log(`drills: ${passed} passed, ${results.length - passed} failed; ${((Date.now() - started) / 1000).toFixed(0)} s; written to ${path.relative(PROJECT_ROOT, file)}`);
+        console.log(
+            `drills: ${passed} passed, ${results.length - passed} failed; ${((Date.now() - started) / 1000).toFixed(0)} s; written to ${path.relative(PROJECT_ROOT, file)}`,
+        );
     }
     return results.length > 0 && results.every((r) => r.pass) && notes.every((n) => !n.startsWith("stopped")) ? 0 : 1;
 }

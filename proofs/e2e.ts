@@ -128,7 +128,9 @@ async function healthDrill(out: LabOutputValues): Promise<string[]> {
     // Counted from the first failure: the SSH login and apache's graceful
     // stop before it are no part of the check.
     if (summary.outageSeconds > out.healthCheck.windowSeconds + 3) {
-        problems.push(`requests failed for ${summary.outageSeconds.toFixed(1)} s, longer than the ${out.healthCheck.windowSeconds} s health-check window (+3 s)`);
+        problems.push(
+            `requests failed for ${summary.outageSeconds.toFixed(1)} s, longer than the ${out.healthCheck.windowSeconds} s health-check window (+3 s)`,
+        );
     }
     return problems;
 }
@@ -159,7 +161,9 @@ async function sorryDrill(out: LabOutputValues): Promise<string[]> {
         sorryPageAfterSeconds: sorryAt === undefined ? undefined : (sorryAt - stoppedAt) / 1000,
         siteBackAfterSeconds: backAt === undefined ? undefined : (backAt - startedAt) / 1000,
     };
-    console.log(`sorry drill: every apache stopped, the sorry page answered after ${seconds(stoppedAt, sorryAt)}; started again, the site was back after ${seconds(startedAt, backAt)}`);
+    console.log(
+        `sorry drill: every apache stopped, the sorry page answered after ${seconds(stoppedAt, sorryAt)}; started again, the site was back after ${seconds(startedAt, backAt)}`,
+    );
     const problems: string[] = [];
     if (sorryAt === undefined) {
         problems.push("the sorry page never answered with every real server down");
@@ -189,7 +193,11 @@ async function scalingChecks(run: RunContext): Promise<void> {
     const { stack, baseCount, directorNames } = run;
     const added = `web${baseCount + 1}`;
     await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(baseCount + 1) });
-    const scaleOut = await phase(`scale to ${baseCount + 1} real servers`, () => runOperation(stack, "up"), (result) => scalingProblems(result, added, directorNames));
+    const scaleOut = await phase(
+        `scale to ${baseCount + 1} real servers`,
+        () => runOperation(stack, "up"),
+        (result) => scalingProblems(result, added, directorNames),
+    );
     let check: DrainCheck | undefined;
     const recordName = `ports landing on ${added} before it is removed`;
     if (scaleOut.value === undefined) {
@@ -213,8 +221,10 @@ async function scalingChecks(run: RunContext): Promise<void> {
     await stack.setConfig("lvs-dr-lab:realServerCount", { value: String(baseCount) });
     const scaleBackName = `scale back to ${baseCount}`;
     const prepared = check;
-    const scaleIn = await phase(scaleBackName, () => (prepared ? prepared.around(() => runOperation(stack, "up")) : runOperation(stack, "up")), (result) =>
-        scalingProblems(result, added, directorNames),
+    const scaleIn = await phase(
+        scaleBackName,
+        () => (prepared ? prepared.around(() => runOperation(stack, "up")) : runOperation(stack, "up")),
+        (result) => scalingProblems(result, added, directorNames),
     );
     const reuseName = `scale-in: source ports that had landed on ${added} land on the others`;
     if (scaleIn.value === undefined) {
@@ -223,9 +233,18 @@ async function scalingChecks(run: RunContext): Promise<void> {
         return;
     }
     if (prepared) {
-        const reused = await phase(reuseName, async () => prepared.reuse(await run.outputs()), (report) => report.problems);
+        const reused = await phase(
+            reuseName,
+            async () => prepared.reuse(await run.outputs()),
+            (report) => report.problems,
+        );
         if (reused.value) {
-            measurements.scaleInReuse = { server: added, reusedPorts: reused.value.reused.length, liveEntries: reused.value.live?.length, summary: reused.value.summary };
+            measurements.scaleInReuse = {
+                server: added,
+                reusedPorts: reused.value.reused.length,
+                liveEntries: reused.value.live?.length,
+                summary: reused.value.summary,
+            };
         }
     } else {
         skip(reuseName, scaleOut.value === undefined ? `scale to ${baseCount + 1} real servers` : recordName);
@@ -265,8 +284,10 @@ async function drainChecks(run: RunContext, mode: string, file: Outcome<LongFile
     }
     const ready = check;
     await stack.setConfig("lvs-dr-lab:realServerWeights", { value: drained });
-    const drain = await phase(drainName, () => (ready ? ready.around(() => runOperation(stack, "up")) : runOperation(stack, "up")), (result) =>
-        inPlaceProblems(result, { updatable: tables, required: tables }),
+    const drain = await phase(
+        drainName,
+        () => (ready ? ready.around(() => runOperation(stack, "up")) : runOperation(stack, "up")),
+        (result) => inPlaceProblems(result, { updatable: tables, required: tables }),
     );
     if (drain.value === undefined) {
         ready?.abort();
@@ -276,8 +297,18 @@ async function drainChecks(run: RunContext, mode: string, file: Outcome<LongFile
         return;
     }
     if (ready) {
-        const reused = await phase(reuseName, async () => ready.reuse(await run.outputs()), (report) => report.problems);
-        const transfer = longFile ? await phase(transferName, () => ready.finishTransfer(), (report) => report.problems) : undefined;
+        const reused = await phase(
+            reuseName,
+            async () => ready.reuse(await run.outputs()),
+            (report) => report.problems,
+        );
+        const transfer = longFile
+            ? await phase(
+                  transferName,
+                  () => ready.finishTransfer(),
+                  (report) => report.problems,
+              )
+            : undefined;
         if (!longFile) {
             skip(transferName, fileName);
         }
@@ -324,12 +355,24 @@ async function toolChecks(run: RunContext): Promise<void> {
 async function runningLabChecks(run: RunContext): Promise<void> {
     const { stack, baseCount, directorNames } = run;
     await run.smokePhase("smoke (dr)");
-    await phase("no-op up", () => runOperation(stack, "up"), (result) => {
-        const changed = changedSteps(result);
-        return changed.length === 0 ? [] : changed.map((step) => `${step.op} ${step.type} ${step.name}`);
-    });
-    await phase("health check: web1's apache stopped and started under load", async () => healthDrill(await run.outputs()), (problems) => problems);
-    await phase("sorry page: every real server's apache stopped and started", async () => sorryDrill(await run.outputs()), (problems) => problems);
+    await phase(
+        "no-op up",
+        () => runOperation(stack, "up"),
+        (result) => {
+            const changed = changedSteps(result);
+            return changed.length === 0 ? [] : changed.map((step) => `${step.op} ${step.type} ${step.name}`);
+        },
+    );
+    await phase(
+        "health check: web1's apache stopped and started under load",
+        async () => healthDrill(await run.outputs()),
+        (problems) => problems,
+    );
+    await phase(
+        "sorry page: every real server's apache stopped and started",
+        async () => sorryDrill(await run.outputs()),
+        (problems) => problems,
+    );
     await phase(
         "failover: MASTER's keepalived stopped and started under load",
         async () => {
@@ -353,7 +396,11 @@ async function runningLabChecks(run: RunContext): Promise<void> {
             await stack.setConfig("lvs-dr-lab:mode", { value: mode });
             await stack.removeConfig("lvs-dr-lab:realServerWeights");
             const switchName = `switch to ${mode} in place (weights back to 1)`;
-            const switched = await phase(switchName, () => runOperation(stack, "up"), (result) => modeSwitchProblems(result, directorNames, servers));
+            const switched = await phase(
+                switchName,
+                () => runOperation(stack, "up"),
+                (result) => modeSwitchProblems(result, directorNames, servers),
+            );
             if (switched.value === undefined) {
                 for (const name of [`smoke (${mode})`, `${mode}: drain checks`]) {
                     skip(name, switchName);
@@ -380,7 +427,12 @@ async function main(): Promise<number> {
         directorNames: ["director", "director2"],
         outputs,
         // Every smoke phase reads the outputs afresh: scaling and modes change them.
-        smokePhase: (name: string) => phase(name, async () => smokeTest(await outputs(), requests), (report) => report.problems),
+        smokePhase: (name: string) =>
+            phase(
+                name,
+                async () => smokeTest(await outputs(), requests),
+                (report) => report.problems,
+            ),
     };
 
     let failure: unknown;
@@ -406,7 +458,11 @@ async function main(): Promise<number> {
         const libvirt = await libvirtTargetOf(stack);
         await phase("destroy", () => runOperation(stack, "destroy"));
         if (libvirt) {
-            await phase("nothing left", async () => leftovers(libvirt.uri, libvirt.pool, libvirt.prefix), (left) => left.map((entry) => `${entry} is still there`));
+            await phase(
+                "nothing left",
+                async () => leftovers(libvirt.uri, libvirt.pool, libvirt.prefix),
+                (left) => left.map((entry) => `${entry} is still there`),
+            );
         } else {
             skip("nothing left", "finding the stack's libvirt prefix (no outputs, none in its state)");
         }

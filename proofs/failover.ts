@@ -79,4 +79,3 @@ export async function failoverDrill(out: FailoverInputs): Promise<{ problems: st
     }
     return { problems, measured };
 }
-

@@ -162,7 +162,8 @@ async function defineFloor(config: LabConfig, kind: FloorKind, names: FloorNames
             const identity = { hostname: machine.hostname, domain: GUEST_DOMAIN, sshUser: config.sshUser, sshPublicKey, consolePassword };
             let firstBoot: { cloudInitPath: string } | { kernelPath: string; initrdPath: string; kernelCmdline: string };
             if (kernel && initrd) {
-                const kernelCmdline = kind === "minimal" ? minimalCmdline(sshPublicKey, machine.nics) : renderKernelCmdline({ ...identity, nics: machine.nics });
+                const kernelCmdline =
+                    kind === "minimal" ? minimalCmdline(sshPublicKey, machine.nics) : renderKernelCmdline({ ...identity, nics: machine.nics });
                 firstBoot = { kernelPath: kernel.outs.path, initrdPath: initrd.outs.path, kernelCmdline };
             } else {
                 const networkConfig = renderNetworkConfig(machine.nics);
@@ -240,7 +241,18 @@ export async function floor(config: LabConfig, sshBoundSeconds: number, kind: Fl
         const teardownStarted = Date.now();
         await sweep(uri, pool, prefix);
         const left = leftovers(uri, pool, prefix);
-        result = { kind, boot, prefix, seconds, defineSeconds, sshSeconds, cpuSecondsAtSsh, teardownSeconds: (Date.now() - teardownStarted) / 1000, left, bootReports };
+        result = {
+            kind,
+            boot,
+            prefix,
+            seconds,
+            defineSeconds,
+            sshSeconds,
+            cpuSecondsAtSsh,
+            teardownSeconds: (Date.now() - teardownStarted) / 1000,
+            left,
+            bootReports,
+        };
     }
     return result;
 }

@@ -90,7 +90,11 @@ export function expectedShares(inputs: ServerWeights): Map<string, number> | und
  * every port, on it every real server at its forwarding address and the
  * port, with its weight and the mode's forwarding; no other service or entry.
  */
-export function tableProblems(director: string, services: readonly IpvsService[], inputs: Pick<SmokeInputs, "vip" | "ports" | "mode" | "realServers">): string[] {
+export function tableProblems(
+    director: string,
+    services: readonly IpvsService[],
+    inputs: Pick<SmokeInputs, "vip" | "ports" | "mode" | "realServers">,
+): string[] {
     const problems: string[] = [];
     const forward = FORWARD_NAMES[inputs.mode];
     const wanted = inputs.ports.map((port) => `${inputs.vip}:${port}`);
@@ -156,7 +160,9 @@ export function tokenProblems(answers: readonly TokenAnswer[], token: string, se
         wrongBy.set(answer.server ?? "(no identity header)", answer);
     }
     for (const [server, answer] of wrongBy) {
-        problems.push(`${server} answered HTTP ${answer.status} ${JSON.stringify((answer.body ?? "").slice(0, 60))} for the token file, not the token: it does not serve the NFS export`);
+        problems.push(
+            `${server} answered HTTP ${answer.status} ${JSON.stringify((answer.body ?? "").slice(0, 60))} for the token file, not the token: it does not serve the NFS export`,
+        );
     }
     for (const server of servers.filter((s) => s.weight > 0)) {
         if (!answers.some((answer) => answer.server === server.name && answer.status === 200 && (answer.body ?? "").trim() === token)) {
@@ -190,7 +196,11 @@ async function writeToken(inputs: SmokeInputs, token: string): Promise<HeldLogin
  * it until every server taking connections has answered (bounded), then
  * removes it. The answers, or the problem that stopped it.
  */
-async function readTokenThroughVip(inputs: SmokeInputs, token: string, written: Promise<HeldLogin | string>): Promise<{ answers: TokenAnswer[]; problems: string[] }> {
+async function readTokenThroughVip(
+    inputs: SmokeInputs,
+    token: string,
+    written: Promise<HeldLogin | string>,
+): Promise<{ answers: TokenAnswer[]; problems: string[] }> {
     const name = tokenFileName(token);
     const file = tokenFileOf(inputs, token);
     const held = await written;
@@ -229,11 +239,7 @@ export function urlForPort(vip: string, port: number): string {
  * Checks the answers against the expected split: each server between 60% and
  * 140% of its share (15%..35% for four servers under rr).
  */
-export function judgeDistribution(
-    answersByServer: Record<string, number>,
-    total: number,
-    inputs: ServerWeights,
-): string[] {
+export function judgeDistribution(answersByServer: Record<string, number>, total: number, inputs: ServerWeights): string[] {
     const problems: string[] = [];
     const shares = expectedShares(inputs);
     for (const server of inputs.realServers.filter((s) => s.weight > 0)) {

@@ -55,7 +55,9 @@ export function labVxlanDevices(ipJson: string, bridgePrefix: string): string[] 
     if (!Array.isArray(links)) {
         throw new Error(`cannot tell which VXLAN devices there are: ip's answer is not a list of links: ${JSON.stringify(ipJson.slice(0, 120))}`);
     }
-    return (links as { ifname?: unknown }[]).map((link) => (typeof link?.ifname === "string" ? link.ifname : "")).filter((name) => name.startsWith(bridgePrefix));
+    return (links as { ifname?: unknown }[])
+        .map((link) => (typeof link?.ifname === "string" ? link.ifname : ""))
+        .filter((name) => name.startsWith(bridgePrefix));
 }
 
 // ------------------------------------------------------------------ the run
@@ -92,7 +94,12 @@ async function leftOnHosts(config: LabConfig, prefix: string, suffix: string): P
         left.push(...leftovers(host.uri, config.storagePool, prefix).map((entry) => `${entry} on ${host.name}`));
         left.push(...(await vxlanDevicesOn(host.uri, `lv${suffix}`)).map((device) => `VXLAN device ${device} on ${host.name}`));
         const logs = await runOnHost(host.uri, ["sh", "-c", `ls /var/log/libvirt/qemu | grep -e '^${prefix}' || true`]);
-        left.push(...logs.stdout.split("\n").filter((line) => line.trim() !== "").map((file) => `log ${file.trim()} on ${host.name}`));
+        left.push(
+            ...logs.stdout
+                .split("\n")
+                .filter((line) => line.trim() !== "")
+                .map((file) => `log ${file.trim()} on ${host.name}`),
+        );
     }
     return left;
 }
@@ -128,20 +135,32 @@ async function spreadScenario(run: SpreadRun): Promise<void> {
             .filter((machine) => config.placement[machine] === host.name)
             .map((machine) => `${prefix}-${machine}`);
     }
-    await phase("each machine runs on its host", async () => runningDomains(config, prefix), (running) => placementProblems(expected, running));
+    await phase(
+        "each machine runs on its host",
+        async () => runningDomains(config, prefix),
+        (running) => placementProblems(expected, running),
+    );
     await phase(
         "networks joined: a VXLAN port per network on each host, the guests' MTU lowered",
         async () => {
             const devices = await Promise.all(config.hosts.map((host) => vxlanDevicesOn(host.uri, `lv${suffix}`)));
-            const mtus = await Promise.all(out.realServers.map(async (server) => (await sshRun(out.ssh, server.publicIp, "cat /sys/class/net/eth0/mtu")).trim()));
+            const mtus = await Promise.all(
+                out.realServers.map(async (server) => (await sshRun(out.ssh, server.publicIp, "cat /sys/class/net/eth0/mtu")).trim()),
+            );
             return { devices, mtus };
         },
         ({ devices, mtus }) => [
             ...devices.flatMap((list, i) => (list.length === 2 ? [] : [`host ${config.hosts[i].name} has ${list.length} VXLAN devices of the lab, not 2`])),
-            ...mtus.flatMap((mtu, i) => (mtu === String(config.spread?.mtu) ? [] : [`${out.realServers[i].name}'s eth0 has MTU ${mtu}, not ${config.spread?.mtu}`])),
+            ...mtus.flatMap((mtu, i) =>
+                mtu === String(config.spread?.mtu) ? [] : [`${out.realServers[i].name}'s eth0 has MTU ${mtu}, not ${config.spread?.mtu}`],
+            ),
         ],
     );
-    const smoke = await phase("smoke (every real server answers its share, from both hosts)", () => smokeTest(out, 200), (report) => report.problems);
+    const smoke = await phase(
+        "smoke (every real server answers its share, from both hosts)",
+        () => smokeTest(out, 200),
+        (report) => report.problems,
+    );
     figures.smokeAnswersByServer = smoke?.answersByServer;
     await phase(
         "the VIP's ARP entry here is the active director's NIC",
@@ -155,7 +174,9 @@ async function spreadScenario(run: SpreadRun): Promise<void> {
             const holder = out.directors.find((d) => holders.includes(d.name));
             const want = holder ? macFor(PUBLIC_NETWORK_INDEX, holder.publicIp) : undefined;
             figures.vipNeighbour = { mac, holder: holder?.name };
-            return mac !== undefined && mac === want ? [] : [`the VIP's neighbour entry is ${mac ?? "missing"}, not ${holder?.name ?? "a director"}'s ${want ?? "MAC"}`];
+            return mac !== undefined && mac === want
+                ? []
+                : [`the VIP's neighbour entry is ${mac ?? "missing"}, not ${holder?.name ?? "a director"}'s ${want ?? "MAC"}`];
         },
     );
     await phase(
@@ -171,7 +192,11 @@ async function spreadScenario(run: SpreadRun): Promise<void> {
     const target = await libvirtTargetOf(stack);
     await phase("destroy", () => runOperation(stack, "destroy"));
     figures.spreadDestroySeconds = lastSeconds(run.log);
-    await phase("nothing left on either host", () => leftOnHosts(config, target?.prefix ?? prefix, suffix), (left) => left.map((entry) => `${entry} is still there`));
+    await phase(
+        "nothing left on either host",
+        () => leftOnHosts(config, target?.prefix ?? prefix, suffix),
+        (left) => left.map((entry) => `${entry} is still there`),
+    );
 }
 
 /** The bench's comparison: the same lab, every machine on host a; up, smoke, destroy, nothing left. */
@@ -180,14 +205,26 @@ async function oneHostScenario(run: SpreadRun): Promise<void> {
     await stack.removeConfig("lvs-dr-lab:placement");
     await stack.removeConfig("lvs-dr-lab:hosts");
     const oneHost = await validatedConfig(stack);
-    await phase("up from nothing, the same lab on one host", () => runOperation(stack, "up"), () => (oneHost.spread === undefined ? [] : ["the one-host config is still spread"]));
+    await phase(
+        "up from nothing, the same lab on one host",
+        () => runOperation(stack, "up"),
+        () => (oneHost.spread === undefined ? [] : ["the one-host config is still spread"]),
+    );
     figures.oneHostUpSeconds = lastSeconds(run.log);
-    await phase("smoke on one host", async () => smokeTest(await labOutputs(stack), 200), (report) => report.problems);
+    await phase(
+        "smoke on one host",
+        async () => smokeTest(await labOutputs(stack), 200),
+        (report) => report.problems,
+    );
     const oneTarget = await libvirtTargetOf(stack);
     await phase("destroy (one host)", () => runOperation(stack, "destroy"));
     figures.oneHostDestroySeconds = lastSeconds(run.log);
     if (oneTarget !== undefined) {
-        await phase("nothing left (one host)", async () => leftovers(oneTarget.uri, oneTarget.pool, oneTarget.prefix), (left) => left.map((entry) => `${entry} is still there`));
+        await phase(
+            "nothing left (one host)",
+            async () => leftovers(oneTarget.uri, oneTarget.pool, oneTarget.prefix),
+            (left) => left.map((entry) => `${entry} is still there`),
+        );
     }
 }
 
@@ -204,11 +241,16 @@ async function main(): Promise<number> {
     const results: Record<string, unknown> = {
         stack: stackName,
         when: new Date().toISOString(),
-        hosts: config.hosts.map((host) => ({ name: host.name, uri: host.uri, machines: Object.keys(config.placement).filter((m) => config.placement[m] === host.name) })),
+        hosts: config.hosts.map((host) => ({
+            name: host.name,
+            uri: host.uri,
+            machines: Object.keys(config.placement).filter((m) => config.placement[m] === host.name),
+        })),
         phases: log.phases,
         figures,
     };
-    const phase = async <T>(name: string, body: () => Promise<T>, check: (value: T) => string[] = () => []): Promise<T | undefined> => (await log.run(name, body, check)).value;
+    const phase = async <T>(name: string, body: () => Promise<T>, check: (value: T) => string[] = () => []): Promise<T | undefined> =>
+        (await log.run(name, body, check)).value;
     try {
         const run: SpreadRun = { stack, config, log, figures, phase };
         await spreadScenario(run);
@@ -223,7 +265,9 @@ async function main(): Promise<number> {
         const file = writeResults("spread.json", results);
         console.log(`\n=== spread summary: ${counts.passed} passed, ${counts.failed} failed`);
         console.log(phaseTable(log.phases, 140));
-        console.log(`up: spread ${String(figures.spreadUpSeconds ?? "-")} s, one host ${String(figures.oneHostUpSeconds ?? "-")} s; written to ${path.relative(PROJECT_ROOT, file)}`);
+        console.log(
+            `up: spread ${String(figures.spreadUpSeconds ?? "-")} s, one host ${String(figures.oneHostUpSeconds ?? "-")} s; written to ${path.relative(PROJECT_ROOT, file)}`,
+        );
     }
     return results.passed ? 0 : 1;
 }

@@ -98,10 +98,14 @@ export async function captureDrill(topology: LabTopology, out: LabOutputValues):
         );
         const problems: string[] = [];
         if (forwarded.length === 0) {
-            problems.push(`no frame for the VIP reached ${server.machine.name}'s link with ${holder.name}'s source MAC and ${server.machine.name}'s destination MAC`);
+            problems.push(
+                `no frame for the VIP reached ${server.machine.name}'s link with ${holder.name}'s source MAC and ${server.machine.name}'s destination MAC`,
+            );
         }
         if (toVipOnServer.length !== forwarded.length) {
-            problems.push(`${toVipOnServer.length - forwarded.length} frame(s) for the VIP on ${server.machine.name}'s link did not come from ${holder.name} to ${server.machine.name}'s MAC`);
+            problems.push(
+                `${toVipOnServer.length - forwarded.length} frame(s) for the VIP on ${server.machine.name}'s link did not come from ${holder.name} to ${server.machine.name}'s MAC`,
+            );
         }
         if (repliesOnServer.length === 0) {
             problems.push(`${server.machine.name} sent no reply from the VIP on its own link`);
@@ -136,11 +140,22 @@ async function pageInChromium(url: string): Promise<string> {
     try {
         const result = await runCommand(
             "chromium",
-            ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", `--user-data-dir=${profile}`, "--virtual-time-budget=6000", "--dump-dom", url],
+            [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                `--user-data-dir=${profile}`,
+                "--virtual-time-budget=6000",
+                "--dump-dom",
+                url,
+            ],
             { timeoutMs: 90_000 },
         );
         if (result.code !== 0 || result.timedOut) {
-            throw new Error(`chromium --dump-dom ${url} failed (${result.timedOut ? "no answer within 90 s" : `exit ${result.code}`}): ${result.stderr.trim().split("\n").slice(-2).join(" ")}`);
+            throw new Error(
+                `chromium --dump-dom ${url} failed (${result.timedOut ? "no answer within 90 s" : `exit ${result.code}`}): ${result.stderr.trim().split("\n").slice(-2).join(" ")}`,
+            );
         }
         return result.stdout;
     } finally {
@@ -151,7 +166,11 @@ async function pageInChromium(url: string): Promise<string> {
 /** The table row of one real server as the page shows it (its cells' text). */
 export function serverRow(dom: string, server: string): string | undefined {
     const row = dom.split(/<tr>/).find((chunk) => chunk.startsWith(`<td>${server}</td>`));
-    return row?.replace(/<\/tr>[\s\S]*$/, "").replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim();
+    return row
+        ?.replace(/<\/tr>[\s\S]*$/, "")
+        .replace(/<[^>]+>/g, " ")
+        .replace(/\s+/g, " ")
+        .trim();
 }
 
 /**
@@ -162,7 +181,9 @@ export function serverRow(dom: string, server: string): string | undefined {
 export async function viewDrill(topology: LabTopology, out: LabOutputValues, stackName: string): Promise<DrillReport> {
     const port = await freePort();
     const cli = path.join(__dirname, "..", "scripts", "tools", "cli.js");
-    const viewer = spawn(process.execPath, [cli, "view", "--stack", stackName, "--port", String(port), "--refresh", "2", "--minutes", "10"], { stdio: ["ignore", "pipe", "pipe"] });
+    const viewer = spawn(process.execPath, [cli, "view", "--stack", stackName, "--port", String(port), "--refresh", "2", "--minutes", "10"], {
+        stdio: ["ignore", "pipe", "pipe"],
+    });
     const viewerOutput: string[] = [];
     viewer.stdout.on("data", (b: Buffer) => viewerOutput.push(b.toString("utf8")));
     viewer.stderr.on("data", (b: Buffer) => viewerOutput.push(b.toString("utf8")));
@@ -179,7 +200,9 @@ export async function viewDrill(topology: LabTopology, out: LabOutputValues, sta
         // Graphviz titles each node of the drawing with its id (machine:NAME).
         const missing = topology.machines.filter((m) => !first.includes(`<title>machine:${m.name}</title>`)).map((m) => m.name);
         const firstRow = serverRow(first, server.name);
-        console.log(`view drill: first page ${first.length} bytes, ${topology.machines.length - missing.length}/${topology.machines.length} machines on it; ${server.name}'s row: ${firstRow ?? "none"}`);
+        console.log(
+            `view drill: first page ${first.length} bytes, ${topology.machines.length - missing.length}/${topology.machines.length} machines on it; ${server.name}'s row: ${firstRow ?? "none"}`,
+        );
         if (missing.length > 0) {
             problems.push(`the page does not show ${missing.join(", ")}`);
         }
@@ -198,7 +221,9 @@ export async function viewDrill(topology: LabTopology, out: LabOutputValues, sta
             1000,
         );
         measured.pageShowsServerOutAfterSeconds = seconds(stoppedAt, goneAt);
-        console.log(`view drill: ${server.name}'s apache stopped; the page shows it out of the table after ${measured.pageShowsServerOutAfterSeconds ?? "never"} s (${row ?? "no row"})`);
+        console.log(
+            `view drill: ${server.name}'s apache stopped; the page shows it out of the table after ${measured.pageShowsServerOutAfterSeconds ?? "never"} s (${row ?? "no row"})`,
+        );
         if (goneAt === undefined) {
             problems.push(`the page never showed ${server.name} out of the table (last row: ${row ?? "none"})`);
         }
@@ -280,7 +305,9 @@ export async function lossDrill(topology: LabTopology, out: LabOutputValues): Pr
         // for the slow clocks of emulated guests).
         const leftAfter = summary.lastFailureAfterSeconds ?? 0;
         if (leftAfter > out.healthCheck.windowSeconds + 3) {
-            problems.push(`requests routed to ${server.name} failed until ${leftAfter.toFixed(1)} s after the loss began, longer than the ${out.healthCheck.windowSeconds} s check window (+3 s)`);
+            problems.push(
+                `requests routed to ${server.name} failed until ${leftAfter.toFixed(1)} s after the loss began, longer than the ${out.healthCheck.windowSeconds} s check window (+3 s)`,
+            );
         }
         return { problems, measured };
     } finally {
@@ -320,8 +347,14 @@ export async function splitBrainDrill(topology: LabTopology, out: LabOutputValue
         const onMasterAt = await waitFor(async () => (await clientNeighbourMac(out.vip)) === masterMac, 30_000, 500);
         await delay(3000);
         const samples = await probe.stop();
-        const during = summarizeProbe(samples.filter((s) => s.at < healAt), splitAt);
-        const after = summarizeProbe(samples.filter((s) => s.at >= healAt), healAt);
+        const during = summarizeProbe(
+            samples.filter((s) => s.at < healAt),
+            splitAt,
+        );
+        const after = summarizeProbe(
+            samples.filter((s) => s.at >= healAt),
+            healAt,
+        );
         const who = (mac: string | undefined): string => (mac === masterMac ? master.name : mac === backupMac ? backup.name : (mac ?? "none"));
         const measured: Measured = {
             bothMasterAfterSeconds: seconds(splitAt, bothAt),
@@ -345,10 +378,14 @@ export async function splitBrainDrill(topology: LabTopology, out: LabOutputValue
             problems.push("with VRRP dropped both ways the directors never both held the VIP (no split brain to heal)");
         }
         if (oneAt === undefined || (oneAt - healAt) / 1000 > SPLIT_BRAIN_HEAL_LIMIT_SECONDS) {
-            problems.push(`after the heal ${master.name} alone did not hold the VIP within ${SPLIT_BRAIN_HEAL_LIMIT_SECONDS} s (${measured.oneHolderAfterHealSeconds ?? "never"})`);
+            problems.push(
+                `after the heal ${master.name} alone did not hold the VIP within ${SPLIT_BRAIN_HEAL_LIMIT_SECONDS} s (${measured.oneHolderAfterHealSeconds ?? "never"})`,
+            );
         }
         if (onMasterAt === undefined || (onMasterAt - healAt) / 1000 > SPLIT_BRAIN_HEAL_LIMIT_SECONDS) {
-            problems.push(`this client's neighbour entry for the VIP was not on ${master.name}'s MAC within ${SPLIT_BRAIN_HEAL_LIMIT_SECONDS} s of the heal (${measured.clientOnMasterAfterHealSeconds ?? "never"}): no gratuitous ARP?`);
+            problems.push(
+                `this client's neighbour entry for the VIP was not on ${master.name}'s MAC within ${SPLIT_BRAIN_HEAL_LIMIT_SECONDS} s of the heal (${measured.clientOnMasterAfterHealSeconds ?? "never"}): no gratuitous ARP?`,
+            );
         }
         if (after.outageSeconds > SPLIT_BRAIN_HEAL_LIMIT_SECONDS) {
             problems.push(`requests failed for ${after.outageSeconds.toFixed(1)} s after the heal (limit ${SPLIT_BRAIN_HEAL_LIMIT_SECONDS} s)`);

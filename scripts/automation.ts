@@ -305,7 +305,9 @@ export function unlockStack(stackName: string, backendUrl: string = pulumiEnviro
                 refusals.push(`${who} is still running; wait for it to finish, or stop it (kill ${lock?.pid}) and unlock again`);
                 break;
             case "other-host":
-                refusals.push(`${file} was taken on host ${lock?.hostname} by ${who}; from here it cannot be told whether that run is alive: if you are sure it is gone, delete that file`);
+                refusals.push(
+                    `${file} was taken on host ${lock?.hostname} by ${who}; from here it cannot be told whether that run is alive: if you are sure it is gone, delete that file`,
+                );
                 break;
             case "unreadable":
                 refusals.push(`${file} is not a lock file this tool can read; if no pulumi run is going on, delete it`);
@@ -313,10 +315,7 @@ export function unlockStack(stackName: string, backendUrl: string = pulumiEnviro
         }
     }
     if (refusals.length > 0) {
-        throw new LabError(
-            `stack ${stackName} is still locked${report.length ? ` (${report.join("; ")})` : ""}`,
-            refusals.join("\n  fix: "),
-        );
+        throw new LabError(`stack ${stackName} is still locked${report.length ? ` (${report.join("; ")})` : ""}`, refusals.join("\n  fix: "));
     }
     return report;
 }

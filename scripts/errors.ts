@@ -207,7 +207,10 @@ export function explainVirshTrouble(trouble: VirshTrouble, context: FailureConte
         case "address-in-use": {
             const key = subnetKeyOf(trouble.network);
             return new LabError(
-                `an address or port that libvirt network ${trouble.network ?? ""} needs is already in use on the lab host (${trouble.detail})`.replace("network  ", "network "),
+                `an address or port that libvirt network ${trouble.network ?? ""} needs is already in use on the lab host (${trouble.detail})`.replace(
+                    "network  ",
+                    "network ",
+                ),
                 `stop what holds it (ss -lnptu shows the listener), or give this stack another range: pulumi config set ${key ?? "publicSubnet|storageSubnet"} CIDR ${stackArg}`,
             );
         }

@@ -21,15 +21,23 @@ async function main(argv: string[]): Promise<number> {
     const topology = topologyFromOutputs(outputs, stackName);
     const states = await domainStatesOf(topology);
     const state = (name: string): string => (states[name] ?? "missing").padEnd(9);
-    const keeper = outputs.keepalived ? `keepalived (health check: ${outputs.healthCheck.kind}, a failed server leaves within ${outputs.healthCheck.windowSeconds} s)` : "ipvsadm";
-    console.log(`stack ${stackName}: ${outputs.vipUrl} ports ${outputs.ports.join(", ")}, mode ${outputs.mode}, scheduler ${outputs.scheduler}, table kept by ${keeper}`);
+    const keeper = outputs.keepalived
+        ? `keepalived (health check: ${outputs.healthCheck.kind}, a failed server leaves within ${outputs.healthCheck.windowSeconds} s)`
+        : "ipvsadm";
+    console.log(
+        `stack ${stackName}: ${outputs.vipUrl} ports ${outputs.ports.join(", ")}, mode ${outputs.mode}, scheduler ${outputs.scheduler}, table kept by ${keeper}`,
+    );
     for (const director of outputs.directors) {
         console.log(`  ${director.name.padEnd(10)} ${state(director.name)} ${director.publicIp.padEnd(16)} ${director.role.padEnd(17)} ${director.sshHint}`);
     }
     for (const server of outputs.realServers) {
-        console.log(`  ${server.name.padEnd(10)} ${state(server.name)} ${server.forwardingAddress.padEnd(16)} weight ${String(server.weight).padEnd(10)} ${server.sshHint}`);
+        console.log(
+            `  ${server.name.padEnd(10)} ${state(server.name)} ${server.forwardingAddress.padEnd(16)} weight ${String(server.weight).padEnd(10)} ${server.sshHint}`,
+        );
     }
-    console.log(`  ${outputs.nfs.name.padEnd(10)} ${state(outputs.nfs.name)} ${outputs.nfs.storageIp.padEnd(16)} ${outputs.nfsExport.padEnd(17)} ${outputs.nfs.sshHint}`);
+    console.log(
+        `  ${outputs.nfs.name.padEnd(10)} ${state(outputs.nfs.name)} ${outputs.nfs.storageIp.padEnd(16)} ${outputs.nfsExport.padEnd(17)} ${outputs.nfs.sshHint}`,
+    );
     let unreachable = 0;
     for (const director of outputs.directors) {
         try {

@@ -25,17 +25,7 @@ import { cancelAll, environmentNameProblem, maskSecrets, OutputStream, RemoteCom
 export const remoteCommandType = "command:remote:Command";
 
 /** Every input of command:remote:Command; anything else in the state is an output. */
-export const commandInputKeys = [
-    "addPreviousOutputInEnv",
-    "connection",
-    "create",
-    "delete",
-    "environment",
-    "logging",
-    "stdin",
-    "triggers",
-    "update",
-] as const;
+export const commandInputKeys = ["addPreviousOutputInEnv", "connection", "create", "delete", "environment", "logging", "stdin", "triggers", "update"] as const;
 
 export const loggingValues = ["stdout", "stderr", "stdoutAndStderr", "none"] as const;
 type Logging = (typeof loggingValues)[number];
@@ -264,7 +254,12 @@ export function secretStrings(props: PropertyMap): string[] {
                 // The value as given, and without the final newline a stdin line usually ends with.
                 found.push(inner, whole);
                 if (whole.includes("\n")) {
-                    found.push(...whole.split("\n").map((line) => line.trim()).filter((line) => line.length >= 4));
+                    found.push(
+                        ...whole
+                            .split("\n")
+                            .map((line) => line.trim())
+                            .filter((line) => line.length >= 4),
+                    );
                 }
             }
         } else if (Array.isArray(inner)) {
@@ -424,13 +419,20 @@ export class CommandProvider implements provider.Provider {
         const connection = parseConnection(props.connection);
         const environment = parseEnvironment(props.environment);
         if (previous !== undefined && reveal(props.addPreviousOutputInEnv ?? unsetMeans.addPreviousOutputInEnv) !== false) {
-            for (const [name, key] of [["PULUMI_COMMAND_STDOUT", "stdout"], ["PULUMI_COMMAND_STDERR", "stderr"]] as const) {
+            for (const [name, key] of [
+                ["PULUMI_COMMAND_STDOUT", "stdout"],
+                ["PULUMI_COMMAND_STDERR", "stderr"],
+            ] as const) {
                 const value = optionalString(previous[key], key);
                 if (!value) {
                     continue;
                 }
                 if (Buffer.byteLength(value) > maxPreviousOutputBytes) {
-                    this.logger.log("warning", `${name} not set: the previous ${key} (${Buffer.byteLength(value)} bytes) is too large for one environment variable`, urn);
+                    this.logger.log(
+                        "warning",
+                        `${name} not set: the previous ${key} (${Buffer.byteLength(value)} bytes) is too large for one environment variable`,
+                        urn,
+                    );
                     continue;
                 }
                 environment[name] = value;

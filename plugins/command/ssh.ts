@@ -81,9 +81,7 @@ export class DialError extends Error {
         readonly attempts: number,
         readonly lastError: string,
     ) {
-        super(
-            `could not connect to ${destination} after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${lastError}`,
-        );
+        super(`could not connect to ${destination} after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${lastError}`);
         this.name = "DialError";
     }
 }
@@ -203,8 +201,8 @@ interface Workspace {
 export const askpassScript = [
     "#!/bin/sh",
     'case "$1" in',
-    '  *assphrase*) printf \'%s\\n\' "$PULUMI_COMMAND_SSH_KEY_PASSPHRASE" ;;',
-    '  *) printf \'%s\\n\' "$PULUMI_COMMAND_SSH_PASSWORD" ;;',
+    "  *assphrase*) printf '%s\\n' \"$PULUMI_COMMAND_SSH_KEY_PASSPHRASE\" ;;",
+    "  *) printf '%s\\n' \"$PULUMI_COMMAND_SSH_PASSWORD\" ;;",
     "esac",
     "",
 ].join("\n");
@@ -241,7 +239,8 @@ function sshArguments(run: RemoteRun, ws: Workspace): string[] {
     const interactiveSecrets = ws.askpass !== undefined;
     const o = (opt: string) => ["-o", opt];
     const args = [
-        "-F", "/dev/null",
+        "-F",
+        "/dev/null",
         "-T",
         // BatchMode=yes would also stop ssh from asking askpass for a key passphrase or a password.
         ...o(`BatchMode=${interactiveSecrets ? "no" : "yes"}`),
@@ -387,12 +386,15 @@ function attemptOnce(run: RemoteRun, ws: Workspace, sshPath: string): Promise<At
         const perDial = run.connection.perDialTimeout;
         const watchdog =
             perDial > 0
-                ? setTimeout(() => {
-                      if (!isConnected()) {
-                          timedOut = true;
-                          child.kill("SIGKILL");
-                      }
-                  }, (perDial * 2 + 5) * 1000)
+                ? setTimeout(
+                      () => {
+                          if (!isConnected()) {
+                              timedOut = true;
+                              child.kill("SIGKILL");
+                          }
+                      },
+                      (perDial * 2 + 5) * 1000,
+                  )
                 : undefined;
         child.on("error", (e: NodeJS.ErrnoException) => {
             clearTimeout(watchdog);

@@ -81,7 +81,13 @@ function checkStringInputs(news: PropertyMap, failures: Failure[]): PropertyMap 
     // `number` is the deprecated spelling of `numeric`; the two always agree in the state.
     const number = news.number;
     const numeric = news.numeric;
-    if (number !== undefined && numeric !== undefined && knownValue(number) !== undefined && knownValue(numeric) !== undefined && knownValue(number) !== knownValue(numeric)) {
+    if (
+        number !== undefined &&
+        numeric !== undefined &&
+        knownValue(number) !== undefined &&
+        knownValue(numeric) !== undefined &&
+        knownValue(number) !== knownValue(numeric)
+    ) {
         failures.push({ property: "numeric", reason: "number and numeric must agree (number is deprecated: set only numeric)" });
     }
     out.numeric = numeric ?? number ?? true;

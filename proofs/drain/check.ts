@@ -197,7 +197,9 @@ export function judgeReuse(input: {
     if (input.requireLiveEntry && live === undefined) {
         problems.push(`inconclusive: the active director's connection entries could not be read, so it is unknown whether any reuse was forced`);
     } else if (input.requireLiveEntry && live !== undefined && reused.length > 0 && live.length === 0) {
-        problems.push(`inconclusive: none of the ${reused.length} ports still had an IPVS entry to ${server} on ${input.director ?? "the active director"} when reused, so no reuse was forced`);
+        problems.push(
+            `inconclusive: none of the ${reused.length} ports still had an IPVS entry to ${server} on ${input.director ?? "the active director"} when reused, so no reuse was forced`,
+        );
     }
     const ages = input.ages && input.ages.length > 0 ? ` ${Math.min(...input.ages).toFixed(0)}-${Math.max(...input.ages).toFixed(0)} s before` : "";
     const summary =
@@ -259,7 +261,9 @@ export class DrainCheck {
         if (this.options.file) {
             try {
                 this.transfer = await LongTransfer.start(this.out, this.serverName, this.options.file);
-                facts.push(`a ${(this.options.file.size / 1048576).toFixed(0)} MiB download started on ${this.serverName} and held (attempt ${this.transfer.attempts})`);
+                facts.push(
+                    `a ${(this.options.file.size / 1048576).toFixed(0)} MiB download started on ${this.serverName} and held (attempt ${this.transfer.attempts})`,
+                );
             } catch (error) {
                 this.transferError = errorText(error);
                 problems.push(`the download could not be started on ${this.serverName}: ${this.transferError}`);

@@ -159,7 +159,16 @@ export class LongTransfer {
             if (server === serverName && opened.head.status === 200) {
                 const length = opened.head.headers.get("content-length");
                 const contentLength = length === undefined ? undefined : Number(length);
-                return new LongTransfer(opened.socket, server, opened.head.status, contentLength, opened.rest, attempt, options.trickleMs ?? 60_000, options.trickleBytes ?? 1024 * 1024);
+                return new LongTransfer(
+                    opened.socket,
+                    server,
+                    opened.head.status,
+                    contentLength,
+                    opened.rest,
+                    attempt,
+                    options.trickleMs ?? 60_000,
+                    options.trickleBytes ?? 1024 * 1024,
+                );
             }
             seen.push(`${server} (HTTP ${opened.head.status})`);
             opened.socket.destroy();

@@ -67,11 +67,21 @@ export function parseRunnerArgs(argv: readonly string[]): RunnerOptions | string
             return number;
         }
     }
-    return { stack: line.stack, times: times as number, server: values.server, ports: ports as number, sizeMib: sizeMib as number, verbose: values.verbose === true };
+    return {
+        stack: line.stack,
+        times: times as number,
+        server: values.server,
+        ports: ports as number,
+        sizeMib: sizeMib as number,
+        verbose: values.verbose === true,
+    };
 }
 
 /** Whether two stack configs (key -> value, secret) say the same, whatever their order. */
-export function sameConfig(a: Readonly<Record<string, { value: string; secret?: boolean }>>, b: Readonly<Record<string, { value: string; secret?: boolean }>>): boolean {
+export function sameConfig(
+    a: Readonly<Record<string, { value: string; secret?: boolean }>>,
+    b: Readonly<Record<string, { value: string; secret?: boolean }>>,
+): boolean {
     const text = (config: Readonly<Record<string, { value: string; secret?: boolean }>>): string =>
         JSON.stringify(
             Object.keys(config)
@@ -158,7 +168,9 @@ async function drainRound(run: Run, round: number): Promise<boolean> {
         facts.push(`reuse: ${elsewhere.length}/${reuse.reused.length} elsewhere, ${reuse.live?.length ?? "?"} meeting a live entry`);
         const transfer = await check.finishTransfer();
         problems.push(...transfer.problems);
-        facts.push(`download ${transfer.result.bytes === file.size && transfer.result.sha256 === file.sha256 ? "whole" : "NOT whole"} after ${transfer.result.heldSeconds.toFixed(0)} s held`);
+        facts.push(
+            `download ${transfer.result.bytes === file.size && transfer.result.sha256 === file.sha256 ? "whole" : "NOT whole"} after ${transfer.result.heldSeconds.toFixed(0)} s held`,
+        );
         const fresh = await freshConnections(after, serverName);
         problems.push(...fresh.problems);
         facts.push(fresh.summary);
@@ -210,7 +222,9 @@ async function putBack(run: Run, before: ConfigBefore): Promise<void> {
             if (sameConfig(before.config, await stack.getAllConfig())) {
                 fs.writeFileSync(stackFile, fileBefore);
             } else {
-                console.log(`drain runner: the config of stack ${options.stack} changed during the run; ${path.basename(stackFile)} is left as Pulumi wrote it`);
+                console.log(
+                    `drain runner: the config of stack ${options.stack} changed during the run; ${path.basename(stackFile)} is left as Pulumi wrote it`,
+                );
             }
         }
         await run.up();
@@ -270,7 +284,9 @@ async function runner(options: RunnerOptions): Promise<number> {
         await putBack(run, before);
     }
     const failed = rounds - passed;
-    console.log(`drain: ${passed} passed, ${failed} failed${rounds < options.times ? ` (${options.times - rounds} of ${options.times} rounds not run: interrupted)` : ""}`);
+    console.log(
+        `drain: ${passed} passed, ${failed} failed${rounds < options.times ? ` (${options.times - rounds} of ${options.times} rounds not run: interrupted)` : ""}`,
+    );
     return passed === options.times ? 0 : stopping ? 130 : 1;
 }
 

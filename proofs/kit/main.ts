@@ -68,7 +68,10 @@ export type PositionalsSetting = boolean | "first";
 export function readCommandLine<S extends OptionSpec>(argv: readonly string[], spec: S, settings: { positionals?: PositionalsSetting } = {}): CommandLine<S> {
     const kinds: Record<string, OptionKind> = { ...spec, stack: "value", help: "flag", h: "flag" };
     const options = Object.fromEntries(
-        Object.entries(kinds).map(([name, kind]) => [name, { type: kind === "value" ? ("string" as const) : ("boolean" as const), ...(name.length === 1 ? { short: name } : {}) }]),
+        Object.entries(kinds).map(([name, kind]) => [
+            name,
+            { type: kind === "value" ? ("string" as const) : ("boolean" as const), ...(name.length === 1 ? { short: name } : {}) },
+        ]),
     );
     const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
     const values: Record<string, string | boolean> = {};
@@ -116,7 +119,12 @@ export function readCommandLine<S extends OptionSpec>(argv: readonly string[], s
  * 0 once `usage` is printed for `--help`, 64 once a UsageError is said (with
  * `usage`, on stderr).
  */
-export function commandLineOrExit<S extends OptionSpec>(argv: readonly string[], spec: S, usage: string, settings: { positionals?: PositionalsSetting } = {}): CommandLine<S> | number {
+export function commandLineOrExit<S extends OptionSpec>(
+    argv: readonly string[],
+    spec: S,
+    usage: string,
+    settings: { positionals?: PositionalsSetting } = {},
+): CommandLine<S> | number {
     let line: CommandLine<S>;
     try {
         line = readCommandLine(argv, spec, settings);

@@ -22,12 +22,18 @@ export function sshAccessOf(config: Pick<LabConfig, "sshUser" | "sshKeyPath">): 
  */
 export function sshOptions(privateKeyPath: string, connectTimeoutSeconds: number): string[] {
     return [
-        "-i", privateKeyPath,
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR",
-        "-o", `ConnectTimeout=${connectTimeoutSeconds}`,
+        "-i",
+        privateKeyPath,
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        `ConnectTimeout=${connectTimeoutSeconds}`,
     ];
 }
 
@@ -39,7 +45,9 @@ export function sshArgs(access: SshAccess, host: string, command: string, connec
 /** Runs a command on a lab guest; its stdout, or a rejection (connection refused, non-zero exit, `timeoutMs` passed). */
 export function sshRun(access: SshAccess, host: string, command: string, timeoutMs = 60_000, connectTimeoutSeconds = 10): Promise<string> {
     return new Promise((resolve, reject) => {
-        execFile("ssh", sshArgs(access, host, command, connectTimeoutSeconds), { timeout: timeoutMs }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+        execFile("ssh", sshArgs(access, host, command, connectTimeoutSeconds), { timeout: timeoutMs }, (error, stdout) =>
+            error ? reject(error) : resolve(stdout),
+        );
     });
 }
 

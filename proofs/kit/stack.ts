@@ -43,9 +43,7 @@ export interface ChangedStep {
 
 /** Resource steps other than `same`. */
 export function changedSteps(result: Pick<OperationResult, "steps">): ChangedStep[] {
-    return result.steps
-        .filter((step) => step.op !== "same")
-        .map((step) => ({ op: step.op, type: step.type, name: resourceNameOf(step.urn) }));
+    return result.steps.filter((step) => step.op !== "same").map((step) => ({ op: step.op, type: step.type, name: resourceNameOf(step.urn) }));
 }
 
 /**
@@ -111,7 +109,12 @@ export function prefixFromDeployment(deployment: unknown, namePrefix: string): s
     }
     for (const resource of list) {
         const suffix = resource?.outputs?.result;
-        if (resource?.type === "random:index/randomString:RandomString" && (resource.urn ?? "").endsWith("-suffix") && typeof suffix === "string" && suffix !== "") {
+        if (
+            resource?.type === "random:index/randomString:RandomString" &&
+            (resource.urn ?? "").endsWith("-suffix") &&
+            typeof suffix === "string" &&
+            suffix !== ""
+        ) {
             return `${namePrefix}-${suffix}`;
         }
     }
@@ -124,7 +127,8 @@ export async function libvirtTargetOf(stack: auto.Stack): Promise<LibvirtTarget 
     if (outputs.libvirt?.prefix) {
         return outputs.libvirt;
     }
-    const config = async (key: string, fallback: string): Promise<string> => (await stack.getConfig(`lvs-dr-lab:${key}`).catch(() => ({ value: fallback }))).value;
+    const config = async (key: string, fallback: string): Promise<string> =>
+        (await stack.getConfig(`lvs-dr-lab:${key}`).catch(() => ({ value: fallback }))).value;
     const state = await stack.exportStack().catch(() => undefined);
     const prefix = prefixFromDeployment(state?.deployment, await config("namePrefix", "lvslab"));
     if (prefix === undefined) {

@@ -105,7 +105,7 @@ function add(counts: Map<string, number>, key: string): void {
 
 /** Groups frames so a person sees who talked to whom; a client's ephemeral port is left out, the service port kept. */
 export function summarizeFrames(frames: Frame[], macOwners: Map<string, string>, vip: string): CaptureSummary {
-    const name = (mac: string): string => (mac === "ff:ff:ff:ff:ff:ff" ? "broadcast" : macOwners.get(mac) ?? mac);
+    const name = (mac: string): string => (mac === "ff:ff:ff:ff:ff:ff" ? "broadcast" : (macOwners.get(mac) ?? mac));
     const conversations = new Map<string, number>();
     const toVip = new Map<string, number>();
     const fromVip = new Map<string, number>();
@@ -113,9 +113,11 @@ export function summarizeFrames(frames: Frame[], macOwners: Map<string, string>,
         const macs = `${name(frame.sourceMac)} > ${name(frame.destinationMac)}`;
         let what = frame.what;
         if (frame.sourceIp !== undefined && frame.destinationIp !== undefined) {
-            const servicePortOnDestination = frame.destinationPort !== undefined && (frame.sourcePort === undefined || frame.destinationPort <= frame.sourcePort);
+            const servicePortOnDestination =
+                frame.destinationPort !== undefined && (frame.sourcePort === undefined || frame.destinationPort <= frame.sourcePort);
             const source = !servicePortOnDestination && frame.sourcePort !== undefined ? `${frame.sourceIp}:${frame.sourcePort}` : frame.sourceIp;
-            const destination = servicePortOnDestination && frame.destinationPort !== undefined ? `${frame.destinationIp}:${frame.destinationPort}` : frame.destinationIp;
+            const destination =
+                servicePortOnDestination && frame.destinationPort !== undefined ? `${frame.destinationIp}:${frame.destinationPort}` : frame.destinationIp;
             what = `${source} > ${destination} ${frame.what}`;
             if (frame.destinationIp === vip) {
                 add(toVip, macs);

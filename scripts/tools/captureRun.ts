@@ -41,7 +41,10 @@ export async function record(device: string, request: { seconds: number; file: s
 /** The frames of a pcap file, parsed. */
 export async function readFrames(file: string): Promise<Frame[]> {
     const read = await runChecked("tcpdump", ["-r", file, "-nn", "-e", "-q"], 60_000);
-    return read.split("\n").map(parseFrame).filter((frame) => frame !== undefined);
+    return read
+        .split("\n")
+        .map(parseFrame)
+        .filter((frame) => frame !== undefined);
 }
 
 export async function capture(
@@ -51,9 +54,13 @@ export async function capture(
     device: string,
     request: { seconds: number; file: string; filter: string[] },
 ): Promise<number> {
-    console.error(`capturing on ${machine.name} ${nic} (tap ${device}) for ${request.seconds} s${request.filter.length > 0 ? `, filter "${request.filter.join(" ")}"` : ""}...`);
+    console.error(
+        `capturing on ${machine.name} ${nic} (tap ${device}) for ${request.seconds} s${request.filter.length > 0 ? `, filter "${request.filter.join(" ")}"` : ""}...`,
+    );
     const counts = await record(device, request);
-    console.log(`${request.file}: ${machine.name} ${nic} NIC (tap ${device}), ${request.seconds} s${counts.length > 0 ? ` (tcpdump: ${counts.join(", ")})` : ""}`);
+    console.log(
+        `${request.file}: ${machine.name} ${nic} NIC (tap ${device}), ${request.seconds} s${counts.length > 0 ? ` (tcpdump: ${counts.join(", ")})` : ""}`,
+    );
     await summarizePcap(topology, request.file);
     return 0;
 }

@@ -255,7 +255,9 @@ async function node(argv: string[]): Promise<number> {
         const states = parseDomainStates(await runChecked("virsh", virshArgs(topology, "list", "--all"), 20_000));
         for (const machine of topology.machines) {
             const role = machine.role === "director" ? `director (${machine.directorRole})` : machine.role === "realServer" ? "real server" : "NFS store";
-            console.log(`${machine.name.padEnd(10)} ${(states.get(machine.domain) ?? "missing").padEnd(10)} ${role.padEnd(20)} ${machine.nics.map((n) => `${n.network} ${n.address}`).join(", ")}  (domain ${machine.domain})`);
+            console.log(
+                `${machine.name.padEnd(10)} ${(states.get(machine.domain) ?? "missing").padEnd(10)} ${role.padEnd(20)} ${machine.nics.map((n) => `${n.network} ${n.address}`).join(", ")}  (domain ${machine.domain})`,
+            );
         }
         return 0;
     }
@@ -301,7 +303,12 @@ async function inventory(argv: string[]): Promise<number> {
             environment[key] = value;
         }
     }
-    const proxy = proxyCommand({ environment, labhostScript: path.join(projectRoot, "labhost", "labhost.sh"), node: process.execPath, pipeScript: path.join(__dirname, "netnsPipe.js") });
+    const proxy = proxyCommand({
+        environment,
+        labhostScript: path.join(projectRoot, "labhost", "labhost.sh"),
+        node: process.execPath,
+        pipeScript: path.join(__dirname, "netnsPipe.js"),
+    });
     const sshConfig = path.join(dir, "ssh_config");
     const hosts = path.join(dir, "hosts.ini");
     fs.writeFileSync(sshConfig, renderSshConfig(topology, stack, proxy));
@@ -327,9 +334,16 @@ async function captureVerb(argv: string[]): Promise<number> {
     }
     const seconds = numberOption("--seconds", values.seconds, 10, 600);
     const { nic, device } = await tapFor(topology, machine, values.nic);
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d+Z$/, "Z");
+    const stamp = new Date()
+        .toISOString()
+        .replace(/[:.]/g, "-")
+        .replace(/-\d+Z$/, "Z");
     const file = path.resolve(values.w ?? `capture-${machine.name}-${nic}-${stamp}.pcap`);
-    return capture(topology, machine, nic, device, { seconds, file, filter: values.filter === undefined ? [] : values.filter.split(/\s+/).filter((w) => w !== "") });
+    return capture(topology, machine, nic, device, {
+        seconds,
+        file,
+        filter: values.filter === undefined ? [] : values.filter.split(/\s+/).filter((w) => w !== ""),
+    });
 }
 
 async function impair(argv: string[]): Promise<number> {

@@ -114,7 +114,12 @@ export function graphModel(topology: LabTopology, live: LiveFacts, stackName: st
         storageNetwork: networkLine("storage", topology.networks.storage, live.networks.storage),
         directors: directorViews,
         realServers,
-        nfs: { name: nfs?.name ?? "nfs", state: nfs ? state(nfs.name) : "unknown", storageIp: nfs ? address(nfs, "storage") : "", exportPath: topology.nfsExport },
+        nfs: {
+            name: nfs?.name ?? "nfs",
+            state: nfs ? state(nfs.name) : "unknown",
+            storageIp: nfs ? address(nfs, "storage") : "",
+            exportPath: topology.nfsExport,
+        },
         vipHolders: directorViews.filter((d) => d.holdsVip).map((d) => d.name),
     };
 }
@@ -154,16 +159,25 @@ function realServerLabel(s: RealServerView): string {
 /** Graphviz dot text of the lab. */
 export function renderDot(model: GraphModel): string {
     const lines: string[] = [];
-    const holder = model.vipHolders.length === 1 ? `held by ${model.vipHolders[0]}` : model.vipHolders.length === 0 ? "held by no director" : `held by ${model.vipHolders.join(" AND ")} (split brain)`;
+    const holder =
+        model.vipHolders.length === 1
+            ? `held by ${model.vipHolders[0]}`
+            : model.vipHolders.length === 0
+              ? "held by no director"
+              : `held by ${model.vipHolders.join(" AND ")} (split brain)`;
     lines.push("digraph lvslab {");
-    lines.push(`  graph [label=${dotString(`${model.title} — ${model.gatheredAt}`)}, labelloc=t, fontname="Helvetica", fontsize=12, rankdir=TB, nodesep=0.35, ranksep=0.55];`);
+    lines.push(
+        `  graph [label=${dotString(`${model.title} — ${model.gatheredAt}`)}, labelloc=t, fontname="Helvetica", fontsize=12, rankdir=TB, nodesep=0.35, ranksep=0.55];`,
+    );
     lines.push('  node [fontname="Helvetica", fontsize=10, shape=box, style="rounded,filled", fillcolor="#ffffff"];');
     lines.push('  edge [fontname="Helvetica", fontsize=9, color="#555555"];');
     lines.push(`  ${dotId("host", "clients")} [label=${dotString(model.clients)}, shape=ellipse, fillcolor="#ffffff"];`);
     lines.push(`  ${dotId("net", "public")} [label=${dotString(model.publicNetwork)}, shape=box, style=filled, fillcolor="#dbe9f6", width=6];`);
     lines.push(`  ${dotId("net", "storage")} [label=${dotString(model.storageNetwork)}, shape=box, style=filled, fillcolor="#efe3f7", width=6];`);
     const vipColour = model.vipHolders.length === 1 ? "#ffe8b3" : "#f8d0d0";
-    lines.push(`  ${dotId("vip", model.vip)} [label=${dotString(`VIP ${model.vip}, port ${model.ports.join(", ")}\n${model.mode}, scheduler ${model.scheduler}\ntable kept by ${model.keptBy}\n${holder}`)}, shape=octagon, fillcolor="${vipColour}"];`);
+    lines.push(
+        `  ${dotId("vip", model.vip)} [label=${dotString(`VIP ${model.vip}, port ${model.ports.join(", ")}\n${model.mode}, scheduler ${model.scheduler}\ntable kept by ${model.keptBy}\n${holder}`)}, shape=octagon, fillcolor="${vipColour}"];`,
+    );
     lines.push(`  ${dotId("host", "clients")} -> ${dotId("net", "public")} [dir=none];`);
     lines.push(`  ${dotId("net", "public")} -> ${dotId("vip", model.vip)} [label="to the VIP", style=dashed];`);
     for (const d of model.directors) {
@@ -179,13 +193,19 @@ export function renderDot(model: GraphModel): string {
         lines.push(`  ${id} [label=${dotString(realServerLabel(s))}, fillcolor="${stateColour(s.state)}"];`);
         for (const link of s.links) {
             const holds = model.vipHolders.includes(link.director);
-            const style = !link.inTable ? 'color="#cc0000", fontcolor="#cc0000", style=dashed' : holds ? 'color="#c07000", penwidth=1.8' : 'color="#999999", style=dotted';
+            const style = !link.inTable
+                ? 'color="#cc0000", fontcolor="#cc0000", style=dashed'
+                : holds
+                  ? 'color="#c07000", penwidth=1.8'
+                  : 'color="#999999", style=dotted';
             lines.push(`  ${dotId("machine", link.director)} -> ${id} [label=${dotString(linkText(link))}, ${style}];`);
         }
         lines.push(`  ${id} -> ${dotId("net", "storage")} [dir=none, label=${dotString(s.storageIp)}, color="#9b7bb0"];`);
     }
     const nfsId = dotId("machine", model.nfs.name);
-    lines.push(`  ${nfsId} [label=${dotString(`${model.nfs.name}\n${model.nfs.state}\nstorage ${model.nfs.storageIp}\nexports ${model.nfs.exportPath}`)}, fillcolor="${stateColour(model.nfs.state)}"];`);
+    lines.push(
+        `  ${nfsId} [label=${dotString(`${model.nfs.name}\n${model.nfs.state}\nstorage ${model.nfs.storageIp}\nexports ${model.nfs.exportPath}`)}, fillcolor="${stateColour(model.nfs.state)}"];`,
+    );
     lines.push(`  ${dotId("net", "storage")} -> ${nfsId} [dir=none, label=${dotString(model.nfs.storageIp)}, color="#9b7bb0"];`);
     lines.push("}");
     return `${lines.join("\n")}\n`;
@@ -208,7 +228,12 @@ export function renderMermaid(model: GraphModel): string {
     const publicNet = mermaidId("net", "public");
     const storageNet = mermaidId("net", "storage");
     const vip = mermaidId("vip", "vip");
-    const holder = model.vipHolders.length === 1 ? `held by ${model.vipHolders[0]}` : model.vipHolders.length === 0 ? "held by no director" : `held by ${model.vipHolders.join(" and ")} (split brain)`;
+    const holder =
+        model.vipHolders.length === 1
+            ? `held by ${model.vipHolders[0]}`
+            : model.vipHolders.length === 0
+              ? "held by no director"
+              : `held by ${model.vipHolders.join(" and ")} (split brain)`;
     lines.push(`  ${clients}([${mermaidText(model.clients)}])`);
     lines.push(`  ${publicNet}[${mermaidText(model.publicNetwork)}]`);
     lines.push(`  ${storageNet}[${mermaidText(model.storageNetwork)}]`);
@@ -226,7 +251,11 @@ export function renderMermaid(model: GraphModel): string {
         lines.push(`  ${id}[${mermaidText(realServerLabel(s))}]`);
         for (const link of s.links) {
             const text = mermaidText(linkText(link));
-            lines.push(model.vipHolders.includes(link.director) && link.inTable ? `  ${mermaidId("machine", link.director)} -->|${text}| ${id}` : `  ${mermaidId("machine", link.director)} -.->|${text}| ${id}`);
+            lines.push(
+                model.vipHolders.includes(link.director) && link.inTable
+                    ? `  ${mermaidId("machine", link.director)} -->|${text}| ${id}`
+                    : `  ${mermaidId("machine", link.director)} -.->|${text}| ${id}`,
+            );
         }
         lines.push(`  ${id} --- ${storageNet}`);
     }

@@ -55,10 +55,16 @@ export function checkImpairment(impairment: Impairment): void {
         throw new Error(`--loss is a percentage, 0 to 100 (got ${lossPercent})`);
     }
     if (rate !== undefined && !/^\d+(\.\d+)?(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)$/i.test(rate)) {
-        throw new Error(`--rate "${rate}" is not a rate tc understands: a number and bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps, gbps (bytes/s), e.g. 10mbit`);
+        throw new Error(
+            `--rate "${rate}" is not a rate tc understands: a number and bit, kbit, mbit, gbit (bits/s) or bps, kbps, mbps, gbps (bytes/s), e.g. 10mbit`,
+        );
     }
     if (proto !== undefined && (lossPercent === undefined || !PROTOCOL.test(proto))) {
-        throw new Error(lossPercent === undefined ? "--proto says which frames --loss drops: give --loss too" : `--proto "${proto}" is not an IP protocol name (vrrp, tcp, udp, icmp, ...)`);
+        throw new Error(
+            lossPercent === undefined
+                ? "--proto says which frames --loss drops: give --loss too"
+                : `--proto "${proto}" is not an IP protocol name (vrrp, tcp, udp, icmp, ...)`,
+        );
     }
 }
 
@@ -86,8 +92,13 @@ export function dropTable(device: string): string {
  */
 export function dropRuleset(device: string, lossPercent: number, proto?: string): string {
     const table = dropTable(device);
-    const match = [`oifname "${device}"`, ...(proto ? [`ip protocol ${proto}`] : []), ...(lossPercent < 100 ? [`numgen random mod 100 < ${Math.round(lossPercent)}`] : [])].join(" ");
-    const chain = (hook: string): string => [`    chain ${hook} {`, `        type filter hook ${hook} priority 0; policy accept;`, `        ${match} counter drop`, "    }"].join("\n");
+    const match = [
+        `oifname "${device}"`,
+        ...(proto ? [`ip protocol ${proto}`] : []),
+        ...(lossPercent < 100 ? [`numgen random mod 100 < ${Math.round(lossPercent)}`] : []),
+    ].join(" ");
+    const chain = (hook: string): string =>
+        [`    chain ${hook} {`, `        type filter hook ${hook} priority 0; policy accept;`, `        ${match} counter drop`, "    }"].join("\n");
     return [`table bridge ${table}`, `delete table bridge ${table}`, `table bridge ${table} {`, chain("forward"), chain("output"), "}", ""].join("\n");
 }
 
@@ -141,7 +152,10 @@ export function alreadyClear(errorText: string): boolean {
 
 /** The netem or tbf line of `tc qdisc show`, if the device has one. */
 export function netemInShow(showText: string): string | undefined {
-    return showText.split("\n").find((line) => /\bqdisc (netem|tbf)\b/.test(line))?.trim();
+    return showText
+        .split("\n")
+        .find((line) => /\bqdisc (netem|tbf)\b/.test(line))
+        ?.trim();
 }
 
 /** tc's words when a kernel lacks the qdisc. */
@@ -151,7 +165,10 @@ export function isUnknownQdisc(tcError: string): boolean {
 
 /** The drop rule of `nft list table`, with its counters, if there is one. */
 export function dropInListing(listing: string): string | undefined {
-    return listing.split("\n").find((line) => /\bdrop\b/.test(line))?.trim();
+    return listing
+        .split("\n")
+        .find((line) => /\bdrop\b/.test(line))
+        ?.trim();
 }
 
 /**

@@ -91,7 +91,9 @@ export async function applyImpairment(link: Link, impairment: Impairment, option
     if (plan.guestNetem) {
         const applied = await guestTc(link, "replace", plan.guestNetem);
         if (!applied.ok) {
-            throw new Error(`netem inside ${link.machine.name} failed (this host's kernel has none, so the delay goes into the guest's own kernel): ${applied.text}`);
+            throw new Error(
+                `netem inside ${link.machine.name} failed (this host's kernel has none, so the delay goes into the guest's own kernel): ${applied.text}`,
+            );
         }
     }
 }

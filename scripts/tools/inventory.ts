@@ -26,7 +26,9 @@ export function proxyCommand(parts: ProxyParts): string {
 
 /** One Host block per machine, named as in the lab. */
 export function renderSshConfig(topology: LabTopology, stackName: string, proxy: string): string {
-    const blocks = [`# lvs-dr-lab, stack ${stackName}: written by scripts/lab inventory from the stack outputs.\n# The guests are new on every up, so host keys are not kept.`];
+    const blocks = [
+        `# lvs-dr-lab, stack ${stackName}: written by scripts/lab inventory from the stack outputs.\n# The guests are new on every up, so host keys are not kept.`,
+    ];
     for (const machine of topology.machines) {
         blocks.push(
             [
@@ -60,20 +62,23 @@ function hostLine(machine: LabMachine): string {
 
 /** Ansible's INI inventory: groups directors, real_servers and nfs, reaching each host through the SSH config. */
 export function renderAnsibleInventory(topology: LabTopology, stackName: string, sshConfigPath: string): string {
-    const group = (title: string, role: LabMachine["role"]): string => [`[${title}]`, ...topology.machines.filter((m) => m.role === role).map(hostLine)].join("\n");
-    return [
-        `# lvs-dr-lab, stack ${stackName}: written by scripts/lab inventory from the stack outputs.`,
-        group("directors", "director"),
-        group("real_servers", "realServer"),
-        group("nfs", "nfs"),
+    const group = (title: string, role: LabMachine["role"]): string =>
+        [`[${title}]`, ...topology.machines.filter((m) => m.role === role).map(hostLine)].join("\n");
+    return (
         [
-            "[all:vars]",
-            `ansible_user=${topology.ssh.user}`,
-            `ansible_ssh_private_key_file=${topology.ssh.privateKeyPath}`,
-            `ansible_ssh_common_args='-F ${sshConfigPath}'`,
-            `lvs_vip=${topology.vip}`,
-            `lvs_mode=${topology.mode}`,
-            `lvs_scheduler=${topology.scheduler}`,
-        ].join("\n"),
-    ].join("\n\n") + "\n";
+            `# lvs-dr-lab, stack ${stackName}: written by scripts/lab inventory from the stack outputs.`,
+            group("directors", "director"),
+            group("real_servers", "realServer"),
+            group("nfs", "nfs"),
+            [
+                "[all:vars]",
+                `ansible_user=${topology.ssh.user}`,
+                `ansible_ssh_private_key_file=${topology.ssh.privateKeyPath}`,
+                `ansible_ssh_common_args='-F ${sshConfigPath}'`,
+                `lvs_vip=${topology.vip}`,
+                `lvs_mode=${topology.mode}`,
+                `lvs_scheduler=${topology.scheduler}`,
+            ].join("\n"),
+        ].join("\n\n") + "\n"
+    );
 }

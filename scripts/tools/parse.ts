@@ -46,7 +46,10 @@ export function parseIpvsTable(text: string): IpvsService[] {
     for (const line of text.split("\n")) {
         const service = SERVICE_LINE.exec(line);
         if (service) {
-            const [scheduler = "", ...flags] = service[3].trim().split(/\s+/).filter((word) => word !== "");
+            const [scheduler = "", ...flags] = service[3]
+                .trim()
+                .split(/\s+/)
+                .filter((word) => word !== "");
             services.push({ protocol: service[1], address: service[2], scheduler, flags: flags.join(" "), destinations: [] });
             continue;
         }
@@ -54,7 +57,13 @@ export function parseIpvsTable(text: string): IpvsService[] {
         const current = services[services.length - 1];
         if (destination && current && destination[1] !== "RemoteAddress:Port") {
             const [forward = "", weight = "0", active = "0", inactive = "0"] = destination[2].trim().split(/\s+/);
-            current.destinations.push({ ...splitHostPort(destination[1]), forward, weight: Number(weight), active: Number(active), inactive: Number(inactive) });
+            current.destinations.push({
+                ...splitHostPort(destination[1]),
+                forward,
+                weight: Number(weight),
+                active: Number(active),
+                inactive: Number(inactive),
+            });
         }
     }
     return services;

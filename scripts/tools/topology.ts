@@ -48,7 +48,10 @@ export interface LabTopology {
 }
 
 /** The part of the stack outputs the tools read; healthCheck may be missing from an older program's outputs. */
-type ToolOutputs = Pick<LabOutputValues, "vip" | "ports" | "mode" | "scheduler" | "keepalived" | "nfsExport" | "directors" | "realServers" | "nfs" | "ssh" | "libvirt"> &
+type ToolOutputs = Pick<
+    LabOutputValues,
+    "vip" | "ports" | "mode" | "scheduler" | "keepalived" | "nfsExport" | "directors" | "realServers" | "nfs" | "ssh" | "libvirt"
+> &
     Partial<Pick<LabOutputValues, "healthCheck">>;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -60,19 +63,33 @@ export function topologyFromOutputs(outputs: unknown, stackName: string): LabTop
     if (!isRecord(outputs) || typeof outputs.vip !== "string") {
         throw new Error(`stack ${stackName} has no lab (no vip in its outputs): bring one up with scripts/lab up --stack ${stackName}`);
     }
-    const missing = ["ports", "mode", "scheduler", "directors", "realServers", "nfs", "ssh", "libvirt", "nfsExport"].filter((key) => outputs[key] === undefined);
+    const missing = ["ports", "mode", "scheduler", "directors", "realServers", "nfs", "ssh", "libvirt", "nfsExport"].filter(
+        (key) => outputs[key] === undefined,
+    );
     const libvirt = outputs.libvirt;
     if (isRecord(libvirt) && (!Array.isArray(libvirt.networks) || libvirt.networks.length < 2 || typeof libvirt.prefix !== "string")) {
         missing.push("libvirt.networks/prefix");
     }
     if (missing.length > 0) {
-        throw new Error(`stack ${stackName}'s outputs lack ${missing.join(", ")}: they come from an older program; run scripts/lab up --stack ${stackName} to refresh them`);
+        throw new Error(
+            `stack ${stackName}'s outputs lack ${missing.join(", ")}: they come from an older program; run scripts/lab up --stack ${stackName} to refresh them`,
+        );
     }
     const o = outputs as unknown as ToolOutputs;
     const [publicNetwork, storageNetwork] = o.libvirt.networks;
     const domain = (name: string): string => `${o.libvirt.prefix}-${name}`;
-    const publicNic = (address: string): MachineNic => ({ network: "public", libvirtNetwork: publicNetwork, address, mac: macFor(PUBLIC_NETWORK_INDEX, address) });
-    const storageNic = (address: string): MachineNic => ({ network: "storage", libvirtNetwork: storageNetwork, address, mac: macFor(STORAGE_NETWORK_INDEX, address) });
+    const publicNic = (address: string): MachineNic => ({
+        network: "public",
+        libvirtNetwork: publicNetwork,
+        address,
+        mac: macFor(PUBLIC_NETWORK_INDEX, address),
+    });
+    const storageNic = (address: string): MachineNic => ({
+        network: "storage",
+        libvirtNetwork: storageNetwork,
+        address,
+        mac: macFor(STORAGE_NETWORK_INDEX, address),
+    });
     const machines: LabMachine[] = [
         ...o.directors.map((d) => ({
             name: d.name,

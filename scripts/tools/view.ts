@@ -28,7 +28,15 @@ export function serverTable(model: GraphModel): string {
     const rows = model.realServers.flatMap((server) =>
         (server.links.length > 0 ? server.links : [undefined]).map((link) => {
             const cells = link
-                ? [server.name, server.state, link.director, link.inTable ? String(link.weight) : "not in the table", String(link.active), String(link.inactive), String(link.connections)]
+                ? [
+                      server.name,
+                      server.state,
+                      link.director,
+                      link.inTable ? String(link.weight) : "not in the table",
+                      String(link.active),
+                      String(link.inactive),
+                      String(link.connections),
+                  ]
                 : [server.name, server.state, "(no director answered)", "", "", "", ""];
             return `<tr>${cells.map((cell) => `<td>${escapeHtml(cell)}</td>`).join("")}</tr>`;
         }),
@@ -114,7 +122,11 @@ export async function serveView(options: ViewOptions): Promise<number> {
         }
         busy = true;
         try {
-            const text = await runJson(labhost, ["exec", process.execPath, cli, "graph", "--format", "json", "--stack", options.stack, "--outputs", options.outputsFile, "-o", "-"], 60_000);
+            const text = await runJson(
+                labhost,
+                ["exec", process.execPath, cli, "graph", "--format", "json", "--stack", options.stack, "--outputs", options.outputsFile, "-o", "-"],
+                60_000,
+            );
             const model = (JSON.parse(text) as { model: GraphModel }).model;
             const svg = (await options.render(renderDot(model))).toString("utf8").replace(/^[\s\S]*?(<svg)/, "$1");
             snapshot = { model, svg, at: new Date().toISOString() };
@@ -128,7 +140,9 @@ export async function serveView(options: ViewOptions): Promise<number> {
     const server = http.createServer((request, response) => {
         if (request.url === "/state") {
             response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-            response.end(JSON.stringify({ svg: snapshot.svg, table: snapshot.model ? serverTable(snapshot.model) : undefined, error: snapshot.error, at: snapshot.at }));
+            response.end(
+                JSON.stringify({ svg: snapshot.svg, table: snapshot.model ? serverTable(snapshot.model) : undefined, error: snapshot.error, at: snapshot.at }),
+            );
         } else if (request.url === "/" || request.url === "/index.html") {
             response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
             response.end(viewPage(title, options.refreshSeconds));

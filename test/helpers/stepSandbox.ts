@@ -124,7 +124,10 @@ export class StepSandbox {
         if (result.error) {
             throw result.error;
         }
-        const calls = fs.readFileSync(callsFile, "utf8").split("\n").filter((line) => line !== "");
+        const calls = fs
+            .readFileSync(callsFile, "utf8")
+            .split("\n")
+            .filter((line) => line !== "");
         return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, calls };
     }
 }

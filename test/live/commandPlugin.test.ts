@@ -58,11 +58,15 @@ describe("command provider: check", () => {
     });
 
     it("keeps values that were given, and makes the connection and its key secret as the official schema does", async () => {
-        const res = await p.check(urn, {}, {
-            connection: { host: "h", port: 2222, user: "lab", privateKey: "KEY", dialErrorLimit: -1 },
-            logging: "none",
-            addPreviousOutputInEnv: false,
-        });
+        const res = await p.check(
+            urn,
+            {},
+            {
+                connection: { host: "h", port: 2222, user: "lab", privateKey: "KEY", dialErrorLimit: -1 },
+                logging: "none",
+                addPreviousOutputInEnv: false,
+            },
+        );
         assert.deepEqual(res.failures, []);
         const inputs = asMap(res.inputs);
         assert.ok(isSecret(inputs.connection), "the connection is secret even when given plain");
@@ -83,12 +87,16 @@ describe("command provider: check", () => {
     });
 
     it("names the offending setting", async () => {
-        const res = await p.check(urn, {}, {
-            connection: { host: "", port: 70000, proxy: { host: "bastion" } },
-            environment: { "BAD-NAME": "x", SSH_ASKPASS: "y", OK: 3 },
-            logging: "loud",
-            triggers: "not a list",
-        });
+        const res = await p.check(
+            urn,
+            {},
+            {
+                connection: { host: "", port: 70000, proxy: { host: "bastion" } },
+                environment: { "BAD-NAME": "x", SSH_ASKPASS: "y", OK: 3 },
+                logging: "loud",
+                triggers: "not a list",
+            },
+        );
         const props = (res.failures ?? []).map((f) => f.property).sort();
         assert.deepEqual(props, [
             "connection.host",
@@ -101,7 +109,10 @@ describe("command provider: check", () => {
             "triggers",
         ]);
         const missing = await p.check(urn, {}, { create: "true" });
-        assert.deepEqual((missing.failures ?? []).map((f) => f.property), ["connection"]);
+        assert.deepEqual(
+            (missing.failures ?? []).map((f) => f.property),
+            ["connection"],
+        );
     });
 
     it("refuses other resource types", async () => {
@@ -158,7 +169,10 @@ describe("command provider: diff", () => {
         };
         assert.deepEqual(await p.diff("id", urn, earlier, { ...base }), { changes: false, replaces: [] });
         // What an unset input means is not a change either way; another value is.
-        assert.deepEqual(await p.diff("id", urn, state, { ...base, logging: "stdoutAndStderr", addPreviousOutputInEnv: true }), { changes: false, replaces: [] });
+        assert.deepEqual(await p.diff("id", urn, state, { ...base, logging: "stdoutAndStderr", addPreviousOutputInEnv: true }), {
+            changes: false,
+            replaces: [],
+        });
         assert.deepEqual(await p.diff("id", urn, earlier, { ...base, logging: "none" }), { changes: true, replaces: [] });
         assert.deepEqual(await p.diff("id", urn, earlier, { ...base, addPreviousOutputInEnv: false }), { changes: true, replaces: [] });
     });
@@ -246,11 +260,16 @@ describe("command provider: against a real sshd", () => {
     });
 
     it("does not make stdout secret because an environment value or the command is (as the official provider)", async () => {
-        const res = await p.create(urn, await checked({ connection: connection(), environment: { LAB_TOKEN: secret("s3cret") }, create: secret('echo "$LAB_TOKEN"') }));
+        const res = await p.create(
+            urn,
+            await checked({ connection: connection(), environment: { LAB_TOKEN: secret("s3cret") }, create: secret('echo "$LAB_TOKEN"') }),
+        );
         const outs = asMap(res.outs);
         assert.equal(outs.stdout, "s3cret");
         assert.ok(isSecret(outs.create) && isSecret(asMap(outs.environment).LAB_TOKEN), "the inputs keep their secretness");
-        const updated = asMap((await p.update("id", urn, outs, await checked({ connection: connection(), environment: { LAB_TOKEN: secret("s3cret") } }))).outs);
+        const updated = asMap(
+            (await p.update("id", urn, outs, await checked({ connection: connection(), environment: { LAB_TOKEN: secret("s3cret") } }))).outs,
+        );
         assert.equal(updated.stdout, "s3cret", "with nothing to run, the previous output stays, not secret");
     });
 
@@ -375,7 +394,10 @@ describe("command provider: against a real sshd", () => {
             return true;
         });
         assert.ok(Date.now() - started < 15000, `took ${Date.now() - started} ms`);
-        assert.ok(logger.lines.some((l) => l.ephemeral && /Dial 1\/2 failed/.test(l.message)), "the retry is reported");
+        assert.ok(
+            logger.lines.some((l) => l.ephemeral && /Dial 1\/2 failed/.test(l.message)),
+            "the retry is reported",
+        );
     });
 
     it("a refused key is a dial failure, not a command failure", async () => {
@@ -416,10 +438,24 @@ describe("command provider: against a real sshd", () => {
     });
 
     it("decrypts an encrypted key with privateKeyPassword", async () => {
-        const conn = secret({ host: "127.0.0.1", port: sshd.port, user: sshd.user, privateKey: sshd.encryptedKey, privateKeyPassword: sshd.keyPassphrase, dialErrorLimit: 1 });
+        const conn = secret({
+            host: "127.0.0.1",
+            port: sshd.port,
+            user: sshd.user,
+            privateKey: sshd.encryptedKey,
+            privateKeyPassword: sshd.keyPassphrase,
+            dialErrorLimit: 1,
+        });
         const res = await p.create(urn, await checked({ connection: conn, create: "echo via-encrypted-key" }));
         assert.equal(asMap(res.outs).stdout, "via-encrypted-key");
-        const wrong = secret({ host: "127.0.0.1", port: sshd.port, user: sshd.user, privateKey: sshd.encryptedKey, privateKeyPassword: "wrong", dialErrorLimit: 1 });
+        const wrong = secret({
+            host: "127.0.0.1",
+            port: sshd.port,
+            user: sshd.user,
+            privateKey: sshd.encryptedKey,
+            privateKeyPassword: "wrong",
+            dialErrorLimit: 1,
+        });
         await assert.rejects(p.create(urn, await checked({ connection: wrong, create: "true" })), /could not connect/);
     });
 

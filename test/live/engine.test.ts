@@ -19,7 +19,10 @@ const shimDir = path.join(projectRoot, "labhost", "bin");
 const cachedCli = "/root/.cache/lvs-dr-lab/pulumi-3.274.1/pulumi";
 
 function findFiles(dir: string, suffix: string): string[] {
-    return fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(suffix)).map((f) => path.join(dir, f));
+    return fs
+        .readdirSync(dir, { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith(suffix))
+        .map((f) => path.join(dir, f));
 }
 
 function allStrings(v: unknown): string[] {

@@ -139,7 +139,10 @@ describe("what a person sees: bin/scripts/automation.js with the real CLI", () =
         });
         const run = automation("up", "--stack", stack);
         assert.notEqual(run.status, 0, run.output);
-        assertOneClearMessage(run.output, [`storageSubnet ${cidr} is already in use on the lab host: interface ${taken.iface} has a route for it`, `pulumi config set storageSubnet CIDR --stack ${stack}`]);
+        assertOneClearMessage(run.output, [
+            `storageSubnet ${cidr} is already in use on the lab host: interface ${taken.iface} has a route for it`,
+            `pulumi config set storageSubnet CIDR --stack ${stack}`,
+        ]);
     });
 
     it("a passphrase that does not open the stack: one message naming PULUMI_CONFIG_PASSPHRASE", () => {
@@ -169,7 +172,10 @@ describe("what a person sees: bin/scripts/automation.js with the real CLI", () =
         );
         const locked = automation("destroy", "--stack", stack);
         assert.notEqual(locked.status, 0, locked.output);
-        assertOneClearMessage(locked.output, [`stack ${stack} is locked by another pulumi run: pid ${deadPid} (root@${os.hostname()})`, `scripts/lab unlock --stack ${stack}`]);
+        assertOneClearMessage(locked.output, [
+            `stack ${stack} is locked by another pulumi run: pid ${deadPid} (root@${os.hostname()})`,
+            `scripts/lab unlock --stack ${stack}`,
+        ]);
         assert.equal(occurrences(locked.output, "is locked"), 1, locked.output);
 
         const unlocked = automation("unlock", "--stack", stack);

@@ -199,14 +199,11 @@ describe("libvirt networks (real libvirtd)", () => {
     });
 
     labIt("a bridge name already taken fails with virsh's message and the network's name, leaving nothing defined", async () => {
-        await assert.rejects(
-            networkProvider.create(netInputs(`${P}-dup`, BR_NAT, "nat", SUBNET + 2)),
-            (e: Error) => {
-                assert.match(e.message, new RegExp(`^libvirt Network "${P}-dup": virsh net-(define|start) failed: error: .*`));
-                assert.match(e.message, new RegExp(`${BR_NAT}|in use`));
-                return true;
-            },
-        );
+        await assert.rejects(networkProvider.create(netInputs(`${P}-dup`, BR_NAT, "nat", SUBNET + 2)), (e: Error) => {
+            assert.match(e.message, new RegExp(`^libvirt Network "${P}-dup": virsh net-(define|start) failed: error: .*`));
+            assert.match(e.message, new RegExp(`${BR_NAT}|in use`));
+            return true;
+        });
         assert.notEqual(virshRaw("net-info", `${P}-dup`).code, 0, "the failed network is still defined");
     });
 

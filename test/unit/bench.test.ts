@@ -42,8 +42,20 @@ describe("memory sampling", () => {
 describe("timeline", () => {
     it("lists the steps of a second or more by start, named by the last part of their URN", () => {
         const steps = [
-            { urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:index:RealServer$command:remote:Command::web1-web", type: "command:remote:Command", op: "create", startSecond: 13.04, seconds: 40.96 },
-            { urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:libvirt:Volume::web1-disk", type: "lvslab:libvirt:Volume", op: "create", startSecond: 5.2, seconds: 0.5 },
+            {
+                urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:index:RealServer$command:remote:Command::web1-web",
+                type: "command:remote:Command",
+                op: "create",
+                startSecond: 13.04,
+                seconds: 40.96,
+            },
+            {
+                urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:libvirt:Volume::web1-disk",
+                type: "lvslab:libvirt:Volume",
+                op: "create",
+                startSecond: 5.2,
+                seconds: 0.5,
+            },
             { urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:libvirt:Domain::web1-vm", type: "lvslab:libvirt:Domain", op: "create", startSecond: 6.1, seconds: 3.0 },
         ];
         assert.deepEqual(timeline({ steps }), [

@@ -153,11 +153,20 @@ describe("validateConfig: wrong input is refused, naming the setting and the fix
     });
 
     it("refuses two machines on one address, naming both settings", () => {
-        assertProblem(refused({ ...SEED_RAW, nfsStorageIp: "192.168.7.173" }), "nfsStorageIp", "192.168.7.173 is already used by directorStorageIp", "need their own address");
+        assertProblem(
+            refused({ ...SEED_RAW, nfsStorageIp: "192.168.7.173" }),
+            "nfsStorageIp",
+            "192.168.7.173 is already used by directorStorageIp",
+            "need their own address",
+        );
     });
 
     it("refuses a real server derived onto the NFS store's address", () => {
-        assertProblem(refused({ ...SEED_RAW, realServerStorageStart: "192.168.7.248" }), "realServers (web3).storageIp", "192.168.7.250 is already used by nfsStorageIp");
+        assertProblem(
+            refused({ ...SEED_RAW, realServerStorageStart: "192.168.7.248" }),
+            "realServers (web3).storageIp",
+            "192.168.7.250 is already used by nfsStorageIp",
+        );
     });
 
     it("refuses duplicate names in an explicit realServers list", () => {
@@ -190,7 +199,12 @@ describe("validateConfig: wrong input is refused, naming the setting and the fix
     });
 
     it("refuses realServerWeights whose length differs from the server count", () => {
-        assertProblem(refused({ ...SEED_RAW, realServerWeights: "[1, 2]" }), "realServerWeights", "has 2 weights for 4 real servers", "exactly one weight per server");
+        assertProblem(
+            refused({ ...SEED_RAW, realServerWeights: "[1, 2]" }),
+            "realServerWeights",
+            "has 2 weights for 4 real servers",
+            "exactly one weight per server",
+        );
     });
 
     it("refuses realServerWeights that are not whole numbers from 0 to 65535", () => {
@@ -246,7 +260,12 @@ describe("validateConfig: wrong input is refused, naming the setting and the fix
     });
 
     it("refuses overlapping public and storage subnets", () => {
-        assertProblem(refused({ ...SEED_RAW, storageSubnet: "172.16.0.0/16" }), "storageSubnet", "overlaps publicSubnet 172.16.16.0/24", "pick a separate range");
+        assertProblem(
+            refused({ ...SEED_RAW, storageSubnet: "172.16.0.0/16" }),
+            "storageSubnet",
+            "overlaps publicSubnet 172.16.16.0/24",
+            "pick a separate range",
+        );
     });
 
     it("refuses the lab host's own .1 address for a machine", () => {
@@ -333,8 +352,19 @@ describe("validateConfig: describing the real servers", () => {
 
     it("refuses firstBoot kernel without the kernel beside the image, or with a URL, naming the fix", () => {
         const host = hostWithFiles([BASE_IMAGE, KEY_PATH, `${KEY_PATH}.pub`]);
-        assertProblem(refused({ ...SEED_RAW, firstBoot: "kernel" }, host), "firstBoot", "no /var/lib/lvslab/debian-12-lvslab.vmlinuz", "scripts/lab image", "pulumi config set firstBoot cloud-init");
-        assertProblem(refused({ baseImage: "https://images.example/debian-12.qcow2", firstBoot: "kernel" }), "firstBoot", "not a URL", "pulumi config set firstBoot cloud-init");
+        assertProblem(
+            refused({ ...SEED_RAW, firstBoot: "kernel" }, host),
+            "firstBoot",
+            "no /var/lib/lvslab/debian-12-lvslab.vmlinuz",
+            "scripts/lab image",
+            "pulumi config set firstBoot cloud-init",
+        );
+        assertProblem(
+            refused({ baseImage: "https://images.example/debian-12.qcow2", firstBoot: "kernel" }),
+            "firstBoot",
+            "not a URL",
+            "pulumi config set firstBoot cloud-init",
+        );
         assertProblem(refused({ ...SEED_RAW, firstBoot: "pxe" }), "firstBoot", '"pxe" is not a first-boot method', '"cloud-init"');
     });
 
@@ -400,7 +430,23 @@ describe("net: IPv4 helpers", () => {
     });
 
     it("refuses leading zeros, octets above 255, the wrong number of parts and stray characters", () => {
-        for (const text of ["01.2.3.4", "1.2.3.04", "00.1.2.3", "256.1.1.1", "1.2.3.1000", "1.2.3", "1.2.3.4.5", "1.2.3.", "", " 1.2.3.4", "1.2.3.4 ", "+1.2.3.4", "1.-2.3.4", "0x1.2.3.4", "1e2.1.1.1"]) {
+        for (const text of [
+            "01.2.3.4",
+            "1.2.3.04",
+            "00.1.2.3",
+            "256.1.1.1",
+            "1.2.3.1000",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.",
+            "",
+            " 1.2.3.4",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "1.-2.3.4",
+            "0x1.2.3.4",
+            "1e2.1.1.1",
+        ]) {
             assert.equal(parseIpv4(text), undefined, JSON.stringify(text));
         }
     });
@@ -502,7 +548,11 @@ describe("validateConfig: beyond the seed (modes, two directors, health checks, 
 
     it("checks the second director's addresses only when there is one, and against every other machine", () => {
         accepted({ ...SEED_RAW, director2PublicIp: "172.16.16.177" });
-        assertProblem(refused({ ...SEED_RAW, directors: "2", director2PublicIp: "172.16.16.177" }), "realServers (web1).publicIp", "already used by director2PublicIp");
+        assertProblem(
+            refused({ ...SEED_RAW, directors: "2", director2PublicIp: "172.16.16.177" }),
+            "realServers (web1).publicIp",
+            "already used by director2PublicIp",
+        );
         assertProblem(refused({ ...SEED_RAW, directors: "2", director2StorageIp: "10.0.0.1" }), "director2StorageIp", "outside storageSubnet");
     });
 

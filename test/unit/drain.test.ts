@@ -69,7 +69,10 @@ describe("judgeReuse", () => {
         const reused = [landing(20001, 1, "web2"), landing(20002, 2, "web3"), landing(20003, 3, "web2")];
         const judged = judgeReuse({ ...base, reused, live: [20001, 20003], ages: [40, 95.4] });
         assert.deepEqual(judged.problems, []);
-        assert.match(judged.summary, /^3 source ports that had landed on web1 40-95 s before reused, 2 of them meeting a live entry to web1 on director: landed on web2 2, web3 1; 0 on web1$/);
+        assert.match(
+            judged.summary,
+            /^3 source ports that had landed on web1 40-95 s before reused, 2 of them meeting a live entry to web1 on director: landed on web2 2, web3 1; 0 on web1$/,
+        );
     });
 
     it("fails a port that landed on the drained server again, one whose connection failed, and a harness that could not bind", () => {
@@ -91,16 +94,20 @@ describe("judgeReuse", () => {
         assert.deepEqual(judgeReuse({ ...base, reused: [landing(20001, 1, "web2")], live: [] }).problems, [
             "inconclusive: none of the 1 ports still had an IPVS entry to web1 on director when reused, so no reuse was forced",
         ]);
-        assert.match(judgeReuse({ ...base, reused: [landing(20001, 1, "web2")], live: undefined }).problems[0], /^inconclusive: the active director's connection entries could not be read/);
+        assert.match(
+            judgeReuse({ ...base, reused: [landing(20001, 1, "web2")], live: undefined }).problems[0],
+            /^inconclusive: the active director's connection entries could not be read/,
+        );
         assert.deepEqual(judgeReuse({ ...base, reused: [], live: [] }).problems, ["no source port to reuse: none had landed on web1"]);
     });
 
     it("does not ask a removed server's entries to live (expire_nodest_conn flushes them); every connection must still succeed", () => {
         const removed = { ...base, server: "web5", requireLiveEntry: false };
         assert.deepEqual(judgeReuse({ ...removed, reused: [landing(20001, 1, "web2")], live: [] }).problems, []);
-        assert.deepEqual(judgeReuse({ ...removed, reused: [landing(20001, 1, undefined, { error: "no complete answer within 8000 ms" })], live: undefined }).problems, [
-            "source port 20001: the new connection failed: no complete answer within 8000 ms",
-        ]);
+        assert.deepEqual(
+            judgeReuse({ ...removed, reused: [landing(20001, 1, undefined, { error: "no complete answer within 8000 ms" })], live: undefined }).problems,
+            ["source port 20001: the new connection failed: no complete answer within 8000 ms"],
+        );
     });
 });
 
@@ -319,7 +326,10 @@ describe("the harness's sockets, against a local HTTP server", () => {
             const reuse = await check.reuse();
             assert.deepEqual(reuse.problems, []);
             assert.equal(reuse.reused.length, 3);
-            assert.ok(reuse.reused.every((l) => l.server !== "web2" && l.status === 200), JSON.stringify(reuse.reused));
+            assert.ok(
+                reuse.reused.every((l) => l.server !== "web2" && l.status === 200),
+                JSON.stringify(reuse.reused),
+            );
             const transfer = await check.finishTransfer();
             assert.deepEqual(transfer.problems, []);
             assert.equal(transfer.result.server, "web2");
@@ -330,6 +340,9 @@ describe("the harness's sockets, against a local HTTP server", () => {
 
     it("gives up on a server that never answers the download, naming what answered", async () => {
         const file: LongFile = { urlPath: "/big", size: BIG.length, sha256: "0".repeat(64) };
-        await assert.rejects(LongTransfer.start(out, "web9", file, { maxAttempts: 3 }), /no download of \/big landed on web9 in 3 attempts: web\d \(HTTP 200\), web\d \(HTTP 200\), web\d \(HTTP 200\)/);
+        await assert.rejects(
+            LongTransfer.start(out, "web9", file, { maxAttempts: 3 }),
+            /no download of \/big landed on web9 in 3 attempts: web\d \(HTTP 200\), web\d \(HTTP 200\), web\d \(HTTP 200\)/,
+        );
     });
 });

@@ -43,10 +43,7 @@ describe("a lost real server's VM", () => {
     });
 
     it("fails when another machine is touched", () => {
-        const result = steps(
-            ["create", "pulumi-nodejs:dynamic/libvirt:Domain", "web3-vm"],
-            ["replace", "pulumi-nodejs:dynamic/libvirt:Domain", "web1-vm"],
-        );
+        const result = steps(["create", "pulumi-nodejs:dynamic/libvirt:Domain", "web3-vm"], ["replace", "pulumi-nodejs:dynamic/libvirt:Domain", "web1-vm"]);
         assert.deepEqual(recreateProblems(result, "web3"), ["unexpected replace of pulumi-nodejs:dynamic/libvirt:Domain web1-vm"]);
     });
 

@@ -57,11 +57,13 @@ function virshFailure(kind: string, name: string, args: string[], stderr: string
 // The texts below are the tools' own. virsh 9.0 against a socket nobody
 // listens on (what `virsh -c 'qemu:///system?socket=/nowhere' list` prints;
 // the run further down checks it against the real virsh):
-const VIRSH_NO_DAEMON = "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n";
+const VIRSH_NO_DAEMON =
+    "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n";
 // libvirt's network driver (bridge_driver.c, networkCheckRouteCollision and
 // networkBridgeNameValidate), as virsh net-start / net-define print them:
 const VIRSH_SUBNET_IN_USE = "error: Failed to start network lvslab-ab12cd-public\nerror: internal error: Network is already in use by interface virbr0\n";
-const VIRSH_BRIDGE_IN_USE = "error: Failed to define network from /tmp/lvslab-net-x/network.xml\nerror: internal error: bridge name 'lvab12cd-s' already in use.\n";
+const VIRSH_BRIDGE_IN_USE =
+    "error: Failed to define network from /tmp/lvslab-net-x/network.xml\nerror: internal error: bridge name 'lvab12cd-s' already in use.\n";
 const VIRSH_DNSMASQ_PORT =
     "error: Failed to start network lvslab-ab12cd-public\nerror: internal error: Child process (VIR_BRIDGE_NAME=lvab12cd-p /usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/lvslab-ab12cd-public.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper) unexpected exit status 2: \ndnsmasq: failed to create listening socket for 172.16.16.1: Address already in use\n";
 // pkg/backend/diy/lock.go's checkForLock, as Pulumi 3.274.1 prints it for a
@@ -116,7 +118,10 @@ describe("a missing base image", () => {
         const run = runTool("qemu-img", ["info", "--output=json", missing], "apt-get install qemu-utils");
         assert.notEqual(run.status, 0);
         const text = `libvirt Volume "lvslab-ab12cd-base.qcow2": qemu-img info ${missing} failed: ${run.stderr.trim()}`;
-        assertOneClearMessage(describeFailure(new Error(text), DEV), [`the base image ${missing} (config key baseImage) cannot be read: No such file or directory`, "scripts/lab image"]);
+        assertOneClearMessage(describeFailure(new Error(text), DEV), [
+            `the base image ${missing} (config key baseImage) cannot be read: No such file or directory`,
+            "scripts/lab image",
+        ]);
     });
 });
 
@@ -132,12 +137,22 @@ describe("libvirt not answering", () => {
     });
 
     it("a connection lost mid-run is the same failure", () => {
-        assert.deepEqual(diagnoseVirshError("error: Cannot recv data: Connection reset by peer"), { kind: "unreachable", reason: "Cannot recv data: Connection reset by peer" });
-        assert.deepEqual(diagnoseVirshError("error: End of file while reading data: Input/output error"), { kind: "unreachable", reason: "End of file while reading data" });
+        assert.deepEqual(diagnoseVirshError("error: Cannot recv data: Connection reset by peer"), {
+            kind: "unreachable",
+            reason: "Cannot recv data: Connection reset by peer",
+        });
+        assert.deepEqual(diagnoseVirshError("error: End of file while reading data: Input/output error"), {
+            kind: "unreachable",
+            reason: "End of file while reading data",
+        });
     });
 
     it("permission denied on the socket says to run as root, not to start libvirt", () => {
-        const text = explainEngineOutput("error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': Permission denied", DEV)?.message ?? "";
+        const text =
+            explainEngineOutput(
+                "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': Permission denied",
+                DEV,
+            )?.message ?? "";
         assert.match(text, /refuses this user .*Permission denied/);
         assert.match(text, /run the lab as root/);
     });
@@ -151,7 +166,10 @@ describe("libvirt not answering", () => {
                 (e: unknown) => e,
             );
             assert.ok(error instanceof LabError, String(error));
-            assertOneClearMessage(describeFailure(error, DEV), [`libvirt is not answering at ${uri} (${dir}/libvirt-sock: No such file or directory)`, "scripts/lab host start"]);
+            assertOneClearMessage(describeFailure(error, DEV), [
+                `libvirt is not answering at ${uri} (${dir}/libvirt-sock: No such file or directory)`,
+                "scripts/lab host start",
+            ]);
         } finally {
             cleanup();
         }
@@ -161,7 +179,10 @@ describe("libvirt not answering", () => {
 describe("a locked stack", () => {
     it("names the holder and the fix, scripts/lab unlock", () => {
         const text = describeFailure(commandError(ENGINE_LOCKED), DEV);
-        assertOneClearMessage(text, ["stack dev is locked by another pulumi run: pid 48213 (root@labhost) since 2025-11-29T16:52:07Z", "scripts/lab unlock --stack dev"]);
+        assertOneClearMessage(text, [
+            "stack dev is locked by another pulumi run: pid 48213 (root@labhost) since 2025-11-29T16:52:07Z",
+            "scripts/lab unlock --stack dev",
+        ]);
         assert.doesNotMatch(text, /pulumi cancel/, "the engine's own advice deletes every lock, live or not");
     });
 
@@ -210,7 +231,12 @@ describe("a locked stack", () => {
                 return assert.fail("a live process's lock was accepted");
             })();
             assert.ok(error instanceof LabError);
-            assertOneClearMessage(describeFailure(error, DEV), [`removed the lock of pid ${deadPid}`, `pid ${process.pid} (root@${os.hostname()})`, "is still running", `kill ${process.pid}`]);
+            assertOneClearMessage(describeFailure(error, DEV), [
+                `removed the lock of pid ${deadPid}`,
+                `pid ${process.pid} (root@${os.hostname()})`,
+                "is still running",
+                `kill ${process.pid}`,
+            ]);
             assert.deepEqual(fs.readdirSync(lockDir), ["live.json"]);
             fs.rmSync(path.join(lockDir, "live.json"));
             assert.deepEqual(unlockStack("dev", `file://${dir}`), ["stack dev is not locked"]);
@@ -219,7 +245,6 @@ describe("a locked stack", () => {
         }
     });
 });
-
 
 describe("a subnet or address already in use", () => {
     it("a subnet routed through another interface names publicSubnet, its range, the interface and the fix", () => {
@@ -232,14 +257,23 @@ describe("a subnet or address already in use", () => {
     });
 
     it("the storage network's clash names storageSubnet, and another lab's bridge says so", () => {
-        const text = virshFailure("Network", "lvslab-ab12cd-storage", ["net-start"], VIRSH_SUBNET_IN_USE.replace("virbr0", "lvzz99yy-s").replace("public", "storage"));
+        const text = virshFailure(
+            "Network",
+            "lvslab-ab12cd-storage",
+            ["net-start"],
+            VIRSH_SUBNET_IN_USE.replace("virbr0", "lvzz99yy-s").replace("public", "storage"),
+        );
         const message = describeFailure(new Error(text), DEV);
         assertOneClearMessage(message, ["storageSubnet 192.168.7.0/24", "lvzz99yy-s (the bridge of another lab stack)", "scripts/lab destroy --stack OTHER"]);
     });
 
     it("a bridge name already taken names the bridge and how to remove it", () => {
         const text = virshFailure("Network", "lvslab-ab12cd-storage", ["net-define"], VIRSH_BRIDGE_IN_USE);
-        assertOneClearMessage(describeFailure(new Error(text), DEV), ["bridge lvab12cd-s already exists", "network lvslab-ab12cd-storage", "ip link delete lvab12cd-s"]);
+        assertOneClearMessage(describeFailure(new Error(text), DEV), [
+            "bridge lvab12cd-s already exists",
+            "network lvslab-ab12cd-storage",
+            "ip link delete lvab12cd-s",
+        ]);
     });
 
     it("an address libvirt's dnsmasq cannot bind names the address and the fix", () => {
@@ -264,8 +298,14 @@ describe("a subnet or address already in use", () => {
             { key: "publicSubnet" as const, subnet: subnet("172.16.16.0/24") },
             { key: "storageSubnet" as const, subnet: subnet("192.168.7.0/24") },
         ];
-        assert.deepEqual(subnetClashes(routes, subnets, new Set(["lvab12cd-s", "lvab12cd-p"])), [{ key: "publicSubnet", cidr: "172.16.16.0/24", iface: "virbr0" }]);
-        assert.deepEqual(subnetClashes(routes, [{ key: "publicSubnet", subnet: subnet("172.16.0.0/16") }], new Set()), [], "only the same range clashes, as in libvirt");
+        assert.deepEqual(subnetClashes(routes, subnets, new Set(["lvab12cd-s", "lvab12cd-p"])), [
+            { key: "publicSubnet", cidr: "172.16.16.0/24", iface: "virbr0" },
+        ]);
+        assert.deepEqual(
+            subnetClashes(routes, [{ key: "publicSubnet", subnet: subnet("172.16.0.0/16") }], new Set()),
+            [],
+            "only the same range clashes, as in libvirt",
+        );
     });
 
     it("parses this host's real /proc/net/route to the routes `ip route` lists", () => {
@@ -288,8 +328,16 @@ describe("a subnet or address already in use", () => {
 
     it("counts this stack's own bridges, from its networks and its name suffix, as its own", () => {
         const bridges = ownBridges([
-            { urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:index:Foundation$random:index/randomString:RandomString::lab-suffix", type: "random:index/randomString:RandomString", outputs: { result: "ab12cd" } },
-            { urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:index:Foundation$pulumi-nodejs:dynamic/libvirt:Network::lab-public", type: "pulumi-nodejs:dynamic/libvirt:Network", outputs: { bridgeName: "lvold000-p" } },
+            {
+                urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:index:Foundation$random:index/randomString:RandomString::lab-suffix",
+                type: "random:index/randomString:RandomString",
+                outputs: { result: "ab12cd" },
+            },
+            {
+                urn: "urn:pulumi:dev::lvs-dr-lab::lvslab:index:Foundation$pulumi-nodejs:dynamic/libvirt:Network::lab-public",
+                type: "pulumi-nodejs:dynamic/libvirt:Network",
+                outputs: { bridgeName: "lvold000-p" },
+            },
         ]);
         assert.deepEqual([...bridges].sort(), ["lvab12cd-p", "lvab12cd-s", "lvold000-p"]);
     });
@@ -298,7 +346,8 @@ describe("a subnet or address already in use", () => {
 describe("anything else", () => {
     it("an unknown engine failure adds only what the engine did not stream, without stack lines", () => {
         // As the SDK builds it (execa's message): its own line, the engine's stderr, then its stdout.
-        const streamed = "Updating (dev):\n\nDiagnostics:\n  pulumi:pulumi:Stack (lvs-dr-lab-dev):\n    error: something odd happened\n        at Object.<anonymous> (/x/y.js:1:1)\n";
+        const streamed =
+            "Updating (dev):\n\nDiagnostics:\n  pulumi:pulumi:Stack (lvs-dr-lab-dev):\n    error: something odd happened\n        at Object.<anonymous> (/x/y.js:1:1)\n";
         const context = { ...DEV, streamed };
         const text = describeFailure(commandError(`error: update failed\n${streamed}`), context);
         assertOneClearMessage(text, ["error: pulumi up of stack dev failed: update failed"]);

@@ -38,15 +38,22 @@ async function graphOf(overrides: Record<string, string>): Promise<{ urn: string
     const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitor;
     monitor.resources.clear();
     const keyPath = path.join(dir, "id_ed25519");
-    const config = program.loadLabConfig({ baseImage: path.join(dir, "lvslab-debian12.qcow2"), sshKeyPath: keyPath, domainType: "qemu", storagePool: "lvslab", ...overrides });
+    const config = program.loadLabConfig({
+        baseImage: path.join(dir, "lvslab-debian12.qcow2"),
+        sshKeyPath: keyPath,
+        domainType: "qemu",
+        storagePool: "lvslab",
+        ...overrides,
+    });
     const outputs = program.lab(config);
     await new Promise<void>((resolve) => pulumi.output(outputs).apply(() => resolve()));
     // Registrations complete asynchronously; give the queue a few turns.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const graph = [...monitor.resources.values()]
-        .map((resource) => ({ urn: resource.urn, inputs: resource.state }))
-        .sort((a, b) => a.urn.localeCompare(b.urn));
-    return JSON.parse(JSON.stringify(graph).split(dir).join(FILES_PLACEHOLDER), (_key, value: unknown) => digestOfLong(value)) as { urn: string; inputs: unknown }[];
+    const graph = [...monitor.resources.values()].map((resource) => ({ urn: resource.urn, inputs: resource.state })).sort((a, b) => a.urn.localeCompare(b.urn));
+    return JSON.parse(JSON.stringify(graph).split(dir).join(FILES_PLACEHOLDER), (_key, value: unknown) => digestOfLong(value)) as {
+        urn: string;
+        inputs: unknown;
+    }[];
 }
 
 /** A long string (a step's script, a domain's XML) as its length and SHA-256: the fixtures stay small, a change still shows. */

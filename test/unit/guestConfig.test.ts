@@ -405,7 +405,11 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         assert.equal(sandbox.read(`${dir}/modules.conf`), "ip_vs\nip_vs_rr\n");
         assert.equal(sandbox.read(`${dir}/60-lvslab-director.conf`), directorSysctls(["eth0", "eth1"], "0"));
         assert.equal(sandbox.read(`${dir}/ipvsadm.rules`), `-A -t ${service} -s rr\n`);
-        assert.ok(sandbox.read(`${dir}/lvslab-ipvs.service`).includes(`ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < ${sandbox.file(`${dir}/ipvsadm.rules`)}'`));
+        assert.ok(
+            sandbox
+                .read(`${dir}/lvslab-ipvs.service`)
+                .includes(`ExecStart=/bin/sh -c '/sbin/ipvsadm -C && /sbin/ipvsadm -R < ${sandbox.file(`${dir}/ipvsadm.rules`)}'`),
+        );
         const unit = sandbox.read(`${dir}/lvslab-vip.service`);
         assert.ok(unit.includes(`ExecStart=/sbin/ip addr replace ${VIP}/24 dev eth0\n`), unit);
         assert.ok(unit.includes(`ExecStop=-/sbin/ip addr del ${VIP}/24 dev eth0\n`), unit);
@@ -479,7 +483,13 @@ describe("renderStep: what each step does, run in a sandbox", () => {
                 "",
             ].join("\n"),
         );
-        const params = { ...SEED_STEPS["director-lb"], MODE: "tun" as const, SCHEDULER: "wrr", PERSISTENCE: "300", REAL_SERVERS: "172.16.16.177:3 172.16.16.178:0" };
+        const params = {
+            ...SEED_STEPS["director-lb"],
+            MODE: "tun" as const,
+            SCHEDULER: "wrr",
+            PERSISTENCE: "300",
+            REAL_SERVERS: "172.16.16.177:3 172.16.16.178:0",
+        };
         const run = sandbox.run(renderStep("director-lb", params), "apply", { paths: directorPaths(dir), stubs: directorStubs(dir) });
         assertSucceeded(run);
         const service = `${VIP}:80`;
@@ -502,7 +512,13 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             REAL_SERVERS: "192.168.7.177:1",
             STATIC_ADDRESSES: `${VIP}/24=eth0 192.168.7.172/24=eth1`,
         };
-        const stubs = directorStubs(dir, ipStub({ "-o addr show dev eth0": `2: eth0    inet ${VIP}/24 scope global secondary eth0`, "-o addr show dev eth1": "3: eth1    inet 192.168.7.172/24 scope global secondary eth1" }));
+        const stubs = directorStubs(
+            dir,
+            ipStub({
+                "-o addr show dev eth0": `2: eth0    inet ${VIP}/24 scope global secondary eth0`,
+                "-o addr show dev eth1": "3: eth1    inet 192.168.7.172/24 scope global secondary eth1",
+            }),
+        );
         const run = sandbox.run(renderStep("director-lb", params), "apply", { paths: directorPaths(dir), stubs });
         assertSucceeded(run);
         assert.equal(sandbox.read(`${dir}/60-lvslab-director.conf`), directorSysctls(["eth0", "eth1"], "1"));
@@ -513,7 +529,10 @@ describe("renderStep: what each step does, run in a sandbox", () => {
     it("director-lb: fails loudly when an address it holds does not come up", () => {
         const dir = "lb-no-vip";
         fs.mkdirSync(sandbox.file(dir));
-        const run = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: directorStubs(dir, ipStub({})) });
+        const run = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", {
+            paths: directorPaths(dir),
+            stubs: directorStubs(dir, ipStub({})),
+        });
         assert.notEqual(run.status, 0);
         assert.match(run.stderr, /172\.16\.16\.172\/24 is not on eth0/);
     });
@@ -540,14 +559,20 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         it("hands the table from ipvsadm to keepalived: the restore unit and its services go, the tested config is installed and keepalived started", () => {
             const dir = "lb-keepalived";
             fs.mkdirSync(sandbox.file(dir));
-            const seedRun = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
+            const seedRun = sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", {
+                paths: directorPaths(dir),
+                stubs: keepalivedStubs(dir),
+            });
             assertSucceeded(seedRun);
             const script = renderStep("director-lb", { ...SEED_STEPS["director-lb"], KEEPALIVED_CONF: conf });
             const run = sandbox.run(script, "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
             assertSucceeded(run);
             assert.ok(!sandbox.exists(`${dir}/lvslab-ipvs.service`) && !sandbox.exists(`${dir}/ipvsadm.rules`), "ipvsadm's restore is gone");
             assert.ok(run.calls.includes(`ipvsadm -D -t ${VIP}:80`), run.calls.join("\n"));
-            assert.ok(run.calls.some((call) => /^keepalived --config-test -f \S+$/.test(call)), run.calls.join("\n"));
+            assert.ok(
+                run.calls.some((call) => /^keepalived --config-test -f \S+$/.test(call)),
+                run.calls.join("\n"),
+            );
             assert.equal(sandbox.read(`${dir}/keepalived.conf`), conf + "\n");
             assert.ok(run.calls.includes("systemctl restart keepalived"), run.calls.join("\n"));
             assert.ok(!changesOf(run.calls).some((call) => / -[aAeE] /.test(call)), "keepalived, not ipvsadm, fills the table");
@@ -612,10 +637,14 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assertSucceeded(run);
             assert.equal(run.calls.filter((call) => call === "ip -o -4 addr show").length, 5);
             assert.match(run.stderr, /VRRP: the BACKUP still holds 172\.16\.16\.172 after 5 s: is the MASTER down\?/);
-            const released = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], STATIC_ADDRESSES: "", MODE: "tun", KEEPALIVED_CONF: backup }), "apply", {
-                paths: directorPaths(dir),
-                stubs: `${keepalivedStubs(dir)}\n${vipFrom(dir, 0)}`,
-            });
+            const released = sandbox.run(
+                renderStep("director-lb", { ...SEED_STEPS["director-lb"], STATIC_ADDRESSES: "", MODE: "tun", KEEPALIVED_CONF: backup }),
+                "apply",
+                {
+                    paths: directorPaths(dir),
+                    stubs: `${keepalivedStubs(dir)}\n${vipFrom(dir, 0)}`,
+                },
+            );
             assertSucceeded(released);
             assert.equal(released.calls.filter((call) => call === "ip -o -4 addr show").length, 1, "not holding it: no wait");
         });
@@ -636,7 +665,9 @@ describe("renderStep: what each step does, run in a sandbox", () => {
         it("with VRRP holds no address itself: an earlier static VIP unit is stopped (its ExecStop removes the VIP) and removed", () => {
             const dir = "lb-vrrp";
             fs.mkdirSync(sandbox.file(dir));
-            assertSucceeded(sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) }));
+            assertSucceeded(
+                sandbox.run(renderStep("director-lb", SEED_STEPS["director-lb"]), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) }),
+            );
             const run = sandbox.run(renderStep("director-lb", { ...SEED_STEPS["director-lb"], STATIC_ADDRESSES: "", KEEPALIVED_CONF: conf }), "apply", {
                 paths: directorPaths(dir),
                 stubs: keepalivedStubs(dir),
@@ -658,7 +689,10 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.equal(fs.readlinkSync(sandbox.file("apache2/sites-enabled/lvslab-sorry.conf")), "../sites-available/lvslab-sorry.conf");
             assert.equal(fs.readlinkSync(sandbox.file("apache2/mods-enabled/headers.load")), "../mods-available/headers.load");
             assert.equal(fs.readlinkSync(sandbox.file("system/multi-user.target.wants/apache2.service")), "/lib/systemd/system/apache2.service");
-            const removed = sandbox.run(renderStep("director-lb", { ...params, SORRY_PAGE: "" }), "apply", { paths: directorPaths(dir), stubs: keepalivedStubs(dir) });
+            const removed = sandbox.run(renderStep("director-lb", { ...params, SORRY_PAGE: "" }), "apply", {
+                paths: directorPaths(dir),
+                stubs: keepalivedStubs(dir),
+            });
             assertSucceeded(removed);
             assert.ok(!sandbox.exists(`${dir}/lvslab-sorry.conf`) && !sandbox.exists(`${dir}/sorry/index.html`));
             assert.ok(removed.calls.includes("systemctl stop apache2"), removed.calls.join("\n"));
@@ -679,23 +713,41 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             fs.mkdirSync(dir);
             fs.writeFileSync(`${dir}/secret.lvslab-new`, "half", { mode: 0o666 });
             const [script, options] = withApply(
-                [`printf a | write_file ${dir}/plain 0644`, `printf b | write_file ${dir}/secret 0600`, `printf c | write_file ${dir}/tool 0755`, `: >${dir}/after`].join("\n"),
+                [
+                    `printf a | write_file ${dir}/plain 0644`,
+                    `printf b | write_file ${dir}/secret 0600`,
+                    `printf c | write_file ${dir}/tool 0755`,
+                    `: >${dir}/after`,
+                ].join("\n"),
             );
             const run = sandbox.run(script, "apply", options);
             assertSucceeded(run);
             const modeOf = (name: string): number => fs.statSync(`${dir}/${name}`).mode & 0o777;
             assert.deepEqual(
                 ["plain", "secret", "tool", "after"].map((name) => [name, modeOf(name).toString(8)]),
-                [["plain", "644"], ["secret", "600"], ["tool", "755"], ["after", "644"]],
+                [
+                    ["plain", "644"],
+                    ["secret", "600"],
+                    ["tool", "755"],
+                    ["after", "644"],
+                ],
                 "each file its mode, and the step's umask back after",
             );
             assert.equal(fs.readFileSync(`${dir}/secret`, "utf8"), "b");
-            assert.deepEqual(fs.readdirSync(dir).filter((name) => name.endsWith(".lvslab-new")), []);
+            assert.deepEqual(
+                fs.readdirSync(dir).filter((name) => name.endsWith(".lvslab-new")),
+                [],
+            );
         });
 
         it("interface_with finds the NIC by address from one `ip` for all its calls, and says none for an address no NIC has", () => {
             const [script, options] = withApply(
-                ['interface_with 192.168.7.177 storage', 'interface_with 172.16.16.177 public', 'interface_with 10.9.9.9 none', 'printf "%s|%s|%s\\n" "$storage" "$public" "$none"'].join("\n"),
+                [
+                    "interface_with 192.168.7.177 storage",
+                    "interface_with 172.16.16.177 public",
+                    "interface_with 10.9.9.9 none",
+                    'printf "%s|%s|%s\\n" "$storage" "$public" "$none"',
+                ].join("\n"),
             );
             const run = sandbox.run(script, "apply", {
                 ...options,
@@ -722,7 +774,10 @@ describe("renderStep: what each step does, run in a sandbox", () => {
                 ...extra,
             });
         const arpLines = (ignore: number, announce: number): string[] =>
-            ["all", "default", "lo", "eth0"].flatMap((scope) => [`net.ipv4.conf.${scope}.arp_ignore = ${ignore}`, `net.ipv4.conf.${scope}.arp_announce = ${announce}`]);
+            ["all", "default", "lo", "eth0"].flatMap((scope) => [
+                `net.ipv4.conf.${scope}.arp_ignore = ${ignore}`,
+                `net.ipv4.conf.${scope}.arp_announce = ${announce}`,
+            ]);
 
         it("dr: suppresses ARP (arp_ignore=1, arp_announce=2) for all, default, lo and the public NIC, and puts the VIP on lo as /32", () => {
             const dir = "rs-dr";
@@ -749,7 +804,10 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             assert.ok(!sandbox.exists(`${dir}/60-lvslab-real-server.conf`) && !sandbox.exists(`${dir}/lvslab-forwarding.service`));
             assert.ok(removed.calls.includes("systemctl disable --now lvslab-forwarding.service"), removed.calls.join("\n"));
             for (const scope of ["all", "default", "lo"]) {
-                assert.ok(removed.calls.includes(`sysctl -q -w net.ipv4.conf.${scope}.arp_ignore=0 net.ipv4.conf.${scope}.arp_announce=0`), removed.calls.join("\n"));
+                assert.ok(
+                    removed.calls.includes(`sysctl -q -w net.ipv4.conf.${scope}.arp_ignore=0 net.ipv4.conf.${scope}.arp_announce=0`),
+                    removed.calls.join("\n"),
+                );
             }
         });
 
@@ -757,7 +815,10 @@ describe("renderStep: what each step does, run in a sandbox", () => {
             const dir = "rs-tun";
             const paths = forwardingPaths(dir);
             assertSucceeded(sandbox.run(renderStep("real-server-forwarding", SEED_STEPS["real-server-forwarding"]), "apply", { paths, stubs: nicsStub() }));
-            const run = sandbox.run(renderStep("real-server-forwarding", { ...SEED_STEPS["real-server-forwarding"], MODE: "tun" }), "apply", { paths, stubs: nicsStub() });
+            const run = sandbox.run(renderStep("real-server-forwarding", { ...SEED_STEPS["real-server-forwarding"], MODE: "tun" }), "apply", {
+                paths,
+                stubs: nicsStub(),
+            });
             assertSucceeded(run);
             assert.equal(sandbox.read(`${dir}/lvslab-ipip.conf`), "ipip\n");
             assert.ok(run.calls.includes("modprobe ipip"), run.calls.join("\n"));
@@ -980,7 +1041,9 @@ describe("stepCommand", () => {
     for (const action of ["apply", "remove"] as const) {
         it(`carries the script base64-encoded so that decoding gives it back exactly (${action})`, () => {
             const command = stepCommand(script, action);
-            const match = /^echo ([A-Za-z0-9+/=]+) \| base64 -d > (\/tmp\/lvslab-step\.\$\$) && sudo bash \2 (\w+); status=\$\?; rm -f \2; exit \$status$/.exec(command);
+            const match = /^echo ([A-Za-z0-9+/=]+) \| base64 -d > (\/tmp\/lvslab-step\.\$\$) && sudo bash \2 (\w+); status=\$\?; rm -f \2; exit \$status$/.exec(
+                command,
+            );
             assert.ok(match, command.slice(0, 200));
             assert.equal(match[3], action);
             assert.equal(Buffer.from(match[1], "base64").toString("utf8"), script);

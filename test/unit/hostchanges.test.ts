@@ -161,7 +161,12 @@ describe("hostchanges.sh", () => {
 
     function manifest(name: string): string[] {
         const file = path.join(home, "host-changes", name);
-        return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "") : [];
+        return fs.existsSync(file)
+            ? fs
+                  .readFileSync(file, "utf8")
+                  .split("\n")
+                  .filter((line) => line !== "")
+            : [];
     }
 
     function writeList(name: string, packages: string[]): string {
@@ -199,8 +204,13 @@ describe("hostchanges.sh", () => {
         fs.writeFileSync(path.join(fakeBin, "dpkg-query"), FAKE_DPKG_QUERY, { mode: 0o755 });
         fs.writeFileSync(path.join(root, "etc", "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
         fs.writeFileSync(path.join(root, "etc", "group"), "root:x:0:\n");
-        for (const [tool, file] of [["userdel", "passwd"], ["groupdel", "group"]]) {
-            fs.writeFileSync(path.join(fakeBin, tool), `#!/bin/sh\necho "${tool} $*" >>"$FAKE_LOG"\nsed -i "/^$1:/d" "$FAKE_ROOT/etc/${file}"\n`, { mode: 0o755 });
+        for (const [tool, file] of [
+            ["userdel", "passwd"],
+            ["groupdel", "group"],
+        ]) {
+            fs.writeFileSync(path.join(fakeBin, tool), `#!/bin/sh\necho "${tool} $*" >>"$FAKE_LOG"\nsed -i "/^$1:/d" "$FAKE_ROOT/etc/${file}"\n`, {
+                mode: 0o755,
+            });
         }
         fs.writeFileSync(path.join(fakeBin, "apt-mark"), '#!/bin/sh\ncat "$FAKE_MANUAL" 2>/dev/null\n', { mode: 0o755 });
         // Root, as far as the scripts can tell: the tests need not run as root.
@@ -257,9 +267,14 @@ describe("hostchanges.sh", () => {
         assert.deepEqual(manifest("files"), [marker]);
         assert.deepEqual(manifest("accounts"), ["group fakegrp", "user fakesvc"]);
         const disabled = manifest("disabled");
-        assert.ok(disabled.includes(`removed ${root}/etc/systemd/system/multi-user.target.wants/fakesvc.service -> /lib/systemd/system/fakesvc.service`), disabled.join("\n"));
+        assert.ok(
+            disabled.includes(`removed ${root}/etc/systemd/system/multi-user.target.wants/fakesvc.service -> /lib/systemd/system/fakesvc.service`),
+            disabled.join("\n"),
+        );
         assert.ok(disabled.includes(`removed ${root}/etc/systemd/system/fakesvcd.service -> /lib/systemd/system/fakesvc.service`), "the alias goes too");
-        assert.ok(disabled.includes(`removed ${root}/etc/systemd/user/default.target.wants/fakedep-user.service -> /usr/lib/systemd/user/fakedep-user.service`));
+        assert.ok(
+            disabled.includes(`removed ${root}/etc/systemd/user/default.target.wants/fakedep-user.service -> /usr/lib/systemd/user/fakedep-user.service`),
+        );
         assert.ok(disabled.includes(`renamed ${root}/etc/rc2.d/S01fakesvc -> ${root}/etc/rc2.d/K01fakesvc`));
         // fakesvc: its link and its alias, 4 S links; fakedep: a timer and a user unit; cloud-init: 4 links, 4 S links.
         assert.equal(disabled.length, 2 + 4 + 1 + 1 + 4 + 4, disabled.join("\n"));
@@ -302,7 +317,10 @@ describe("hostchanges.sh", () => {
         const result = run(`install_debian_packages lab ${writeList("lab.txt", ["fakesvc"])}`);
         assert.equal(result.status, 0, result.stderr);
         assert.match(result.stderr, /finishing an install that was interrupted/);
-        assert.deepEqual(links().filter((link) => !/K01fakesvc|fake-masked/.test(link)), before);
+        assert.deepEqual(
+            links().filter((link) => !/K01fakesvc|fake-masked/.test(link)),
+            before,
+        );
         assert.deepEqual(manifest("packages"), ["fakedep", "fakesvc"]);
     });
 
@@ -313,7 +331,17 @@ describe("hostchanges.sh", () => {
             assert.ok(!lab.includes(testOnly), `${testOnly} is for the tests only, not in host-packages.txt`);
             assert.ok(tests.includes(testOnly), `${testOnly} in test-packages.txt`);
         }
-        for (const needed of ["libvirt-daemon-system", "qemu-system-x86", "qemu-utils", "dnsmasq-base", "mmdebstrap", "extlinux", "genisoimage", "openssh-client", "jq"]) {
+        for (const needed of [
+            "libvirt-daemon-system",
+            "qemu-system-x86",
+            "qemu-utils",
+            "dnsmasq-base",
+            "mmdebstrap",
+            "extlinux",
+            "genisoimage",
+            "openssh-client",
+            "jq",
+        ]) {
             assert.ok(lab.includes(needed), `the lab needs ${needed}`);
         }
         assert.deepEqual(
@@ -397,7 +425,10 @@ describe("hostchanges.sh", () => {
             installed();
             const stacks = path.join(home, "state", ".pulumi", "stacks", "lvs-dr-lab");
             fs.mkdirSync(stacks, { recursive: true });
-            fs.writeFileSync(path.join(stacks, "dev.json"), JSON.stringify({ version: 3, checkpoint: { latest: { resources: [{ urn: "a" }, { urn: "b" }] } } }));
+            fs.writeFileSync(
+                path.join(stacks, "dev.json"),
+                JSON.stringify({ version: 3, checkpoint: { latest: { resources: [{ urn: "a" }, { urn: "b" }] } } }),
+            );
             fs.writeFileSync(path.join(stacks, "gone.json"), JSON.stringify({ version: 3, checkpoint: { latest: {} } }));
             const result = run("undo_host_changes --yes");
             assert.notEqual(result.status, 0);
@@ -453,5 +484,4 @@ describe("hostchanges.sh", () => {
             assert.equal(fs.existsSync(cache), false);
         });
     });
-
 });

@@ -23,7 +23,10 @@ describe("hosts and placement: the default", () => {
 
     it("uses only the first host when placement sends nothing elsewhere: the lab is exactly a one-host lab there", () => {
         const config = accepted({ ...SEED_RAW, hosts: TWO_HOSTS });
-        assert.deepEqual(config.hosts.map((host) => host.name), ["a"]);
+        assert.deepEqual(
+            config.hosts.map((host) => host.name),
+            ["a"],
+        );
         assert.equal(config.libvirtUri, "qemu:///system");
         assert.equal(config.spread, undefined);
     });
@@ -33,7 +36,10 @@ describe("hosts and placement: a lab spread over two hosts", () => {
     it("places each listed machine on its host, the rest on the first (the gateway host)", () => {
         const config = accepted(SPLIT);
         assert.deepEqual(config.placement, { director: "a", nfs: "a", web1: "a", web2: "a", web3: "b", web4: "b" });
-        assert.deepEqual(config.hosts.map((host) => host.name), ["a", "b"]);
+        assert.deepEqual(
+            config.hosts.map((host) => host.name),
+            ["a", "b"],
+        );
     });
 
     it("joins each network with its own VNI on UDP 4789 and lowers the MTU by VXLAN's 50 bytes", () => {
@@ -48,7 +54,10 @@ describe("hosts and placement: a lab spread over two hosts", () => {
     it("keeps the gateway host when it runs no machine, and drops hosts that run none", () => {
         const hosts = JSON.stringify([...JSON.parse(TWO_HOSTS), { name: "c", uri: "qemu+ssh://root@c/system" }]);
         const config = accepted({ ...SEED_RAW, hosts, placement: JSON.stringify({ director: "b", nfs: "b", web1: "b", web2: "b", web3: "b", web4: "b" }) });
-        assert.deepEqual(config.hosts.map((host) => host.name), ["a", "b"]);
+        assert.deepEqual(
+            config.hosts.map((host) => host.name),
+            ["a", "b"],
+        );
     });
 
     it("puts the second director on another host like any machine", () => {
@@ -60,11 +69,21 @@ describe("hosts and placement: a lab spread over two hosts", () => {
 
 describe("hosts and placement: what cannot work is refused, naming the key and the fix", () => {
     it("refuses a machine placed on a host that is not listed", () => {
-        assertProblem(refused({ ...SPLIT, placement: JSON.stringify({ web3: "c" }) }), "placement.web3", '"c" is not one of the hosts (a, b)', "add the host to hosts");
+        assertProblem(
+            refused({ ...SPLIT, placement: JSON.stringify({ web3: "c" }) }),
+            "placement.web3",
+            '"c" is not one of the hosts (a, b)',
+            "add the host to hosts",
+        );
     });
 
     it("refuses placement of a machine that does not exist", () => {
-        assertProblem(refused({ ...SPLIT, placement: JSON.stringify({ web9: "b" }) }), "placement.web9", 'no machine "web9"', "director, nfs, web1, web2, web3, web4");
+        assertProblem(
+            refused({ ...SPLIT, placement: JSON.stringify({ web9: "b" }) }),
+            "placement.web9",
+            'no machine "web9"',
+            "director, nfs, web1, web2, web3, web4",
+        );
     });
 
     it("refuses a host without a VXLAN address once machines are split, and the gateway host without one", () => {

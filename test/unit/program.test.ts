@@ -135,15 +135,24 @@ describe("the lab's resource graph (seed topology)", () => {
             return domain.inputs.nics as { network: string; mac: string }[];
         };
         const director = nicsOf("director");
-        assert.deepEqual(director.map((n) => n.network), ["lvslab-ab12cd-public", "lvslab-ab12cd-storage"]);
+        assert.deepEqual(
+            director.map((n) => n.network),
+            ["lvslab-ab12cd-public", "lvslab-ab12cd-storage"],
+        );
         // MACs carry the network index and the address's last two octets.
-        assert.deepEqual(director.map((n) => n.mac), ["52:54:00:01:10:ad", "52:54:00:02:07:ad"]);
+        assert.deepEqual(
+            director.map((n) => n.mac),
+            ["52:54:00:01:10:ad", "52:54:00:02:07:ad"],
+        );
         for (const [index, web] of ["web1", "web2", "web3", "web4"].entries()) {
             const nics = nicsOf(web);
             assert.equal(nics.length, 2);
             assert.equal(nics[0].mac, `52:54:00:01:10:${(177 + index).toString(16)}`);
         }
-        assert.deepEqual(nicsOf("nfs").map((n) => n.network), ["lvslab-ab12cd-storage"]);
+        assert.deepEqual(
+            nicsOf("nfs").map((n) => n.network),
+            ["lvslab-ab12cd-storage"],
+        );
     });
 
     it("gives each guest static addresses in its network-config, matched by MAC", () => {
@@ -239,8 +248,14 @@ describe("the lab's resource graph (seed topology)", () => {
         const names = (list: Recorded[]): Set<string> => new Set(list.map((r) => `${r.type}::${r.name}`));
         const added = [...names(five)].filter((n) => !names(four).has(n));
         assert.ok(added.length > 0);
-        assert.ok(added.every((n) => n.split("::")[1].startsWith("web5")), `only web5's resources are new: ${added.join(", ")}`);
-        assert.deepEqual([...names(four)].filter((n) => !names(five).has(n)), []);
+        assert.ok(
+            added.every((n) => n.split("::")[1].startsWith("web5")),
+            `only web5's resources are new: ${added.join(", ")}`,
+        );
+        assert.deepEqual(
+            [...names(four)].filter((n) => !names(five).has(n)),
+            [],
+        );
         const changed = four
             .filter((r) => r.type !== "lvslab:index:Director" && r.type.startsWith("lvslab:") === false)
             .filter((r) => {
@@ -262,7 +277,11 @@ describe("the lab's resource graph (seed topology)", () => {
             .sort();
         assert.deepEqual(changed, ["director-lb", "web1-forwarding", "web2-forwarding", "web3-forwarding", "web4-forwarding"]);
         const director = stepScript(nat.find((r) => r.name === "director-lb") as Recorded);
-        assert.match(director, /readonly REAL_SERVERS='192\.168\.7\.177:1 192\.168\.7\.178:1 192\.168\.7\.179:1 192\.168\.7\.180:1'/, "NAT reaches the servers on storage");
+        assert.match(
+            director,
+            /readonly REAL_SERVERS='192\.168\.7\.177:1 192\.168\.7\.178:1 192\.168\.7\.179:1 192\.168\.7\.180:1'/,
+            "NAT reaches the servers on storage",
+        );
         assert.match(director, /readonly FORWARD_IP='1'/);
         assert.match(director, /readonly STATIC_ADDRESSES='172\.16\.16\.172\/24=eth0 192\.168\.7\.172\/24=eth1'/);
         const web = stepScript(nat.find((r) => r.name === "web2-forwarding") as Recorded);
@@ -424,7 +443,9 @@ describe("the lab's resource graph (firstBoot kernel: the image's kernel booted 
         const nfs = domains.find((d) => String(d.inputs.name).endsWith("-nfs"));
         assert.ok(nfs);
         assert.deepEqual(
-            String(plain(nfs.inputs.kernelCmdline)).split(" ").filter((w) => w.startsWith("lvslab.nic=")),
+            String(plain(nfs.inputs.kernelCmdline))
+                .split(" ")
+                .filter((w) => w.startsWith("lvslab.nic=")),
             ["lvslab.nic=eth0,52:54:00:02:07:fa,192.168.7.250/24"],
         );
     });

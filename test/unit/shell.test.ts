@@ -46,7 +46,17 @@ describe("the project's shell", () => {
     const files = shellFiles();
 
     it("is found where it lives (the listing itself can fail)", () => {
-        for (const known of ["scripts/lab", "labhost/labhost.sh", "labhost/lib/common.sh", "labhost/bin/pulumi-resource-command", "cloud-init/steps/lib.sh", "image/build.sh", "image/initramfs/init", "proofs/spread.sh", ".ci/run"]) {
+        for (const known of [
+            "scripts/lab",
+            "labhost/labhost.sh",
+            "labhost/lib/common.sh",
+            "labhost/bin/pulumi-resource-command",
+            "cloud-init/steps/lib.sh",
+            "image/build.sh",
+            "image/initramfs/init",
+            "proofs/spread.sh",
+            ".ci/run",
+        ]) {
             assert.ok(files.includes(known), `${known} is listed as shell (found: ${files.join(", ")})`);
         }
         assert.ok(!files.some((file) => file.endsWith(".ts") || file.endsWith(".md")), "only shell is listed");

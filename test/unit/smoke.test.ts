@@ -26,9 +26,18 @@ describe("judgeDistribution", () => {
 
     it("shares by weight under wrr, and refuses new connections to a drained (weight 0) server", () => {
         const inputs = { scheduler: "wrr" as const, realServers: servers(0, 1, 2, 1) };
-        assert.deepEqual(expectedShares(inputs), new Map([["web2", 0.25], ["web3", 0.5], ["web4", 0.25]]));
+        assert.deepEqual(
+            expectedShares(inputs),
+            new Map([
+                ["web2", 0.25],
+                ["web3", 0.5],
+                ["web4", 0.25],
+            ]),
+        );
         assert.deepEqual(judgeDistribution({ web2: 50, web3: 100, web4: 50 }, 200, inputs), []);
-        assert.deepEqual(judgeDistribution({ web1: 2, web2: 49, web3: 99, web4: 50 }, 200, inputs), ["web1 has weight 0 (drained) but took 2 new connection(s)"]);
+        assert.deepEqual(judgeDistribution({ web1: 2, web2: 49, web3: 99, web4: 50 }, 200, inputs), [
+            "web1 has weight 0 (drained) but took 2 new connection(s)",
+        ]);
     });
 
     it("names an answer from a server that is not in the lab", () => {
@@ -44,14 +53,24 @@ function ipvsadmLn(services: { port: number; entries: [address: string, forward:
         "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
         ...services.flatMap((service) => [
             `TCP  172.16.16.172:${service.port} rr`,
-            ...service.entries.map(([address, forward, weight]) => `  -> ${`${address}:${service.port}`.padEnd(28)}${forward.padEnd(8)}${String(weight).padEnd(7)}0          3`),
+            ...service.entries.map(
+                ([address, forward, weight]) => `  -> ${`${address}:${service.port}`.padEnd(28)}${forward.padEnd(8)}${String(weight).padEnd(7)}0          3`,
+            ),
         ]),
     ].join("\n");
 }
 
 describe("each director's IPVS table", () => {
     const dr: Pick<SmokeInputs, "vip" | "ports" | "mode" | "realServers"> = { vip: "172.16.16.172", ports: [80], mode: "dr", realServers: servers(1, 1) };
-    const good = ipvsadmLn([{ port: 80, entries: [["172.16.16.177", "Route", 1], ["172.16.16.178", "Route", 1]] }]);
+    const good = ipvsadmLn([
+        {
+            port: 80,
+            entries: [
+                ["172.16.16.177", "Route", 1],
+                ["172.16.16.178", "Route", 1],
+            ],
+        },
+    ]);
 
     it("passes a table with every real server at its address, weight and the mode's forwarding", () => {
         assert.deepEqual(tableProblems("director", parseIpvsTable(good), dr), []);
@@ -73,7 +92,15 @@ describe("each director's IPVS table", () => {
 
     it("refuses an entry at an address no real server has (a server at its public address in NAT, a removed one, the sorry server)", () => {
         const nat = { ...dr, mode: "nat" as const, realServers: servers(1).map((s) => ({ ...s, forwardingAddress: "192.168.7.177" })) };
-        const table = ipvsadmLn([{ port: 80, entries: [["172.16.16.177", "Masq", 1], ["127.0.0.1", "Local", 1]] }]);
+        const table = ipvsadmLn([
+            {
+                port: 80,
+                entries: [
+                    ["172.16.16.177", "Masq", 1],
+                    ["127.0.0.1", "Local", 1],
+                ],
+            },
+        ]);
         assert.deepEqual(tableProblems("director", parseIpvsTable(table), nat), [
             "director: 172.16.16.172:80 has no entry for web1 (192.168.7.177:80)",
             "director: 172.16.16.172:80 has an entry for 172.16.16.177:80 (Masq), which is no real server of the lab",
@@ -84,7 +111,13 @@ describe("each director's IPVS table", () => {
     it("wants a service for every port and none other", () => {
         const twoPorts = { ...dr, ports: [80, 8080] };
         const table = ipvsadmLn([
-            { port: 80, entries: [["172.16.16.177", "Route", 1], ["172.16.16.178", "Route", 1]] },
+            {
+                port: 80,
+                entries: [
+                    ["172.16.16.177", "Route", 1],
+                    ["172.16.16.178", "Route", 1],
+                ],
+            },
             { port: 443, entries: [] },
         ]);
         assert.deepEqual(tableProblems("director2", parseIpvsTable(table), twoPorts), [
@@ -117,7 +150,11 @@ describe("the page comes from the NFS export", () => {
     });
 
     it("fails a server that returned the token once and another page too, and an answer with an old token", () => {
-        const answers = [back("web1"), { server: "web1", status: 200, body: "welcome to beijing!!!" }, { server: "web2", status: 200, body: "fedcba9876543210" }];
+        const answers = [
+            back("web1"),
+            { server: "web1", status: 200, body: "welcome to beijing!!!" },
+            { server: "web2", status: 200, body: "fedcba9876543210" },
+        ];
         assert.deepEqual(tokenProblems(answers, token, servers(1, 1)), [
             'web1 answered HTTP 200 "welcome to beijing!!!" for the token file, not the token: it does not serve the NFS export',
             'web2 answered HTTP 200 "fedcba9876543210" for the token file, not the token: it does not serve the NFS export',

@@ -14,7 +14,10 @@ import { labMocks, Recorded } from "../helpers/labMocks";
 let recorded: Recorded[] = [];
 
 pulumi.runtime.setMocks(
-    labMocks((resource) => recorded.push(resource), (inputs) => `/pool/${String(inputs.connectionUri).includes("ssh") ? "b" : "a"}/${String(inputs.name)}`),
+    labMocks(
+        (resource) => recorded.push(resource),
+        (inputs) => `/pool/${String(inputs.connectionUri).includes("ssh") ? "b" : "a"}/${String(inputs.name)}`,
+    ),
     "lvs-dr-lab",
     "spread",
     false,
@@ -137,7 +140,17 @@ describe("a lab spread over two hosts (director2, web3, web4 on b)", () => {
                 mtu: tunnel("lab-public-vxlan").mtu,
                 network: tunnel("lab-public-vxlan").networkUuid,
             },
-            { uri: URI_A, device: "lvab12cd-vp", bridge: "lvab12cd-p", vni: 1616, local: "10.255.0.1", remotes: ["10.255.0.2"], port: 4789, mtu: 1450, network: "uuid-of-lab-public" },
+            {
+                uri: URI_A,
+                device: "lvab12cd-vp",
+                bridge: "lvab12cd-p",
+                vni: 1616,
+                local: "10.255.0.1",
+                remotes: ["10.255.0.2"],
+                port: 4789,
+                mtu: 1450,
+                network: "uuid-of-lab-public",
+            },
         );
         assert.equal(tunnel("lab-b-storage-vxlan").connectionUri, URI_B);
         assert.equal(tunnel("lab-b-storage-vxlan").vni, 1687);

@@ -31,8 +31,14 @@ describe("the spread scenario's verdicts", () => {
     });
 
     it("fails, never reads as no VXLAN devices, when ip's answer cannot be read", () => {
-        assert.throws(() => labVxlanDevices("Error: argument \"vxlan\" is wrong: unknown type", "lvab12cd"), /^Error: cannot tell which VXLAN devices there are: ip's answer is not JSON/);
+        assert.throws(
+            () => labVxlanDevices('Error: argument "vxlan" is wrong: unknown type', "lvab12cd"),
+            /^Error: cannot tell which VXLAN devices there are: ip's answer is not JSON/,
+        );
         assert.throws(() => labVxlanDevices('[{"ifname": "lvab12cd-vp"}', "lvab12cd"), /cannot tell which VXLAN devices there are: ip's answer is not JSON/);
-        assert.throws(() => labVxlanDevices('{"ifname": "lvab12cd-vp"}', "lvab12cd"), /cannot tell which VXLAN devices there are: ip's answer is not a list of links/);
+        assert.throws(
+            () => labVxlanDevices('{"ifname": "lvab12cd-vp"}', "lvab12cd"),
+            /cannot tell which VXLAN devices there are: ip's answer is not a list of links/,
+        );
     });
 });

@@ -90,7 +90,12 @@ describe("a Director alone in DR mode, built from its Args", () => {
         ]);
         assert.deepEqual(
             built.resources.map((resource) => `${resource.type} ${resource.name}`).sort(),
-            ["command:remote:Command edge-lb", "lvslab:index:Director edge", "pulumi-nodejs:dynamic/libvirt:Domain edge-vm", "pulumi-nodejs:dynamic/libvirt:Volume edge-disk"],
+            [
+                "command:remote:Command edge-lb",
+                "lvslab:index:Director edge",
+                "pulumi-nodejs:dynamic/libvirt:Domain edge-vm",
+                "pulumi-nodejs:dynamic/libvirt:Volume edge-disk",
+            ],
             "nothing else: no seed on a kernel boot",
         );
     });

@@ -25,7 +25,10 @@ const GATEWAY_ADDRESSES = { public: { address: "10.1.0.1", prefixLength: 24 }, s
 const URI_B = "qemu+ssh://root@10.255.0.2/system";
 
 /** Builds one Foundation alone and waits until it and every child are registered. */
-async function build(name: string, args: FoundationModule.FoundationArgs): Promise<{ foundation: FoundationModule.Foundation; watch: DeclarationWatch; resources: Recorded[] }> {
+async function build(
+    name: string,
+    args: FoundationModule.FoundationArgs,
+): Promise<{ foundation: FoundationModule.Foundation; watch: DeclarationWatch; resources: Recorded[] }> {
     components ??= await import("../../../components/foundation");
     recorded = [];
     const watch = new DeclarationWatch();
@@ -93,7 +96,10 @@ describe("Foundation on one host, booting the image's kernel, for a director pai
             ["base-initrd", "t-ab12cd-initrd", "/images/lab.initrd"],
         ]) {
             const volume = named(built.resources, name);
-            assert.deepEqual([volume.inputs.connectionUri, volume.inputs.pool, volume.inputs.name, volume.inputs.source], ["qemu:///system", "labpool", volumeName, source]);
+            assert.deepEqual(
+                [volume.inputs.connectionUri, volume.inputs.pool, volume.inputs.name, volume.inputs.source],
+                ["qemu:///system", "labpool", volumeName, source],
+            );
         }
     });
 
@@ -102,9 +108,16 @@ describe("Foundation on one host, booting the image's kernel, for a director pai
         const site = built.foundation.sites.local;
         assert.deepEqual([site.uri, site.pool, site.nicMtu], ["qemu:///system", "labpool", undefined]);
         assert.equal(await valueOf(site.libvirtPrefix), "t-ab12cd");
-        assert.deepEqual(await valueOf(pulumi.all([site.publicNetwork, site.storageNetwork, site.baseVolumePath])), ["t-ab12cd-public", "t-ab12cd-storage", "/pool/t-ab12cd-base.qcow2"]);
+        assert.deepEqual(await valueOf(pulumi.all([site.publicNetwork, site.storageNetwork, site.baseVolumePath])), [
+            "t-ab12cd-public",
+            "t-ab12cd-storage",
+            "/pool/t-ab12cd-base.qcow2",
+        ]);
         assert.ok(site.bootVolumes);
-        assert.deepEqual(await valueOf(pulumi.all([site.bootVolumes.kernelPath, site.bootVolumes.initrdPath])), ["/pool/t-ab12cd-vmlinuz", "/pool/t-ab12cd-initrd"]);
+        assert.deepEqual(await valueOf(pulumi.all([site.bootVolumes.kernelPath, site.bootVolumes.initrdPath])), [
+            "/pool/t-ab12cd-vmlinuz",
+            "/pool/t-ab12cd-initrd",
+        ]);
     });
 
     it("exposes the VRRP password as a secret, and the console password", async () => {
@@ -158,14 +171,24 @@ describe("Foundation spread over two hosts, machines only on the second, cloud-i
         assert.deepEqual([gatewayPublic.inputs.mode, gatewayPublic.inputs.hostAddress, gatewayPublic.inputs.mtu], ["nat", "10.1.0.1", 1450]);
         for (const name of ["wide-b-public", "wide-b-storage"]) {
             const network = named(built.resources, name);
-            assert.deepEqual([network.inputs.connectionUri, network.inputs.mode, network.inputs.hostAddress, network.inputs.mtu], [URI_B, "isolated", undefined, 1450]);
+            assert.deepEqual(
+                [network.inputs.connectionUri, network.inputs.mode, network.inputs.hostAddress, network.inputs.mtu],
+                [URI_B, "isolated", undefined, 1450],
+            );
         }
     });
 
     it("floods each host's bridge to the other host's endpoint, one VNI per network", () => {
         const tunnel = named(built.resources, "wide-b-public-vxlan");
         assert.deepEqual(
-            [tunnel.inputs.connectionUri, tunnel.inputs.deviceName, tunnel.inputs.bridgeName, tunnel.inputs.vni, tunnel.inputs.localAddress, tunnel.inputs.remoteAddresses],
+            [
+                tunnel.inputs.connectionUri,
+                tunnel.inputs.deviceName,
+                tunnel.inputs.bridgeName,
+                tunnel.inputs.vni,
+                tunnel.inputs.localAddress,
+                tunnel.inputs.remoteAddresses,
+            ],
             [URI_B, "lvab12cd-vp", "lvab12cd-p", 1616, "10.255.0.2", ["10.255.0.1"]],
         );
         assert.deepEqual([tunnel.inputs.port, tunnel.inputs.mtu, tunnel.inputs.networkUuid], [4789, 1450, "uuid-of-wide-b-public"]);

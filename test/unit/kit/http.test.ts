@@ -52,7 +52,10 @@ describe("parseResponseHead and requestText", () => {
 describe("SourcePorts", () => {
     it("hands out every port of its range once before any comes back, below the ephemeral range", () => {
         const ports = new SourcePorts(SOURCE_PORT_COUNT - 2);
-        assert.deepEqual([ports.next(), ports.next(), ports.next()], [SOURCE_PORT_FIRST + SOURCE_PORT_COUNT - 2, SOURCE_PORT_FIRST + SOURCE_PORT_COUNT - 1, SOURCE_PORT_FIRST]);
+        assert.deepEqual(
+            [ports.next(), ports.next(), ports.next()],
+            [SOURCE_PORT_FIRST + SOURCE_PORT_COUNT - 2, SOURCE_PORT_FIRST + SOURCE_PORT_COUNT - 1, SOURCE_PORT_FIRST],
+        );
         assert.ok(SOURCE_PORT_FIRST + SOURCE_PORT_COUNT <= 32768, "below Linux's default ip_local_port_range");
         const seen = new Set<number>();
         const all = new SourcePorts(-3);

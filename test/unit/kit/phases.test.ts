@@ -5,7 +5,13 @@ import { formatTable, Phase, PhaseLog, phaseTable, tally } from "../../../proofs
 
 describe("result tables", () => {
     it("pads every column but the last to its widest cell", () => {
-        const table = formatTable(["phase", "seconds"], [["up", "907.0"], ["no-op up", "9.0"]]);
+        const table = formatTable(
+            ["phase", "seconds"],
+            [
+                ["up", "907.0"],
+                ["no-op up", "9.0"],
+            ],
+        );
         assert.equal(table, ["phase     seconds", "--------  -------", "up        907.0", "no-op up  9.0"].join("\n"));
     });
 });
@@ -18,7 +24,9 @@ describe("the phase table of the bench and spread summaries", () => {
         ];
         assert.equal(
             phaseTable(phases, 18),
-            ["phase  seconds  ok    detail", "-----  -------  ----  ------------------", "up     907.0    ok", "smoke  1.3      FAIL  web2 never answere"].join("\n"),
+            ["phase  seconds  ok    detail", "-----  -------  ----  ------------------", "up     907.0    ok", "smoke  1.3      FAIL  web2 never answere"].join(
+                "\n",
+            ),
         );
     });
 });
@@ -30,7 +38,11 @@ describe("a run that goes on after a failure", () => {
         assert.equal(thrown.ok, false);
         assert.equal(thrown.value, undefined);
         assert.match(String(thrown.error), /no libvirt/);
-        const judged = await log.run("judged", () => Promise.resolve(3), (value) => (value === 3 ? ["three is wrong"] : []));
+        const judged = await log.run(
+            "judged",
+            () => Promise.resolve(3),
+            (value) => (value === 3 ? ["three is wrong"] : []),
+        );
         assert.deepEqual(judged, { ok: false, value: 3 });
         const fine = await log.run("fine", () => Promise.resolve("x"));
         assert.equal(fine.ok, true);
@@ -55,5 +67,4 @@ describe("a run that goes on after a failure", () => {
         ];
         assert.deepEqual(tally(list), { passed: 2, failed: 1, skipped: 1 });
     });
-
 });

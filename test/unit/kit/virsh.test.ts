@@ -7,7 +7,10 @@ import { leftovers, parseCpuTotals } from "../../../proofs/kit";
 describe("leftovers", () => {
     it("fails, never reports nothing left, when libvirt cannot be asked", () => {
         const uri = "qemu:///system?socket=/nonexistent/lvslab-test/libvirt-sock";
-        assert.throws(() => leftovers(uri, "lvslab", "lvslab-"), /cannot tell what is left: virsh -c qemu:\/\/\/system\?socket=\/nonexistent\S* list --all --name failed: .*/);
+        assert.throws(
+            () => leftovers(uri, "lvslab", "lvslab-"),
+            /cannot tell what is left: virsh -c qemu:\/\/\/system\?socket=\/nonexistent\S* list --all --name failed: .*/,
+        );
     });
 });
 

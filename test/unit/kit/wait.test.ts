@@ -21,7 +21,10 @@ describe("bounded waits and background requests", () => {
         await new Promise((resolve) => setTimeout(resolve, 60));
         const samples = await stopped.stop();
         assert.ok(samples.length >= 2, `only ${samples.length} samples`);
-        assert.deepEqual(samples, samples.map((_, index) => index + 1));
+        assert.deepEqual(
+            samples,
+            samples.map((_, index) => index + 1),
+        );
         const bounded = new BackgroundRequests(async () => 1, 5, 30);
         bounded.start();
         await new Promise((resolve) => setTimeout(resolve, 120));

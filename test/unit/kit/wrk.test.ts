@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseDuration, parseWrk, wrkProblems } from "../../../proofs/kit";
 
-
 const WRK_OUTPUT = `Running 15s test @ http://172.16.16.172/
   2 threads and 16 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -52,7 +51,9 @@ describe("wrk output", () => {
         assert.deepEqual(wrkProblems(parseWrk(WRK_OUTPUT)), ["4 of 16500 answers were not 2xx or 3xx", "socket errors: connect 0, read 2, write 0, timeout 3"]);
         const clean = WRK_OUTPUT.replace(/^\s*Socket errors.*\n/m, "").replace(/^\s*Non-2xx.*\n/m, "");
         assert.deepEqual(wrkProblems(parseWrk(clean)), []);
-        const refused = clean.replace("16500 requests in", "0 requests in").replace("Requests/sec:", "  Socket errors: connect 16, read 0, write 0, timeout 0\nRequests/sec:");
+        const refused = clean
+            .replace("16500 requests in", "0 requests in")
+            .replace("Requests/sec:", "  Socket errors: connect 16, read 0, write 0, timeout 0\nRequests/sec:");
         assert.deepEqual(wrkProblems(parseWrk(refused)), ["no request completed", "socket errors: connect 16, read 0, write 0, timeout 0"]);
     });
 

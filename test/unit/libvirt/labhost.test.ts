@@ -29,7 +29,20 @@ describe("labhost/labhost.sh", () => {
     it("--help names every command and the environment settings", () => {
         const r = labhost("--help");
         assert.equal(r.code, 0);
-        for (const word of ["start", "stop", "--purge", "--purge-if-empty", "status", "exec", "uri", "LVSLAB_LABHOST", "LVSLAB_HOME", "LVSLAB_LABHOST_ROOT", "LVSLAB_NETNS", "LVSLAB_POOL"]) {
+        for (const word of [
+            "start",
+            "stop",
+            "--purge",
+            "--purge-if-empty",
+            "status",
+            "exec",
+            "uri",
+            "LVSLAB_LABHOST",
+            "LVSLAB_HOME",
+            "LVSLAB_LABHOST_ROOT",
+            "LVSLAB_NETNS",
+            "LVSLAB_POOL",
+        ]) {
             assert.ok(r.stdout.includes(word), `--help does not mention ${word}`);
         }
     });
@@ -82,5 +95,4 @@ describe("labhost/labhost.sh", () => {
             assert.match(r.stderr, new RegExp(`LVSLAB_GUEST_NICE="${nice}": the guests' niceness is a whole number from 0 \\(as the tools\\) to 19`));
         }
     });
-
 });

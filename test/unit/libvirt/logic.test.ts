@@ -161,9 +161,18 @@ describe("domain inputs", () => {
     it("takes a kernel to boot directly only with its command line, and an initrd only with a kernel", () => {
         const direct = { ...dom, cloudInitPath: undefined, kernelPath: "/pool/k", initrdPath: "/pool/i", kernelCmdline: "root=/dev/vda1 ro" };
         assert.deepEqual(checkDomain(direct).failures, []);
-        assert.deepEqual(checkDomain({ ...direct, kernelCmdline: undefined }).failures.map((f) => f.property), ["kernelCmdline"]);
-        assert.deepEqual(checkDomain({ ...dom, initrdPath: "/pool/i" }).failures.map((f) => f.property), ["initrdPath"]);
-        assert.deepEqual(checkDomain({ ...direct, kernelPath: "pool/k" }).failures.map((f) => f.property), ["kernelPath"]);
+        assert.deepEqual(
+            checkDomain({ ...direct, kernelCmdline: undefined }).failures.map((f) => f.property),
+            ["kernelCmdline"],
+        );
+        assert.deepEqual(
+            checkDomain({ ...dom, initrdPath: "/pool/i" }).failures.map((f) => f.property),
+            ["initrdPath"],
+        );
+        assert.deepEqual(
+            checkDomain({ ...direct, kernelPath: "pool/k" }).failures.map((f) => f.property),
+            ["kernelPath"],
+        );
     });
 
     it("lets unknown values through, including unknown NICs", () => {
@@ -222,9 +231,7 @@ describe("volume inputs and diff", () => {
     it("takes capacityGiB for overlays only, and positive", () => {
         assert.deepEqual(checkVolume({ ...vol, capacityGiB: 10 }).failures, []);
         assert.deepEqual(props(checkVolume({ ...vol, capacityGiB: 0 }).failures), ["capacityGiB"]);
-        assert.deepEqual(props(checkVolume({ ...vol, backingVolumePath: undefined, source: "/a.img", capacityGiB: 1 }).failures), [
-            "capacityGiB",
-        ]);
+        assert.deepEqual(props(checkVolume({ ...vol, backingVolumePath: undefined, source: "/a.img", capacityGiB: 1 }).failures), ["capacityGiB"]);
     });
 
     it("replaces on any change; deletes first only when pool and name stay", () => {

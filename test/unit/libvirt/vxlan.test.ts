@@ -21,7 +21,25 @@ describe("reaching a libvirt host's shell", () => {
     it("takes user, host, port, key file, ssh command and no_verify from a qemu+ssh URI, as libvirt does", () => {
         assert.deepEqual(sshRouteOf("qemu+ssh://root@10.255.0.2:2222/system?keyfile=/k/id&no_verify=1&command=/usr/local/bin/labssh"), {
             file: "/usr/local/bin/labssh",
-            args: ["-T", "-e", "none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-p", "2222", "-l", "root", "-i", "/k/id", "-o", "StrictHostKeyChecking=no", "--", "10.255.0.2"],
+            args: [
+                "-T",
+                "-e",
+                "none",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=15",
+                "-p",
+                "2222",
+                "-l",
+                "root",
+                "-i",
+                "/k/id",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "--",
+                "10.255.0.2",
+            ],
         });
         assert.deepEqual(sshRouteOf("qemu+ssh://host-b/system")?.args.slice(-2), ["--", "host-b"]);
         assert.equal(sshRouteOf("qemu+ssh://host-b/system")?.file, "ssh");
@@ -156,6 +174,9 @@ describe("a guest NIC with an MTU", () => {
         assert.deepEqual(ok.failures, []);
         assert.deepEqual(ok.inputs.nics, [{ network: "n", mac: "52:54:00:01:10:b1", mtu: 1450 }]);
         const bad = checkDomain({ ...domain, connectionUri: "qemu:///system", nics: [{ network: "n", mac: "52:54:00:01:10:b1", mtu: 9 }] });
-        assert.deepEqual(bad.failures.map((f) => f.property), ["nics[0].mtu"]);
+        assert.deepEqual(
+            bad.failures.map((f) => f.property),
+            ["nics[0].mtu"],
+        );
     });
 });

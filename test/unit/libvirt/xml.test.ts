@@ -1,7 +1,17 @@
 // The XML the libvirt layer hands to virsh, and its readers of virsh's XML.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { DomainSpec, escapeXml, parseDomainNics, parseVolumeXml, renderDomainXml, renderNetworkXml, unescapeXml, xmlAttr, xmlText } from "../../../components/libvirt";
+import {
+    DomainSpec,
+    escapeXml,
+    parseDomainNics,
+    parseVolumeXml,
+    renderDomainXml,
+    renderNetworkXml,
+    unescapeXml,
+    xmlAttr,
+    xmlText,
+} from "../../../components/libvirt";
 
 /** Every element <tag .../> or <tag ...>, in order, as its opening tag text. */
 function elements(xml: string, tag: string): string[] {

@@ -127,7 +127,10 @@ describe("command plugin: parity with the official v1.2.1 schema", () => {
         const state = { ...base, stdout: "", stderr: "" };
         assert.deepEqual(await p.diff("id", urn, state, base), { changes: false, replaces: [] });
         for (const k of official.inputs) {
-            const changed = { ...base, [k]: k === "triggers" ? [2] : k === "connection" ? secret({ ...(reveal(base.connection) as PropertyMap), host: "h2" }) : "new" };
+            const changed = {
+                ...base,
+                [k]: k === "triggers" ? [2] : k === "connection" ? secret({ ...(reveal(base.connection) as PropertyMap), host: "h2" }) : "new",
+            };
             const expected = official.replaceOnChanges.includes(k) ? [k] : [];
             assert.deepEqual(await p.diff("id", urn, state, changed), { changes: true, replaces: expected }, k);
         }

@@ -45,7 +45,10 @@ describe("secret and unknown values", () => {
         const edited = mapSecret(secret({ host: "h" }), (inner) => ({ ...(inner as Record<string, PropertyValue>), port: 22 }));
         assert.ok(isSecret(edited));
         assert.deepEqual(reveal(edited), { host: "h", port: 22 });
-        assert.deepEqual(mapSecret("plain", (x) => `${String(x)}!`), "plain!");
+        assert.deepEqual(
+            mapSecret("plain", (x) => `${String(x)}!`),
+            "plain!",
+        );
     });
 
     it("compares revealed values for changes", () => {

@@ -65,20 +65,32 @@ describe("random provider: check", () => {
         const b = await checked(stringUrn, { length: 4, numeric: false });
         assert.equal(b.number, false);
         const c = await p.check(stringUrn, {}, { length: 4, numeric: false, number: true });
-        assert.deepEqual((c.failures ?? []).map((f) => f.property), ["numeric"]);
+        assert.deepEqual(
+            (c.failures ?? []).map((f) => f.property),
+            ["numeric"],
+        );
     });
 
     it("names impossible settings", async () => {
         const missing = await p.check(stringUrn, {}, {});
-        assert.deepEqual((missing.failures ?? []).map((f) => f.property), ["length"]);
+        assert.deepEqual(
+            (missing.failures ?? []).map((f) => f.property),
+            ["length"],
+        );
         const short = await p.check(passwordUrn, {}, { length: 3, minUpper: 2, minNumeric: 2 });
         assert.match((short.failures ?? [])[0]?.reason ?? "", /length \(3\) must be at least .* \(4\)/);
         const empty = await p.check(stringUrn, {}, { length: 3, upper: false, lower: false, numeric: false, special: false });
-        assert.deepEqual((empty.failures ?? []).map((f) => f.property), ["special"]);
+        assert.deepEqual(
+            (empty.failures ?? []).map((f) => f.property),
+            ["special"],
+        );
         const negative = await p.check(stringUrn, {}, { length: 0, minLower: -1 });
         assert.deepEqual((negative.failures ?? []).map((f) => f.property).sort(), ["length", "minLower"]);
         const noBytes = await p.check(idUrn, {}, { prefix: "x" });
-        assert.deepEqual((noBytes.failures ?? []).map((f) => f.property), ["byteLength"]);
+        assert.deepEqual(
+            (noBytes.failures ?? []).map((f) => f.property),
+            ["byteLength"],
+        );
     });
 
     it("lets unknown values through during previews", async () => {
@@ -128,7 +140,17 @@ describe("random provider: values", () => {
     });
 
     it("draws from every enabled class over many values", () => {
-        const params: StringParams = { length: 2000, upper: true, lower: true, numeric: true, special: true, minUpper: 0, minLower: 0, minNumeric: 0, minSpecial: 0 };
+        const params: StringParams = {
+            length: 2000,
+            upper: true,
+            lower: true,
+            numeric: true,
+            special: true,
+            minUpper: 0,
+            minLower: 0,
+            minNumeric: 0,
+            minSpecial: 0,
+        };
         const s = generateString(params);
         for (const set of [upper, lower, digits, defaultSpecialChars]) {
             assert.ok(count(s, set) > 0, `no character of ${set}`);

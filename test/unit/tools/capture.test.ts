@@ -32,22 +32,47 @@ describe("capture on a machine's link", () => {
     });
 
     it("runs tcpdump numeric, packet-buffered, as root, with the filter words last", () => {
-        assert.deepEqual(tcpdumpArgs({ device: "vnet6", file: "/tmp/c.pcap", seconds: 5, filter: ["tcp", "port", "80"] }), ["-i", "vnet6", "-n", "-U", "-Z", "root", "-w", "/tmp/c.pcap", "tcp", "port", "80"]);
+        assert.deepEqual(tcpdumpArgs({ device: "vnet6", file: "/tmp/c.pcap", seconds: 5, filter: ["tcp", "port", "80"] }), [
+            "-i",
+            "vnet6",
+            "-n",
+            "-U",
+            "-Z",
+            "root",
+            "-w",
+            "/tmp/c.pcap",
+            "tcp",
+            "port",
+            "80",
+        ]);
     });
 
     it("reads tcpdump's lines: MACs, addresses and ports, ARP", () => {
         const frame = parseFrame(ON_WEB1.split("\n")[1]);
-        assert.deepEqual(frame, { sourceMac: "52:54:00:01:10:ad", destinationMac: "52:54:00:01:10:b1", etherType: "IPv4", sourceIp: "172.16.16.1", sourcePort: 45084, destinationIp: "172.16.16.172", destinationPort: 80, what: "tcp" });
+        assert.deepEqual(frame, {
+            sourceMac: "52:54:00:01:10:ad",
+            destinationMac: "52:54:00:01:10:b1",
+            etherType: "IPv4",
+            sourceIp: "172.16.16.1",
+            sourcePort: 45084,
+            destinationIp: "172.16.16.172",
+            destinationPort: 80,
+            what: "tcp",
+        });
         assert.equal(parseFrame(ON_WEB1.split("\n")[5])?.what, "ARP Request who-has 172.16.16.177 tell 172.16.16.173");
         assert.equal(parseFrame(ON_WEB1.split("\n")[0])?.etherType, "802.3");
-        const long = parseFrame("21:28:31.685272 52:54:00:01:10:ad > 52:54:00:01:10:b1, ethertype IPv4 (0x0800), length 74: 172.16.16.1.45084 > 172.16.16.172.80: Flags [S], seq 1, length 0");
+        const long = parseFrame(
+            "21:28:31.685272 52:54:00:01:10:ad > 52:54:00:01:10:b1, ethertype IPv4 (0x0800), length 74: 172.16.16.1.45084 > 172.16.16.172.80: Flags [S], seq 1, length 0",
+        );
         assert.equal(long?.destinationPort, 80);
         assert.equal(parseFrame("reading from file x.pcap, link-type EN10MB (Ethernet)"), undefined);
     });
 
     it("shows direct routing on a real server's link: the VIP's frames arrive from the director with web1's MAC, replies leave from the VIP", () => {
         const owners = new Map([...macOwners(topology), ["52:54:00:dc:ef:bf", "lab host (public bridge lvk3x9-p)"]]);
-        const frames = ON_WEB1.split("\n").map(parseFrame).filter((f) => f !== undefined);
+        const frames = ON_WEB1.split("\n")
+            .map(parseFrame)
+            .filter((f) => f !== undefined);
         const summary = summarizeFrames(frames, owners, "172.16.16.172");
         assert.equal(summary.frames, 6);
         assert.deepEqual(summary.toVip, [{ text: "director public > web1 public", frames: 2 }]);

@@ -33,7 +33,12 @@ describe("the see-and-poke verbs' command lines", () => {
     });
 
     it("refuses an unknown machine, listing the known ones, before touching libvirt", () => {
-        for (const args of [["node", "stop", "web9"], ["capture", "web9"], ["impair", "web9", "--loss", "5"], ["ssh", "--outputs", outputs, "web9", "true"]]) {
+        for (const args of [
+            ["node", "stop", "web9"],
+            ["capture", "web9"],
+            ["impair", "web9", "--loss", "5"],
+            ["ssh", "--outputs", outputs, "web9", "true"],
+        ]) {
             const result = run(...args, ...(args[0] === "ssh" ? [] : ["--outputs", outputs]));
             assert.equal(result.status, 1, args.join(" "));
             assert.match(result.stderr, /no machine "web9" in this lab; the machines are: director, web1, web2, web3, web4, nfs/);

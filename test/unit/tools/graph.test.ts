@@ -33,7 +33,11 @@ describe("the drawing of a running lab", () => {
     it("adds up a server's entries over every service port", () => {
         const live = seedLive();
         const [service] = live.directors.director.services;
-        live.directors.director.services.push({ ...service, address: "172.16.16.172:8080", destinations: service.destinations.map((d) => ({ ...d, port: 8080, active: 1 })) });
+        live.directors.director.services.push({
+            ...service,
+            address: "172.16.16.172:8080",
+            destinations: service.destinations.map((d) => ({ ...d, port: 8080, active: 1 })),
+        });
         const web1 = graphModel(topology, live, "dev").realServers.find((s) => s.name === "web1");
         assert.equal(web1?.links[0].active, 3);
         assert.equal(web1?.links[0].connections, 26);
@@ -44,7 +48,12 @@ describe("the drawing of a running lab", () => {
         none.directors.director.holdsVip = false;
         assert.match(renderDot(graphModel(topology, none, "dev")), /held by no director/);
         const unreachable = seedLive();
-        unreachable.directors.director = { reachable: false, error: "ssh: connect to host 172.16.16.173 port 22: No route to host", holdsVip: false, services: [] };
+        unreachable.directors.director = {
+            reachable: false,
+            error: "ssh: connect to host 172.16.16.173 port 22: No route to host",
+            holdsVip: false,
+            services: [],
+        };
         const unreachableModel = graphModel(topology, unreachable, "dev");
         assert.match(renderDot(unreachableModel), /not reachable over SSH/);
         assert.deepEqual(unreachableModel.realServers[0].links, []);

@@ -1,13 +1,27 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { alreadyClear, checkImpairment, clearArgs, dropInListing, dropRuleset, dropTable, guestTcCommand, isUnknownQdisc, netemInShow, planImpairment, showArgs } from "../../../scripts/tools/impair";
+import {
+    alreadyClear,
+    checkImpairment,
+    clearArgs,
+    dropInListing,
+    dropRuleset,
+    dropTable,
+    guestTcCommand,
+    isUnknownQdisc,
+    netemInShow,
+    planImpairment,
+    showArgs,
+} from "../../../scripts/tools/impair";
 
 describe("impairments on a machine's link", () => {
     it("with netem on the host, delay with jitter, loss and rate become one tc qdisc replace on the tap", () => {
         assert.deepEqual(planImpairment("vnet6", { delayMs: 100, jitterMs: 20, lossPercent: 5, rate: "10mbit" }, true), {
             hostQdisc: ["qdisc", "replace", "dev", "vnet6", "root", "netem", "delay", "100ms", "20ms", "loss", "5%", "rate", "10mbit"],
         });
-        assert.deepEqual(planImpairment("vnet6", { lossPercent: 100 }, true), { hostQdisc: ["qdisc", "replace", "dev", "vnet6", "root", "netem", "loss", "100%"] });
+        assert.deepEqual(planImpairment("vnet6", { lossPercent: 100 }, true), {
+            hostQdisc: ["qdisc", "replace", "dev", "vnet6", "root", "netem", "loss", "100%"],
+        });
     });
 
     it("without netem on the host: loss in nftables, rate in tbf, delay in the guest's own netem", () => {
@@ -20,16 +34,25 @@ describe("impairments on a machine's link", () => {
 
     it("a rate alone is always a token bucket on the tap", () => {
         for (const hostHasNetem of [true, false]) {
-            assert.deepEqual(planImpairment("vnet6", { rate: "1mbit" }, hostHasNetem), { hostQdisc: ["qdisc", "replace", "dev", "vnet6", "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms"] });
+            assert.deepEqual(planImpairment("vnet6", { rate: "1mbit" }, hostHasNetem), {
+                hostQdisc: ["qdisc", "replace", "dev", "vnet6", "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms"],
+            });
         }
-        assert.equal(netemInShow("qdisc tbf 80da: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms \n"), "qdisc tbf 80da: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms");
+        assert.equal(
+            netemInShow("qdisc tbf 80da: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms \n"),
+            "qdisc tbf 80da: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms",
+        );
     });
 
     it("loss of one protocol is nftables even where netem is, in the tap's own table, replaced in one transaction", () => {
         const ruleset = dropRuleset("vnet3", 100, "vrrp");
         assert.deepEqual(planImpairment("vnet3", { lossPercent: 100, proto: "vrrp" }, true), { hostDrop: ruleset });
         const lines = ruleset.split("\n");
-        assert.deepEqual(lines.slice(0, 3), ["table bridge lvslab_impair_vnet3", "delete table bridge lvslab_impair_vnet3", "table bridge lvslab_impair_vnet3 {"]);
+        assert.deepEqual(lines.slice(0, 3), [
+            "table bridge lvslab_impair_vnet3",
+            "delete table bridge lvslab_impair_vnet3",
+            "table bridge lvslab_impair_vnet3 {",
+        ]);
         // Frames the bridge forwards and frames the lab host sends: both hooks, all of them (no numgen at 100 %).
         assert.equal(lines.filter((line) => line.trim() === 'oifname "vnet3" ip protocol vrrp counter drop').length, 2);
         assert.match(ruleset, /type filter hook forward priority 0; policy accept;/);
@@ -61,15 +84,19 @@ describe("impairments on a machine's link", () => {
         assert.deepEqual(showArgs("vnet6"), ["-s", "qdisc", "show", "dev", "vnet6"]);
         assert.equal(alreadyClear("Error: Cannot delete qdisc with handle of zero."), true);
         assert.equal(alreadyClear("Error: Could not process rule: No such file or directory\ndelete table bridge lvslab_impair_vnet3"), true);
-        assert.equal(alreadyClear("Cannot find device \"vnet9\""), false);
+        assert.equal(alreadyClear('Cannot find device "vnet9"'), false);
         assert.equal(isUnknownQdisc("Error: Specified qdisc kind is unknown."), true);
-        assert.equal(isUnknownQdisc("Cannot find device \"vnet9\""), false);
+        assert.equal(isUnknownQdisc('Cannot find device "vnet9"'), false);
     });
 
     it("finds netem in tc's listing and the drop rule in nft's", () => {
-        assert.equal(netemInShow("qdisc netem 8001: root refcnt 2 limit 1000 delay 100ms  20ms loss 5%\n Sent 0 bytes 0 pkt\n"), "qdisc netem 8001: root refcnt 2 limit 1000 delay 100ms  20ms loss 5%");
+        assert.equal(
+            netemInShow("qdisc netem 8001: root refcnt 2 limit 1000 delay 100ms  20ms loss 5%\n Sent 0 bytes 0 pkt\n"),
+            "qdisc netem 8001: root refcnt 2 limit 1000 delay 100ms  20ms loss 5%",
+        );
         assert.equal(netemInShow("qdisc noqueue 0: root refcnt 2\n"), undefined);
-        const listing = 'table bridge lvslab_impair_vnet3 {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\toifname "vnet3" counter packets 12 bytes 840 drop\n\t}\n}\n';
+        const listing =
+            'table bridge lvslab_impair_vnet3 {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\toifname "vnet3" counter packets 12 bytes 840 drop\n\t}\n}\n';
         assert.equal(dropInListing(listing), 'oifname "vnet3" counter packets 12 bytes 840 drop');
         assert.equal(dropInListing("table bridge x {\n}\n"), undefined);
     });

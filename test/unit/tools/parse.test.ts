@@ -55,14 +55,19 @@ describe("reading what the lab's tools print", () => {
  vnet4       network   lvslab-k3x9-public   virtio   52:54:00:01:10:b1
  vnet5       network   lvslab-k3x9-storage  virtio   52:54:00:02:07:B1
 `);
-        assert.deepEqual(rows.map((r) => [r.device, r.source, r.mac]), [
-            ["vnet4", "lvslab-k3x9-public", "52:54:00:01:10:b1"],
-            ["vnet5", "lvslab-k3x9-storage", "52:54:00:02:07:b1"],
-        ]);
+        assert.deepEqual(
+            rows.map((r) => [r.device, r.source, r.mac]),
+            [
+                ["vnet4", "lvslab-k3x9-public", "52:54:00:01:10:b1"],
+                ["vnet5", "lvslab-k3x9-storage", "52:54:00:02:07:b1"],
+            ],
+        );
     });
 
     it("a network's XML: its bridge, the lab host's address and prefix, NAT or isolated", () => {
-        const nat = parseNetworkXml("<network><name>p</name><forward mode='nat'/><bridge name='lvk3x9-p' stp='on' delay='0'/><ip address='172.16.16.1' netmask='255.255.255.0'/></network>");
+        const nat = parseNetworkXml(
+            "<network><name>p</name><forward mode='nat'/><bridge name='lvk3x9-p' stp='on' delay='0'/><ip address='172.16.16.1' netmask='255.255.255.0'/></network>",
+        );
         assert.deepEqual(nat, { bridge: "lvk3x9-p", hostAddress: "172.16.16.1", prefixLength: 24, forward: "nat" });
         const isolated = parseNetworkXml("<network><bridge name='lvk3x9-s'/><ip address='192.168.7.1' prefix='24'/></network>");
         assert.equal(isolated.forward, "isolated");
