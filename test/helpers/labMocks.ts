@@ -110,3 +110,42 @@ export function stepParams(step: Recorded): Record<string, string> {
     }
     return params;
 }
+
+/** The one recorded resource with this name; fails the test when there is none. */
+export function named(resources: Recorded[], name: string): Recorded {
+    const found = resources.find((resource) => resource.name === name);
+    if (!found) {
+        throw new Error(`no resource named ${name}`);
+    }
+    return found;
+}
+
+/** A component built alone under the mocks: it, the watch over its declaration, and every resource recorded meanwhile. */
+export interface BuiltAlone<T> {
+    component: T;
+    watch: DeclarationWatch;
+    resources: Recorded[];
+}
+
+/**
+ * Sets Pulumi's mocks for a test file that builds components alone (call it
+ * before the component's module is imported) and returns the builder: it
+ * makes one component with the watch's options and waits until it and every
+ * child are registered.
+ */
+export function mocksForComponents(): <T>(make: (opts: pulumi.ComponentResourceOptions) => T) => Promise<BuiltAlone<T>> {
+    let recorded: Recorded[] = [];
+    pulumi.runtime.setMocks(
+        labMocks((resource) => recorded.push(resource)),
+        "lvs-dr-lab",
+        "components",
+        false,
+    );
+    return async <T>(make: (opts: pulumi.ComponentResourceOptions) => T): Promise<BuiltAlone<T>> => {
+        recorded = [];
+        const watch = new DeclarationWatch();
+        const component = make({ transformations: [watch.transformation] });
+        await watch.registered();
+        return { component, watch, resources: recorded };
+    };
+}

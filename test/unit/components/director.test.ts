@@ -5,17 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { DeclarationWatch, isSecret, labMocks, plain, Recorded, stepParams } from "../../helpers/labMocks";
+import { DeclarationWatch, isSecret, mocksForComponents, named, plain, Recorded, stepParams } from "../../helpers/labMocks";
 import { handMadeLogin, handMadeSite, handMadeSubnets, handMadeVm, LIBVIRT_PREFIX, PRIVATE_KEY } from "./handMade";
 
-let recorded: Recorded[] = [];
-
-pulumi.runtime.setMocks(
-    labMocks((resource) => recorded.push(resource)),
-    "lvs-dr-lab",
-    "components",
-    false,
-);
+const buildAlone = mocksForComponents();
 
 // The component is imported only after the mocks are in place.
 import type * as DirectorModule from "../../../components/director";
@@ -37,43 +30,37 @@ async function build(
     overrides: Omit<Partial<DirectorModule.DirectorArgs>, "balancing"> & { balancing?: Partial<DirectorModule.LoadBalancing> },
 ): Promise<{ director: DirectorModule.Director; watch: DeclarationWatch; resources: Recorded[] }> {
     components ??= await import("../../../components/director");
-    recorded = [];
-    const watch = new DeclarationWatch();
-    const director = new components.Director(
-        name,
-        {
-            machine: { name: "lb", publicIp: "10.1.0.5", storageIp: "10.2.0.5" },
-            site: handMadeSite({ kernelBoot: true }),
-            vm: handMadeVm(),
-            login: handMadeLogin(),
-            subnets: handMadeSubnets(),
-            role: "single",
-            vrrp: VRRP,
-            realServersReady: [],
-            ...overrides,
-            balancing: {
-                vip: "10.1.0.4",
-                mode: "dr",
-                ports: [80, 8080],
-                scheduler: "wrr",
-                persistenceTimeout: 0,
-                realServers: REAL_SERVERS,
-                healthCheck: NO_CHECK,
-                storageVip: "10.2.0.4",
-                keepalived: false,
-                ...overrides.balancing,
-            },
-        },
-        { transformations: [watch.transformation] },
+    const built = await buildAlone(
+        (opts) =>
+            new components.Director(
+                name,
+                {
+                    machine: { name: "lb", publicIp: "10.1.0.5", storageIp: "10.2.0.5" },
+                    site: handMadeSite({ kernelBoot: true }),
+                    vm: handMadeVm(),
+                    login: handMadeLogin(),
+                    subnets: handMadeSubnets(),
+                    role: "single",
+                    vrrp: VRRP,
+                    realServersReady: [],
+                    ...overrides,
+                    balancing: {
+                        vip: "10.1.0.4",
+                        mode: "dr",
+                        ports: [80, 8080],
+                        scheduler: "wrr",
+                        persistenceTimeout: 0,
+                        realServers: REAL_SERVERS,
+                        healthCheck: NO_CHECK,
+                        storageVip: "10.2.0.4",
+                        keepalived: false,
+                        ...overrides.balancing,
+                    },
+                },
+                opts,
+            ),
     );
-    await watch.registered();
-    return { director, watch, resources: recorded };
-}
-
-function named(resources: Recorded[], name: string): Recorded {
-    const found = resources.find((resource) => resource.name === name);
-    assert.ok(found, `a resource named ${name}`);
-    return found;
+    return { director: built.component, watch: built.watch, resources: built.resources };
 }
 
 describe("a Director alone in DR mode, built from its Args", () => {

@@ -5,16 +5,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { DeclarationWatch, isSecret, labMocks, Recorded } from "../../helpers/labMocks";
+import { DeclarationWatch, isSecret, mocksForComponents, named, Recorded } from "../../helpers/labMocks";
 
-let recorded: Recorded[] = [];
-
-pulumi.runtime.setMocks(
-    labMocks((resource) => recorded.push(resource)),
-    "lvs-dr-lab",
-    "components",
-    false,
-);
+const buildAlone = mocksForComponents();
 
 // The component is imported only after the mocks are in place.
 import type * as FoundationModule from "../../../components/foundation";
@@ -30,17 +23,8 @@ async function build(
     args: FoundationModule.FoundationArgs,
 ): Promise<{ foundation: FoundationModule.Foundation; watch: DeclarationWatch; resources: Recorded[] }> {
     components ??= await import("../../../components/foundation");
-    recorded = [];
-    const watch = new DeclarationWatch();
-    const foundation = new components.Foundation(name, args, { transformations: [watch.transformation] });
-    await watch.registered();
-    return { foundation, watch, resources: recorded };
-}
-
-function named(resources: Recorded[], name: string): Recorded {
-    const found = resources.find((resource) => resource.name === name);
-    assert.ok(found, `a resource named ${name}`);
-    return found;
+    const built = await buildAlone((opts) => new components.Foundation(name, args, opts));
+    return { foundation: built.component, watch: built.watch, resources: built.resources };
 }
 
 function valueOf<T>(output: pulumi.Output<T>): Promise<T> {

@@ -2,20 +2,12 @@
 // children, named from the component's name, and the two steps' inputs: the
 // forwarding step gets the VIP and the mode (and in NAT the way back), the
 // web step the NFS export and the ports.
-import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { DeclarationWatch, isSecret, labMocks, plain, Recorded, stepParams } from "../../helpers/labMocks";
+import { DeclarationWatch, isSecret, mocksForComponents, named, plain, Recorded, stepParams } from "../../helpers/labMocks";
 import { handMadeLogin, handMadeSite, handMadeSubnets, handMadeVm, LIBVIRT_PREFIX, PRIVATE_KEY } from "./handMade";
 
-let recorded: Recorded[] = [];
-
-pulumi.runtime.setMocks(
-    labMocks((resource) => recorded.push(resource)),
-    "lvs-dr-lab",
-    "components",
-    false,
-);
+const buildAlone = mocksForComponents();
 
 // The component is imported only after the mocks are in place.
 import type * as RealServerModule from "../../../components/realServer";
@@ -28,34 +20,28 @@ async function build(
     overrides: Partial<RealServerModule.RealServerArgs>,
 ): Promise<{ server: RealServerModule.RealServer; watch: DeclarationWatch; resources: Recorded[] }> {
     components ??= await import("../../../components/realServer");
-    recorded = [];
-    const watch = new DeclarationWatch();
-    const server = new components.RealServer(
-        name,
-        {
-            server: { name: "app7", publicIp: "10.1.0.27", storageIp: "10.2.0.27", weight: 5 },
-            site: handMadeSite({ kernelBoot: true, nicMtu: 1450 }),
-            vm: handMadeVm(),
-            login: handMadeLogin(),
-            subnets: handMadeSubnets(),
-            vip: "10.1.0.4",
-            mode: "tun",
-            natGateway: "10.2.0.4",
-            ports: [80, 8443],
-            nfsServer: "10.2.0.250",
-            nfsExportPath: "/srv/share",
-            ...overrides,
-        },
-        { transformations: [watch.transformation] },
+    const built = await buildAlone(
+        (opts) =>
+            new components.RealServer(
+                name,
+                {
+                    server: { name: "app7", publicIp: "10.1.0.27", storageIp: "10.2.0.27", weight: 5 },
+                    site: handMadeSite({ kernelBoot: true, nicMtu: 1450 }),
+                    vm: handMadeVm(),
+                    login: handMadeLogin(),
+                    subnets: handMadeSubnets(),
+                    vip: "10.1.0.4",
+                    mode: "tun",
+                    natGateway: "10.2.0.4",
+                    ports: [80, 8443],
+                    nfsServer: "10.2.0.250",
+                    nfsExportPath: "/srv/share",
+                    ...overrides,
+                },
+                opts,
+            ),
     );
-    await watch.registered();
-    return { server, watch, resources: recorded };
-}
-
-function named(resources: Recorded[], name: string): Recorded {
-    const found = resources.find((resource) => resource.name === name);
-    assert.ok(found, `a resource named ${name}`);
-    return found;
+    return { server: built.component, watch: built.watch, resources: built.resources };
 }
 
 describe("a RealServer in TUN mode, built from its Args", () => {
