@@ -6,6 +6,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DualHomedMachine, ForwardingMode, HealthCheck, RealServerConfig, Scheduler, VrrpSettings } from "./config";
 import { guestStep } from "./guestStep";
+import { directorWantedFacts, GuestFacts, NO_READER_PARAMS, observeFacts } from "./facts";
 import { KeepalivedParams, renderKeepalivedConf, VRRP_PASSWORD_PLACEHOLDER, VrrpInstance } from "./keepalived";
 import { GuestLogin, LabSubnets, Site, VmShape } from "./lab";
 import { createMachine, Machine } from "./machine";
@@ -139,6 +140,8 @@ export class Director extends pulumi.ComponentResource {
     /** The load-balancing step; its stdout is `ipvsadm -Ln` after configuration. */
     public readonly loadBalancer: command.remote.Command;
     public readonly ipvsTable: pulumi.Output<string>;
+    /** What its step set, as wanted and as last read on the guest. */
+    public readonly facts: GuestFacts;
 
     constructor(name: string, args: DirectorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:Director", name, {}, opts);
@@ -208,6 +211,39 @@ export class Director extends pulumi.ComponentResource {
             this,
         );
         this.ipvsTable = this.loadBalancer.stdout;
+        const forwardingAddresses = balancing.realServers.map((server) => ({ address: forwardingAddress(balancing.mode, server), weight: server.weight }));
+        this.facts = observeFacts(
+            name,
+            {
+                machine: machine.name,
+                host: machine.publicIp,
+                login,
+                reader: {
+                    ...NO_READER_PARAMS,
+                    ROLE: "director",
+                    MODE: balancing.mode,
+                    NICS: `${PUBLIC_NIC} ${STORAGE_NIC}`,
+                    STATIC_ADDRESSES: staticAddresses.join(" "),
+                    KEEPALIVED: balancing.keepalived ? "1" : "0",
+                    VIP: balancing.vip,
+                    PORTS: balancing.ports.join(" "),
+                },
+                wanted: directorWantedFacts({
+                    mode: balancing.mode,
+                    nics: [PUBLIC_NIC, STORAGE_NIC],
+                    staticAddresses: args.role === "single" ? serviceAddresses(balancing, subnets) : [],
+                    vip: balancing.vip,
+                    ports: balancing.ports,
+                    scheduler: balancing.scheduler,
+                    persistenceTimeout: balancing.persistenceTimeout,
+                    realServers: forwardingAddresses,
+                    keepalivedConf: balancing.keepalived ? keepalivedConf : undefined,
+                }),
+                steps: [{ name: `${name}-lb`, step: this.loadBalancer }],
+                stepsStdin: stdin,
+            },
+            this,
+        );
         this.registerOutputs({
             publicIp: this.publicIp,
             storageIp: this.storageIp,

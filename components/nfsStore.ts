@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MachineAddresses } from "./config";
 import { guestStep } from "./guestStep";
+import { GuestFacts, NO_READER_PARAMS, nfsWantedFacts, observeFacts } from "./facts";
 import { GuestLogin, LabSubnets, Site, VmShape } from "./lab";
 import { createMachine, Machine } from "./machine";
 import { sshHint, storageNic } from "./nics";
@@ -30,6 +31,8 @@ export class NfsStore extends pulumi.ComponentResource {
     public readonly storageIp: string;
     public readonly sshHint: string;
     public readonly machine: Machine;
+    /** What its step set, as wanted and as last read on the guest. */
+    public readonly facts: GuestFacts;
 
     constructor(name: string, args: NfsStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:NfsStore", name, {}, opts);
@@ -43,7 +46,7 @@ export class NfsStore extends pulumi.ComponentResource {
             this,
         );
         // The real servers' web steps wait for the export themselves.
-        guestStep(
+        const exporting = guestStep(
             `${name}-export`,
             {
                 login,
@@ -55,6 +58,18 @@ export class NfsStore extends pulumi.ComponentResource {
                     PAGE_CONTENT: args.pageContent,
                 },
                 domain: this.machine.domain,
+            },
+            this,
+        );
+        this.facts = observeFacts(
+            name,
+            {
+                machine: machine.name,
+                host: machine.storageIp,
+                login,
+                reader: { ...NO_READER_PARAMS, ROLE: "nfs", EXPORT_PATH: args.exportPath, PAGE_CONTENT: args.pageContent },
+                wanted: nfsWantedFacts({ exportPath: args.exportPath, clientSubnet: args.subnets.storageCidr, pageContent: args.pageContent }),
+                steps: [{ name: `${name}-export`, step: exporting }],
             },
             this,
         );

@@ -106,6 +106,7 @@ export function lab(config: LabConfig = loadLabConfig(readRawConfig(new pulumi.C
                 ports: config.ports,
                 nfsServer: config.nfs.storageIp,
                 nfsExportPath: config.nfsExportPath,
+                pageContent: config.pageContent,
             }),
     );
     const balancing: LoadBalancing = {

@@ -5,9 +5,10 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ForwardingMode, RealServerConfig } from "./config";
 import { guestStep } from "./guestStep";
+import { GuestFacts, NO_READER_PARAMS, observeFacts, realServerWantedFacts } from "./facts";
 import { GuestLogin, LabSubnets, Site, VmShape } from "./lab";
 import { createMachine, Machine } from "./machine";
-import { publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
+import { PUBLIC_NIC, publicNic, sshHint, STORAGE_NIC, storageNic } from "./nics";
 
 export interface RealServerArgs {
     /** Name, addresses and weight (defaults web1..web4 at 172.16.16.177-180 and 192.168.7.177-180, weight 1). */
@@ -37,6 +38,8 @@ export interface RealServerArgs {
     nfsServer: string;
     /** The store's exported directory (default /opt/wwwroot). */
     nfsExportPath: string;
+    /** Text of the shared page apache must serve (default "welcome to beijing!!!"): its facts check it. */
+    pageContent: string;
 }
 
 export class RealServer extends pulumi.ComponentResource {
@@ -48,6 +51,8 @@ export class RealServer extends pulumi.ComponentResource {
     public readonly machine: Machine;
     /** Its steps: once all are done, the server can take traffic for the VIP. */
     public readonly ready: command.remote.Command[];
+    /** What its steps set, as wanted and as last read on the guest. */
+    public readonly facts: GuestFacts;
 
     constructor(name: string, args: RealServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvslab:index:RealServer", name, {}, opts);
@@ -106,6 +111,40 @@ export class RealServer extends pulumi.ComponentResource {
             this,
         );
         this.ready = [forwarding, serving];
+        this.facts = observeFacts(
+            name,
+            {
+                machine: server.name,
+                host: server.publicIp,
+                login,
+                reader: {
+                    ...NO_READER_PARAMS,
+                    ROLE: "real-server",
+                    MODE: args.mode,
+                    VIP: args.vip,
+                    PORTS: args.ports.join(" "),
+                    PUBLIC_IP: server.publicIp,
+                    STORAGE_IP: server.storageIp,
+                    NAT_GATEWAY: args.mode === "nat" ? args.natGateway : "",
+                    PAGE_CONTENT: args.pageContent,
+                },
+                wanted: realServerWantedFacts({
+                    mode: args.mode,
+                    vip: args.vip,
+                    publicNic: PUBLIC_NIC,
+                    storageNic: STORAGE_NIC,
+                    natGateway: args.natGateway,
+                    ports: args.ports,
+                    nfsServer: args.nfsServer,
+                    exportPath: args.nfsExportPath,
+                }),
+                steps: [
+                    { name: `${name}-forwarding`, step: forwarding },
+                    { name: `${name}-web`, step: serving },
+                ],
+            },
+            this,
+        );
         this.registerOutputs({
             serverName: this.serverName,
             publicIp: this.publicIp,

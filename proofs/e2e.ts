@@ -18,6 +18,7 @@ import * as path from "path";
 import type { LabOutputValues } from "../components/program";
 import { openStack, OperationResult, PROJECT_ROOT, runOperation } from "../scripts/automation";
 import { DrainCheck, LongFile, prepareLongFile, weightsJson } from "./drain";
+import { changeByHand, HandChange, refreshAndRead, refreshProblems, repairProblems, runCheck } from "./drift";
 import { failoverDrill } from "./failover";
 import {
     changedSteps,
@@ -329,6 +330,65 @@ async function drainChecks(run: RunContext, mode: string, file: Outcome<LongFile
     await run.smokePhase(`${mode}: smoke with ${server} drained (no new connections to it)`);
 }
 
+/** What the e2e changes by hand in DR: five kinds of fact on four machines. */
+function drChanges(vip: string): HandChange[] {
+    return [
+        { machine: "director", command: "sudo sysctl -qw net.ipv4.conf.all.send_redirects=1 net.ipv4.vs.conn_reuse_mode=1", facts: ["send_redirects all", "ipvs conn_reuse_mode"] },
+        { machine: "web2", command: `sudo ip addr del ${vip}/32 dev lo`, facts: [`address ${vip}/32 on lo`] },
+        { machine: "web3", command: "sudo sysctl -qw net.ipv4.conf.all.arp_ignore=0", facts: ["arp_ignore all"] },
+        { machine: "web4", command: "sudo umount -l /var/www/html", facts: ["web root", "page on port 80"] },
+    ];
+}
+
+/** And in TUN: three more kinds, on the BACKUP director and two real servers. */
+function tunChanges(vip: string): HandChange[] {
+    return [
+        { machine: "director2", command: "sudo sysctl -qw net.ipv4.conf.eth1.send_redirects=1", facts: ["send_redirects eth1"] },
+        { machine: "web1", command: "sudo sysctl -qw net.ipv4.conf.tunl0.rp_filter=1", facts: ["rp_filter tunl0"] },
+        { machine: "web2", command: `sudo ip addr del ${vip}/32 dev tunl0`, facts: [`address ${vip}/32 on tunl0`] },
+    ];
+}
+
+/**
+ * Drift made by hand with plain SSH: refresh names each changed fact by
+ * machine, check exits 1, up puts it back running only those machines'
+ * steps, the smoke test passes, check exits 0, and up is a no-op again.
+ */
+async function driftChecks(run: RunContext, mode: string, changesFor: (vip: string) => HandChange[]): Promise<void> {
+    const { stack, stackName } = run;
+    const out = await run.outputs();
+    const changes = changesFor(out.vip);
+    const madeName = `${mode}: drift made by hand (${changes.map((change) => change.machine).join(", ")})`;
+    const made = await phase(madeName, async () => {
+        await changeByHand(out, changes);
+        return changes.length;
+    });
+    if (made.value === undefined) {
+        for (const name of ["refresh", "check", "up", "smoke", "check again", "no-op up"]) {
+            skip(`${mode}: drift ${name}`, madeName);
+        }
+        return;
+    }
+    await phase(`${mode}: refresh names each drifted fact by machine`, () => refreshAndRead(stack), (machines) => refreshProblems(machines, changes));
+    await phase(
+        `${mode}: check exits 1 on drift`,
+        () => runCheck(stackName),
+        (check) => (check.status === 1 ? [] : [`check exited ${check.status}:\n${check.output}`]),
+    );
+    await phase(`${mode}: up puts it back, running only the drifted machines' steps`, () => runOperation(stack, "up"), (result) => repairProblems(result, changes));
+    await run.smokePhase(`smoke after the repair (${mode})`);
+    await phase(
+        `${mode}: check exits 0 after the repair`,
+        () => runCheck(stackName),
+        (check) => (check.status === 0 ? [] : [`check exited ${check.status}:\n${check.output}`]),
+    );
+    await phase(
+        `${mode}: up, refreshing first, is a no-op after the repair`,
+        () => runOperation(stack, "up", undefined, { refresh: true }),
+        (result) => changedSteps(result).map((step) => `${step.op} ${step.type} ${step.name}`),
+    );
+}
+
 /** The lab tools' drills (proofs/toolDrills.ts), each through the code its verb runs. */
 async function toolChecks(run: RunContext): Promise<void> {
     const drills: [string, string, (topology: LabTopology, out: LabOutputValues) => Promise<DrillReport>][] = [
@@ -363,6 +423,7 @@ async function runningLabChecks(run: RunContext): Promise<void> {
             return changed.length === 0 ? [] : changed.map((step) => `${step.op} ${step.type} ${step.name}`);
         },
     );
+    await driftChecks(run, "dr", drChanges);
     await phase(
         "health check: web1's apache stopped and started under load",
         async () => healthDrill(await run.outputs()),
@@ -408,6 +469,9 @@ async function runningLabChecks(run: RunContext): Promise<void> {
                 continue;
             }
             await run.smokePhase(`smoke (${mode})`);
+            if (mode === "tun") {
+                await driftChecks(run, mode, tunChanges);
+            }
         }
         await drainChecks(run, mode, file, fileName);
     }

@@ -17,6 +17,7 @@ import { runOnHost } from "../components/libvirt";
 import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX } from "../components/nics";
 import { openStack, PROJECT_ROOT, runOperation, validatedConfig } from "../scripts/automation";
+import { changeByHand, HandChange, refreshAndRead, refreshProblems, repairProblems } from "./drift";
 import { failoverDrill } from "./failover";
 import { errorText, get, labOutputs, leftovers, libvirtTargetOf, PhaseLog, phaseTable, runMain, sshRun, tally, virshText, writeResults } from "./kit";
 import { smokeTest } from "./smoke";
@@ -188,6 +189,18 @@ async function spreadScenario(run: SpreadRun): Promise<void> {
         },
         (problems) => problems,
     );
+
+    // A machine on host b changed by hand: refresh names it, up puts it back.
+    const onB = Object.keys(config.placement).find((machine) => config.placement[machine] === config.hosts[1]?.name && machine.startsWith("web"));
+    if (onB) {
+        const changes: HandChange[] = [{ machine: onB, command: "sudo sysctl -qw net.ipv4.conf.all.arp_announce=0", facts: ["arp_announce all"] }];
+        await phase(`drift on host b: ${onB}'s arp_announce set back to 0 by hand`, async () => {
+            await changeByHand(out, changes);
+            return changes.length;
+        });
+        await phase(`refresh names ${onB}'s drifted fact`, () => refreshAndRead(stack), (machines) => refreshProblems(machines, changes));
+        await phase(`up puts ${onB} back, running only its steps`, () => runOperation(stack, "up"), (result) => repairProblems(result, changes));
+    }
 
     const target = await libvirtTargetOf(stack);
     await phase("destroy", () => runOperation(stack, "destroy"));

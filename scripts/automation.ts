@@ -6,6 +6,7 @@ import * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { checkStatus, driftSummary, factsTable, liveFacts, recordedFacts, RevealedResource } from "./drift";
 import { LabConfig, RawConfig } from "../components/config";
 import { diagnoseVirshError, failureText, isLocalUri, virsh } from "../components/libvirt";
 import { lab, loadLabConfig } from "../components/program";
@@ -80,6 +81,7 @@ export async function runOperation(
     stack: auto.Stack,
     operation: Operation,
     onOutput: (text: string) => void = (text) => process.stdout.write(text),
+    options: { refresh?: boolean } = {},
 ): Promise<OperationResult> {
     const steps: ResourceStep[] = [];
     const started = Date.now();
@@ -99,7 +101,9 @@ export async function runOperation(
     let changes: auto.OpMap = {};
     switch (operation) {
         case "up": {
-            const result = await stack.up({ onOutput, onEvent, color: "never" });
+            // refresh: read every resource first, as `pulumi up --refresh`, so a
+            // machine changed by hand is put back (its facts drifted).
+            const result = await stack.up({ onOutput, onEvent, color: "never", refresh: options.refresh ?? false });
             changes = result.summary.resourceChanges ?? {};
             break;
         }
@@ -195,6 +199,11 @@ export function resourcesOf(state: auto.Deployment): StateResource[] {
 
 async function stateResources(stack: auto.Stack): Promise<StateResource[]> {
     return resourcesOf(await stack.exportStack());
+}
+
+/** The state's resources with their outputs' secrets revealed (for local tools only). */
+export async function revealedResources(stack: auto.Stack): Promise<RevealedResource[]> {
+    return (await stateResources(stack)).map((resource) => ({ type: resource.type, outputs: revealSecrets(resource.outputs ?? {}) as Record<string, unknown> }));
 }
 
 /** Fails with one clear message unless libvirt answers at `uri`. */
@@ -320,9 +329,15 @@ export function unlockStack(stackName: string, backendUrl: string = pulumiEnviro
     return report;
 }
 
-const USAGE = `usage: node bin/scripts/automation.js <up|preview|refresh|destroy|outputs|remove|unlock> [--stack NAME]
+const USAGE = `usage: node bin/scripts/automation.js <up|preview|refresh|destroy|outputs|check|remove|unlock> [--stack NAME]
 
 Runs the lab program on a stack through the Automation API (inline mode).
+  up             refreshes first (as pulumi up --refresh), so what drifted is
+                 put back; --no-refresh skips that
+  refresh        reads every resource; then says which machines' facts drifted
+  check          reads every machine's facts live (one SSH login each) and
+                 holds them against what the lab wants (--json for JSON);
+                 exit 0 as wanted, 1 drift, 3 a machine that did not answer
   unlock         clear the stack's lock left by a pulumi run that is gone
                  (file backend; a lock of a live process is left alone)
   --stack NAME   stack to use (default: dev; config from Pulumi.NAME.yaml)
@@ -335,12 +350,12 @@ async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return operation === undefined ? 64 : 0;
     }
-    const line = commandLineOrExit(rest, {}, USAGE);
+    const line = commandLineOrExit(rest, { "no-refresh": "flag", json: "flag" }, USAGE);
     if (typeof line === "number") {
         return line;
     }
     const stackName = line.stack;
-    if (!["up", "preview", "refresh", "destroy", "outputs", "remove", "unlock"].includes(operation)) {
+    if (!["up", "preview", "refresh", "destroy", "outputs", "check", "remove", "unlock"].includes(operation)) {
         console.error(`unknown operation "${operation}"\n${USAGE}`);
         return 64;
     }
@@ -356,6 +371,16 @@ async function main(argv: string[]): Promise<number> {
         if (operation === "outputs") {
             console.log(JSON.stringify(await plainOutputs(stack), undefined, 2));
             return 0;
+        }
+        if (operation === "check") {
+            const machines = await liveFacts(await revealedResources(stack));
+            if (machines.length === 0) {
+                console.error(`stack ${stackName} has no machines to check: bring the lab up first (scripts/lab up)`);
+                return 64;
+            }
+            console.log(line.values.json ? JSON.stringify({ stack: stackName, machines, status: checkStatus(machines) }, undefined, 2) : factsTable(machines, true).join("\n"));
+            console.error(driftSummary(machines));
+            return checkStatus(machines);
         }
         if (operation === "remove") {
             await stack.workspace.removeStack(stackName);
@@ -375,11 +400,27 @@ async function main(argv: string[]): Promise<number> {
             await preflight(stack, operation as Operation, config, context);
         }
         context.streamed = "";
-        const result = await runOperation(stack, operation as Operation, (text) => {
-            context.streamed += text;
-            process.stdout.write(text);
-        });
+        const result = await runOperation(
+            stack,
+            operation as Operation,
+            (text) => {
+                context.streamed += text;
+                process.stdout.write(text);
+            },
+            { refresh: operation === "up" && line.values["no-refresh"] !== true },
+        );
         console.error(`${operation} of stack ${stackName} took ${result.seconds.toFixed(1)} s: ${JSON.stringify(result.changes)}`);
+        if (operation === "refresh") {
+            // What the refresh read, by machine and fact: the engine shows it as changed outputs.
+            const machines = recordedFacts(await revealedResources(stack));
+            for (const text of factsTable(
+                machines.filter((machine) => machine.drifted > 0 || !machine.reachable),
+                false,
+            )) {
+                console.error(text);
+            }
+            console.error(driftSummary(machines));
+        }
         return 0;
     } catch (error) {
         console.error(describeFailure(error, context));

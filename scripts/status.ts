@@ -1,8 +1,10 @@
 // `scripts/lab status`: the machines of a stack, which director holds the
 // VIP, and each director's live IPVS table with per-server connection counts
 // (`ipvsadm -Ln`, as in the seed), from the stack outputs alone; each
-// machine's libvirt state beside it (running, paused, shut off, missing).
-import { openStack } from "./automation";
+// machine's libvirt state beside it (running, paused, shut off, missing),
+// and whether any machine's facts drifted from what the lab wants.
+import { openStack, revealedResources } from "./automation";
+import { driftSummary, liveFacts } from "./drift";
 import { commandLineOrExit, errorText, labOutputs, runMain, sshRun } from "../proofs/kit";
 import { domainStatesOf } from "./tools/live";
 import { topologyFromOutputs } from "./tools/topology";
@@ -13,7 +15,8 @@ async function main(argv: string[]): Promise<number> {
         return line;
     }
     const stackName = line.stack;
-    const outputs = await labOutputs(await openStack(stackName));
+    const stack = await openStack(stackName);
+    const outputs = await labOutputs(stack);
     if (!outputs.vipUrl) {
         console.log(`stack ${stackName}: no lab (bring it up with scripts/lab up --stack ${stackName})`);
         return 3;
@@ -51,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
             console.log(`\n${director.name} unreachable: ${errorText(error)}`);
         }
     }
+    // Read live (one login a machine), as scripts/lab check does.
+    console.log(`\n${driftSummary(await liveFacts(await revealedResources(stack)))}`);
     return unreachable === 0 ? 0 : 1;
 }
 

@@ -2,6 +2,7 @@
 // steps an operation took and what an in-place change may touch, the names
 // in its state, and where its libvirt objects live even when `up` failed
 // before it had outputs.
+import { GUEST_FACTS_TYPE } from "../../components/facts";
 import * as auto from "@pulumi/pulumi/automation";
 import type { LabOutputValues } from "../../components/program";
 import { OperationResult, plainOutputs, resourcesOf } from "../../scripts/automation";
@@ -67,6 +68,11 @@ export function inPlaceProblems(result: Pick<OperationResult, "steps">, allowed:
         // their provider shows as updated when any setting changes; it is no
         // machine and nothing is replaced by it.
         if (step.op === "update" && step.type.startsWith("pulumi:providers:")) {
+            continue;
+        }
+        // A machine's facts are read again whenever what the lab wants of it
+        // changed: no machine, nothing on a guest changed by it.
+        if (step.op === "update" && step.type === GUEST_FACTS_TYPE) {
             continue;
         }
         problems.push(`unexpected ${step.op} of ${step.type} ${step.name}`);

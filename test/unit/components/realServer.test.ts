@@ -36,6 +36,7 @@ async function build(
                     ports: [80, 8443],
                     nfsServer: "10.2.0.250",
                     nfsExportPath: "/srv/share",
+                    pageContent: "hello from the share",
                     ...overrides,
                 },
                 opts,
