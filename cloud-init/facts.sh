@@ -17,43 +17,53 @@
 VRRP_PASSWORD_PLACEHOLDER=@LVSLAB_VRRP_PASSWORD@
 NAT_TABLE=100
 
+# Each process costs a busy emulated guest a good part of a second: the
+# reader reads files with the shell itself, runs ip once, and forks no
+# subshell for a value.
 fact() {
     printf '%s\t%s\n' "$1" "$2"
 }
 
-# kernel_setting PATH: the value under /proc/sys, or "missing".
-kernel_setting() {
+# kernel_fact NAME PATH: the value under /proc/sys, or "missing".
+kernel_fact() {
     local value
-    if IFS= read -r value 2>/dev/null <"/proc/sys/$1"; then
-        printf '%s' "$value"
-    else
-        printf 'missing'
-    fi
+    IFS= read -r value 2>/dev/null <"/proc/sys/$2" || value=missing
+    fact "$1" "$value"
 }
 
-present_if() {
-    if "$@"; then printf 'present'; else printf 'absent'; fi
+# Every IPv4 address, one line each: "INDEX NIC inet ADDRESS/PREFIX ...".
+ADDRESSES=$(ip -o -4 addr show 2>/dev/null) || true
+
+# address_fact NAME NIC ADDRESS/PREFIX: present or absent.
+address_fact() {
+    local _index nic _family address _rest state=absent
+    while read -r _index nic _family address _rest; do
+        if [ "$nic" = "$2" ] && [ "$address" = "$3" ]; then
+            state=present
+        fi
+    done <<<"$ADDRESSES"
+    fact "$1" "$state"
 }
 
-address_on() {
-    local shown
-    shown=$(ip -o addr show dev "$1" 2>/dev/null) || true
-    [[ "$shown" == *" $2 "* ]]
-}
-
-# nic_with ADDRESS: the NIC that carries ADDRESS (empty if none).
+# nic_with ADDRESS VAR: sets VAR to the NIC that carries ADDRESS (empty if none).
 nic_with() {
     local _index name _family address _rest
+    printf -v "$2" '%s' ''
     while read -r _index name _family address _rest; do
         if [ "${address%/*}" = "$1" ]; then
-            printf '%s' "$name"
-            return
+            printf -v "$2" '%s' "$name"
         fi
-    done < <(ip -o -4 addr show)
+    done <<<"$ADDRESSES"
 }
 
-service_state() {
-    systemctl is-active "$1" 2>/dev/null || true
+# services_fact UNIT...: one fact a unit, its state, from one systemctl.
+services_fact() {
+    local states unit state
+    states=$(systemctl is-active "$@" 2>/dev/null) || true
+    for unit in "$@"; do
+        IFS= read -r state || state=unknown
+        fact "$unit" "$state"
+    done <<<"$states"
 }
 
 # The IPVS table as facts: each virtual service with its scheduler (and
@@ -86,17 +96,17 @@ ipvs_facts() {
 director_facts() {
     local scope entry
     for scope in all default $NICS; do
-        fact "send_redirects $scope" "$(kernel_setting "net/ipv4/conf/$scope/send_redirects")"
+        kernel_fact "send_redirects $scope" "net/ipv4/conf/$scope/send_redirects"
     done
-    fact "ip_forward" "$(kernel_setting net/ipv4/ip_forward)"
-    fact "ipvs conn_reuse_mode" "$(kernel_setting net/ipv4/vs/conn_reuse_mode)"
-    fact "ipvs expire_nodest_conn" "$(kernel_setting net/ipv4/vs/expire_nodest_conn)"
+    kernel_fact "ip_forward" net/ipv4/ip_forward
+    kernel_fact "ipvs conn_reuse_mode" net/ipv4/vs/conn_reuse_mode
+    kernel_fact "ipvs expire_nodest_conn" net/ipv4/vs/expire_nodest_conn
     for entry in $STATIC_ADDRESSES; do
-        fact "address ${entry%%=*} on ${entry##*=}" "$(present_if address_on "${entry##*=}" "${entry%%=*}")"
+        address_fact "address ${entry%%=*} on ${entry##*=}" "${entry##*=}" "${entry%%=*}"
     done
     ipvs_facts
     if [ "$KEEPALIVED" = 1 ]; then
-        fact "keepalived" "$(service_state keepalived)"
+        services_fact keepalived
         local digest=missing
         if [ -f /etc/keepalived/keepalived.conf ]; then
             # The password stands where the rendered file names it by its placeholder.
@@ -107,11 +117,11 @@ director_facts() {
     fi
 }
 
-# page_on PORT: what apache answers for / on 127.0.0.1:PORT.
-page_on() {
+# page_fact PORT: what apache answers for / on 127.0.0.1:PORT.
+page_fact() {
     local connection status='' line body='' in_body=0
     if ! exec {connection}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
-        printf 'does not answer'
+        fact "page on port $1" "does not answer"
         return
     fi
     printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' >&"$connection"
@@ -127,33 +137,37 @@ page_on() {
     exec {connection}>&-
     status=${status%$'\r'}
     if [[ ! "$status" =~ ^HTTP/1\.[01]\ 2[0-9][0-9] ]]; then
-        printf 'answers %s' "${status:-nothing}"
+        fact "page on port $1" "answers ${status:-nothing}"
     elif [ "${body%$'\n'}" = "$PAGE_CONTENT" ]; then
-        printf 'answers with the page'
+        fact "page on port $1" "answers with the page"
     else
-        printf 'answers with another page'
+        fact "page on port $1" "answers with another page"
     fi
 }
 
 real_server_facts() {
     local public_nic storage_nic scope source target fstype options _rest mounted='not mounted' fstab='absent' port routes
-    public_nic=$(nic_with "$PUBLIC_IP")
-    storage_nic=$(nic_with "$STORAGE_IP")
+    nic_with "$PUBLIC_IP" public_nic
+    nic_with "$STORAGE_IP" storage_nic
     for scope in all default lo "${public_nic:-public-nic}"; do
-        fact "arp_ignore $scope" "$(kernel_setting "net/ipv4/conf/$scope/arp_ignore")"
-        fact "arp_announce $scope" "$(kernel_setting "net/ipv4/conf/$scope/arp_announce")"
+        kernel_fact "arp_ignore $scope" "net/ipv4/conf/$scope/arp_ignore"
+        kernel_fact "arp_announce $scope" "net/ipv4/conf/$scope/arp_announce"
     done
     case "$MODE" in
-        dr) fact "address $VIP/32 on lo" "$(present_if address_on lo "$VIP/32")" ;;
+        dr) address_fact "address $VIP/32 on lo" lo "$VIP/32" ;;
         tun)
-            fact "address $VIP/32 on tunl0" "$(present_if address_on tunl0 "$VIP/32")"
-            fact "rp_filter all" "$(kernel_setting net/ipv4/conf/all/rp_filter)"
-            fact "rp_filter tunl0" "$(kernel_setting net/ipv4/conf/tunl0/rp_filter)"
+            address_fact "address $VIP/32 on tunl0" tunl0 "$VIP/32"
+            kernel_fact "rp_filter all" net/ipv4/conf/all/rp_filter
+            kernel_fact "rp_filter tunl0" net/ipv4/conf/tunl0/rp_filter
             ;;
         nat)
             routes=$(ip route show table "$NAT_TABLE" 2>/dev/null) || true
-            fact "replies routed via $NAT_GATEWAY" "$(present_if test -n "$(grep -F "default via $NAT_GATEWAY " <<<"$routes")")"
-            fact "rp_filter ${storage_nic:-storage-nic}" "$(kernel_setting "net/ipv4/conf/${storage_nic:-storage-nic}/rp_filter")"
+            if [[ $'\n'"$routes" == *$'\n'"default via $NAT_GATEWAY "* ]]; then
+                fact "replies routed via $NAT_GATEWAY" present
+            else
+                fact "replies routed via $NAT_GATEWAY" absent
+            fi
+            kernel_fact "rp_filter ${storage_nic:-storage-nic}" "net/ipv4/conf/${storage_nic:-storage-nic}/rp_filter"
             ;;
     esac
     while read -r source target _rest; do
@@ -170,9 +184,9 @@ real_server_facts() {
         done </etc/fstab
     fi
     fact "web root in fstab" "$fstab"
-    fact "apache" "$(service_state apache2)"
+    services_fact apache2
     for port in $PORTS; do
-        fact "page on port $port" "$(page_on "$port")"
+        page_fact "$port"
     done
 }
 
@@ -183,8 +197,12 @@ nfs_facts() {
     fi
     fact "export line" "$line"
     exported=$(exportfs -v 2>/dev/null) || true
-    fact "export of $EXPORT_PATH" "$(present_if test -n "$(grep -E "^$EXPORT_PATH([[:space:]]|\$)" <<<"$exported")")"
-    fact "nfs-server" "$(service_state nfs-server)"
+    if [[ $'\n'"$exported" == *$'\n'"$EXPORT_PATH"[[:space:]]* ]]; then
+        fact "export of $EXPORT_PATH" present
+    else
+        fact "export of $EXPORT_PATH" absent
+    fi
+    services_fact nfs-server
     if [ -f "$EXPORT_PATH/index.html" ]; then
         IFS= read -r page <"$EXPORT_PATH/index.html" || true
     fi

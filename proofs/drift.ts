@@ -75,10 +75,15 @@ export async function refreshAndRead(stack: Stack): Promise<MachineFacts[]> {
 /** `scripts/lab check`'s code, run as a person runs it: its exit status and what it printed. */
 export function runCheck(stackName: string): Promise<{ status: number; output: string }> {
     return new Promise((resolve) => {
-        execFile(process.execPath, [path.join(PROJECT_ROOT, "bin", "scripts", "automation.js"), "check", "--stack", stackName], { timeout: 180_000 }, (error, stdout, stderr) => {
-            const status = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-            resolve({ status, output: `${stdout}${stderr}` });
-        });
+        execFile(
+            process.execPath,
+            [path.join(PROJECT_ROOT, "bin", "scripts", "automation.js"), "check", "--stack", stackName],
+            { timeout: 180_000 },
+            (error, stdout, stderr) => {
+                const status = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+                resolve({ status, output: `${stdout}${stderr}` });
+            },
+        );
     });
 }
 

@@ -333,7 +333,11 @@ async function drainChecks(run: RunContext, mode: string, file: Outcome<LongFile
 /** What the e2e changes by hand in DR: five kinds of fact on four machines. */
 function drChanges(vip: string): HandChange[] {
     return [
-        { machine: "director", command: "sudo sysctl -qw net.ipv4.conf.all.send_redirects=1 net.ipv4.vs.conn_reuse_mode=1", facts: ["send_redirects all", "ipvs conn_reuse_mode"] },
+        {
+            machine: "director",
+            command: "sudo sysctl -qw net.ipv4.conf.all.send_redirects=1 net.ipv4.vs.conn_reuse_mode=1",
+            facts: ["send_redirects all", "ipvs conn_reuse_mode"],
+        },
         { machine: "web2", command: `sudo ip addr del ${vip}/32 dev lo`, facts: [`address ${vip}/32 on lo`] },
         { machine: "web3", command: "sudo sysctl -qw net.ipv4.conf.all.arp_ignore=0", facts: ["arp_ignore all"] },
         { machine: "web4", command: "sudo umount -l /var/www/html", facts: ["web root", "page on port 80"] },
@@ -369,13 +373,21 @@ async function driftChecks(run: RunContext, mode: string, changesFor: (vip: stri
         }
         return;
     }
-    await phase(`${mode}: refresh names each drifted fact by machine`, () => refreshAndRead(stack), (machines) => refreshProblems(machines, changes));
+    await phase(
+        `${mode}: refresh names each drifted fact by machine`,
+        () => refreshAndRead(stack),
+        (machines) => refreshProblems(machines, changes),
+    );
     await phase(
         `${mode}: check exits 1 on drift`,
         () => runCheck(stackName),
         (check) => (check.status === 1 ? [] : [`check exited ${check.status}:\n${check.output}`]),
     );
-    await phase(`${mode}: up puts it back, running only the drifted machines' steps`, () => runOperation(stack, "up"), (result) => repairProblems(result, changes));
+    await phase(
+        `${mode}: up puts it back, running only the drifted machines' steps`,
+        () => runOperation(stack, "up"),
+        (result) => repairProblems(result, changes),
+    );
     await run.smokePhase(`smoke after the repair (${mode})`);
     await phase(
         `${mode}: check exits 0 after the repair`,

@@ -198,8 +198,16 @@ async function spreadScenario(run: SpreadRun): Promise<void> {
             await changeByHand(out, changes);
             return changes.length;
         });
-        await phase(`refresh names ${onB}'s drifted fact`, () => refreshAndRead(stack), (machines) => refreshProblems(machines, changes));
-        await phase(`up puts ${onB} back, running only its steps`, () => runOperation(stack, "up"), (result) => repairProblems(result, changes));
+        await phase(
+            `refresh names ${onB}'s drifted fact`,
+            () => refreshAndRead(stack),
+            (machines) => refreshProblems(machines, changes),
+        );
+        await phase(
+            `up puts ${onB} back, running only its steps`,
+            () => runOperation(stack, "up"),
+            (result) => repairProblems(result, changes),
+        );
     }
 
     const target = await libvirtTargetOf(stack);

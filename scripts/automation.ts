@@ -203,7 +203,10 @@ async function stateResources(stack: auto.Stack): Promise<StateResource[]> {
 
 /** The state's resources with their outputs' secrets revealed (for local tools only). */
 export async function revealedResources(stack: auto.Stack): Promise<RevealedResource[]> {
-    return (await stateResources(stack)).map((resource) => ({ type: resource.type, outputs: revealSecrets(resource.outputs ?? {}) as Record<string, unknown> }));
+    return (await stateResources(stack)).map((resource) => ({
+        type: resource.type,
+        outputs: revealSecrets(resource.outputs ?? {}) as Record<string, unknown>,
+    }));
 }
 
 /** Fails with one clear message unless libvirt answers at `uri`. */
@@ -378,7 +381,11 @@ async function main(argv: string[]): Promise<number> {
                 console.error(`stack ${stackName} has no machines to check: bring the lab up first (scripts/lab up)`);
                 return 64;
             }
-            console.log(line.values.json ? JSON.stringify({ stack: stackName, machines, status: checkStatus(machines) }, undefined, 2) : factsTable(machines, true).join("\n"));
+            console.log(
+                line.values.json
+                    ? JSON.stringify({ stack: stackName, machines, status: checkStatus(machines) }, undefined, 2)
+                    : factsTable(machines, true).join("\n"),
+            );
             console.error(driftSummary(machines));
             return checkStatus(machines);
         }

@@ -19,9 +19,18 @@ export interface MachineFacts {
     drifted: number;
 }
 
-/** The facts resources of a state (their reader logs in with the lab's key, a secret revealed). */
+/** Directors first, then the real servers, then the rest; web2 before web10. */
+function machineOrder(a: GuestFactsOutputs, b: GuestFactsOutputs): number {
+    const rank = (name: string): number => (name.startsWith("director") ? 0 : name.startsWith("web") ? 1 : 2);
+    return rank(a.machine) - rank(b.machine) || a.machine.localeCompare(b.machine, "en", { numeric: true });
+}
+
+/** The facts resources of a state (their reader logs in with the lab's key, a secret revealed), in machine order. */
 export function factsResourcesOf(resources: readonly RevealedResource[]): GuestFactsOutputs[] {
-    return resources.filter((resource) => resource.type === GUEST_FACTS_TYPE).map((resource) => (resource.outputs ?? {}) as unknown as GuestFactsOutputs);
+    return resources
+        .filter((resource) => resource.type === GUEST_FACTS_TYPE)
+        .map((resource) => (resource.outputs ?? {}) as unknown as GuestFactsOutputs)
+        .sort(machineOrder);
 }
 
 function judged(resource: GuestFactsOutputs, observed: Facts | undefined): MachineFacts {
@@ -53,7 +62,9 @@ export function factsTable(machines: readonly MachineFacts[], everyFact: boolean
             lines.push(`${machine.machine} (${machine.host}): UNREACHABLE, its facts not read (stopped or rebooting?)`);
             continue;
         }
-        lines.push(`${machine.machine} (${machine.host}): ${machine.drifted === 0 ? "as wanted" : `${machine.drifted} drifted`}, ${machine.facts.length} facts`);
+        lines.push(
+            `${machine.machine} (${machine.host}): ${machine.drifted === 0 ? "as wanted" : `${machine.drifted} drifted`}, ${machine.facts.length} facts`,
+        );
         for (const fact of machine.facts) {
             if (!fact.ok) {
                 lines.push(`  DRIFTED  ${fact.name}: wanted ${fact.wanted}, live ${fact.live}`);
@@ -71,12 +82,14 @@ export function driftSummary(machines: readonly MachineFacts[]): string {
     const unreachable = machines.filter((machine) => !machine.reachable);
     const parts: string[] = [];
     if (drifted.length > 0) {
-        parts.push(`drifted: ${drifted.map((machine) => `${machine.machine} (${machine.drifted})`).join(", ")}; scripts/lab check shows each fact, scripts/lab up puts them back`);
+        parts.push(
+            `drifted: ${drifted.map((machine) => `${machine.machine} (${machine.drifted})`).join(", ")}; scripts/lab check shows each fact, scripts/lab up puts them back`,
+        );
     }
     if (unreachable.length > 0) {
         parts.push(`unreachable: ${unreachable.map((machine) => machine.machine).join(", ")}`);
     }
-    return parts.length === 0 ? `facts: every machine as wanted (${machines.length} machines)` : `facts: ${parts.join("; ")}`;
+    return parts.length === 0 ? `facts: every machine as wanted (${machines.length} machine${machines.length === 1 ? "" : "s"})` : `facts: ${parts.join("; ")}`;
 }
 
 /** check's exit status: 0 as wanted, 1 drift, 3 a machine not read (and no drift). */

@@ -18,6 +18,7 @@ import * as fsp from "fs/promises";
 import * as os from "os";
 import * as path from "path";
 import { runCommand, RunResult } from "../libvirt";
+import { FACTS_COMMAND } from "./reader";
 import { describeDrift, driftOf, Facts, parseFacts } from "./wanted";
 
 /** One step of the machine, as the remote commands its Command resource runs. */
@@ -39,8 +40,8 @@ export interface GuestFactsInputs {
     user: string;
     /** The SSH private key (a secret). */
     privateKey: string;
-    /** The remote command that prints the facts (components/facts/reader.ts). */
-    readCommand: string;
+    /** The script that prints the facts (cloud-init/facts.sh rendered), run as root from standard input. */
+    reader: string;
     /** What the lab wants, by fact name. */
     wanted: Facts;
     /** The machine's steps, in order: what `up` runs again when it drifted. */
@@ -70,7 +71,10 @@ async function onGuest(inputs: GuestFactsInputs, command: string, stdin: string,
         const keyFile = path.join(dir, "key");
         await fsp.writeFile(keyFile, inputs.privateKey.endsWith("\n") ? inputs.privateKey : `${inputs.privateKey}\n`, { mode: 0o600 });
         const options = ["-i", keyFile, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
-        return await runCommand("ssh", [...options, "-o", `ConnectTimeout=${connectTimeoutSeconds}`, `${inputs.user}@${inputs.host}`, command], { input: stdin, timeoutMs });
+        return await runCommand("ssh", [...options, "-o", `ConnectTimeout=${connectTimeoutSeconds}`, `${inputs.user}@${inputs.host}`, command], {
+            input: stdin,
+            timeoutMs,
+        });
     } finally {
         await fsp.rm(dir, { recursive: true, force: true });
     }
@@ -78,7 +82,7 @@ async function onGuest(inputs: GuestFactsInputs, command: string, stdin: string,
 
 /** One read: the live facts, or undefined when the machine does not answer. */
 export async function readLive(inputs: GuestFactsInputs): Promise<Facts | undefined> {
-    const result = await onGuest(inputs, inputs.readCommand, "", 10, 60_000);
+    const result = await onGuest(inputs, FACTS_COMMAND, inputs.reader, 10, 60_000);
     if (result.timedOut || result.code === SSH_CONNECT_FAILED) {
         return undefined;
     }
@@ -136,7 +140,7 @@ function drifted(props: GuestFactsOutputs): boolean {
 }
 
 function sameInputs(olds: GuestFactsInputs, news: GuestFactsInputs): boolean {
-    const keys: (keyof GuestFactsInputs)[] = ["machine", "host", "user", "privateKey", "readCommand", "wanted", "steps", "stepsStdin"];
+    const keys: (keyof GuestFactsInputs)[] = ["machine", "host", "user", "privateKey", "reader", "wanted", "steps", "stepsStdin"];
     return keys.every((key) => JSON.stringify(olds[key]) === JSON.stringify(news[key]));
 }
 
@@ -177,7 +181,7 @@ export interface GuestFactsArgs {
     host: pulumi.Input<string>;
     user: pulumi.Input<string>;
     privateKey: pulumi.Input<string>;
-    readCommand: pulumi.Input<string>;
+    reader: pulumi.Input<string>;
     wanted: pulumi.Input<Facts>;
     steps: pulumi.Input<pulumi.Input<RepairStep>[]>;
     stepsStdin: pulumi.Input<string>;

@@ -3,7 +3,7 @@
 // back.
 export { GuestFacts, GUEST_FACTS_TYPE, guestFactsProvider, readLive } from "./guestFacts";
 export type { GuestFactsArgs, GuestFactsInputs, GuestFactsOutputs, RepairStep } from "./guestFacts";
-export { factsCommand, NO_READER_PARAMS, renderFactsReader } from "./reader";
+export { FACTS_COMMAND, NO_READER_PARAMS, renderFactsReader } from "./reader";
 export type { FactsReaderParams } from "./reader";
 export { ABSENT, compareFacts, describeDrift, directorWantedFacts, driftOf, nfsWantedFacts, parseFacts, realServerWantedFacts, shortDigest } from "./wanted";
 export type { DirectorFactsParams, Facts, FactsMode, FactVerdict, NfsFactsParams, RealServerFactsParams } from "./wanted";

@@ -3,7 +3,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { GuestFacts } from "./guestFacts";
-import { factsCommand, FactsReaderParams, renderFactsReader } from "./reader";
+import { FactsReaderParams, renderFactsReader } from "./reader";
 import { Facts } from "./wanted";
 
 export interface ObservedFactsArgs {
@@ -32,7 +32,7 @@ export function observeFacts(name: string, args: ObservedFactsArgs, parent: pulu
             host: args.host,
             user: args.login.user,
             privateKey: args.login.privateKey,
-            readCommand: factsCommand(renderFactsReader(args.reader)),
+            reader: renderFactsReader(args.reader),
             wanted: args.wanted,
             steps: args.steps.map(({ name: stepName, step }) =>
                 pulumi.all([step.create, step.delete]).apply(([apply, remove]) => ({ name: stepName, apply: apply ?? "", remove: remove ?? "" })),

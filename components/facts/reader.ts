@@ -44,11 +44,14 @@ export function renderFactsReader(params: FactsReaderParams): string {
         const literal = /[$`]/.test(value) ? "# shellcheck disable=SC2016 # a literal value\n" : "";
         return `${literal}readonly ${name}=${bashLiteral(value)}`;
     });
-    return ["#!/bin/bash", "# lvs-dr-lab facts reader, rendered by components/facts/reader.ts.", "set -uo pipefail", ...assignments, readTemplate("facts.sh")].join("\n");
+    return [
+        "#!/bin/bash",
+        "# lvs-dr-lab facts reader, rendered by components/facts/reader.ts.",
+        "set -uo pipefail",
+        ...assignments,
+        readTemplate("facts.sh"),
+    ].join("\n");
 }
 
-/** The remote command that runs a rendered reader as root; its output is the facts. */
-export function factsCommand(script: string): string {
-    const encoded = Buffer.from(script, "utf8").toString("base64");
-    return `echo ${encoded} | base64 -d > /tmp/lvslab-facts.$$ && sudo bash /tmp/lvslab-facts.$$; status=$?; rm -f /tmp/lvslab-facts.$$; exit $status`;
-}
+/** The remote command that runs a reader, given on its standard input, as root: no file, no process more. */
+export const FACTS_COMMAND = "sudo bash -s";

@@ -94,7 +94,7 @@ export function realServerWantedFacts(params: RealServerFactsParams): Facts {
     }
     facts["web root"] = `${params.nfsServer}:${params.exportPath}`;
     facts["web root in fstab"] = `${params.nfsServer}:${params.exportPath} nfs defaults,_netdev,nofail`;
-    facts["apache"] = "active";
+    facts["apache2"] = "active";
     for (const port of params.ports) {
         facts[`page on port ${port}`] = "answers with the page";
     }

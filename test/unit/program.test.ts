@@ -263,7 +263,8 @@ describe("the lab's resource graph (seed topology)", () => {
                 return JSON.stringify(twin?.inputs) !== JSON.stringify(r.inputs);
             })
             .map((r) => r.name);
-        assert.deepEqual(changed, ["director-lb"]);
+        // The director's facts follow its table: they are read again.
+        assert.deepEqual(changed, ["director-lb", "director-facts"]);
     });
 
     it("switches the forwarding mode in place: only the director's table and each real server's forwarding change", async () => {
@@ -275,7 +276,18 @@ describe("the lab's resource graph (seed topology)", () => {
             .filter((r) => JSON.stringify(nat.find((n) => key(n) === key(r))?.inputs) !== JSON.stringify(r.inputs))
             .map((r) => r.name)
             .sort();
-        assert.deepEqual(changed, ["director-lb", "web1-forwarding", "web2-forwarding", "web3-forwarding", "web4-forwarding"]);
+        assert.deepEqual(changed, [
+            "director-facts",
+            "director-lb",
+            "web1-facts",
+            "web1-forwarding",
+            "web2-facts",
+            "web2-forwarding",
+            "web3-facts",
+            "web3-forwarding",
+            "web4-facts",
+            "web4-forwarding",
+        ]);
         const director = stepScript(nat.find((r) => r.name === "director-lb") as Recorded);
         assert.match(
             director,

@@ -69,9 +69,10 @@ describe("a Director alone in DR mode, built from its Args", () => {
         built = await build("edge", {});
     });
 
-    it("declares a disk, a domain and the load-balancing step, named from the component's name, as its children", () => {
+    it("declares a disk, a domain, the load-balancing step and its facts, named from the component's name, as its children", () => {
         assert.deepEqual(built.watch.childrenOf(built.director), [
             "command:remote:Command edge-lb",
+            "pulumi-nodejs:dynamic/guest:Facts edge-facts",
             "pulumi-nodejs:dynamic/libvirt:Domain edge-vm",
             "pulumi-nodejs:dynamic/libvirt:Volume edge-disk",
         ]);
@@ -80,6 +81,7 @@ describe("a Director alone in DR mode, built from its Args", () => {
             [
                 "command:remote:Command edge-lb",
                 "lvslab:index:Director edge",
+                "pulumi-nodejs:dynamic/guest:Facts edge-facts",
                 "pulumi-nodejs:dynamic/libvirt:Domain edge-vm",
                 "pulumi-nodejs:dynamic/libvirt:Volume edge-disk",
             ],

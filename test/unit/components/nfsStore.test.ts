@@ -48,14 +48,15 @@ describe("an NfsStore on a cloud-init site, built from its Args", () => {
         await watch.registered();
     });
 
-    it("declares a disk, a NoCloud seed, a domain and the export step, named from the component's name, as its children", () => {
+    it("declares a disk, a NoCloud seed, a domain, the export step and its facts, named from the component's name, as its children", () => {
         assert.deepEqual(watch.childrenOf(store), [
             "command:remote:Command share-export",
+            "pulumi-nodejs:dynamic/guest:Facts share-facts",
             "pulumi-nodejs:dynamic/libvirt:CloudInitDisk share-seed",
             "pulumi-nodejs:dynamic/libvirt:Domain share-vm",
             "pulumi-nodejs:dynamic/libvirt:Volume share-disk",
         ]);
-        assert.equal(recorded.length, 5, "the component and its four children, nothing else");
+        assert.equal(recorded.length, 6, "the component and its five children, nothing else");
     });
 
     it("exports the given directory with the given page to the given storage subnet", () => {

@@ -51,14 +51,15 @@ describe("a RealServer in TUN mode, built from its Args", () => {
         built = await build("backend", {});
     });
 
-    it("declares a disk, a domain and its forwarding and web steps, named from the component's name, as its children", () => {
+    it("declares a disk, a domain, its forwarding and web steps and its facts, named from the component's name, as its children", () => {
         assert.deepEqual(built.watch.childrenOf(built.server), [
             "command:remote:Command backend-forwarding",
             "command:remote:Command backend-web",
+            "pulumi-nodejs:dynamic/guest:Facts backend-facts",
             "pulumi-nodejs:dynamic/libvirt:Domain backend-vm",
             "pulumi-nodejs:dynamic/libvirt:Volume backend-disk",
         ]);
-        assert.equal(built.resources.length, 5, "the component and its four children, nothing else");
+        assert.equal(built.resources.length, 6, "the component and its five children, nothing else");
     });
 
     it("is ready for traffic once both steps are done", () => {
@@ -117,6 +118,20 @@ describe("a RealServer in TUN mode, built from its Args", () => {
         const { server } = built;
         assert.deepEqual([server.serverName, server.publicIp, server.storageIp, server.weight], ["app7", "10.1.0.27", "10.2.0.27", 5]);
         assert.equal(server.sshHint, "ssh -i /keys/id_ed25519 operator@10.1.0.27");
+    });
+
+    it("observes what its steps set, in TUN terms, after both steps, which it runs again when they drifted", () => {
+        const facts = named(built.resources, "backend-facts");
+        const wanted = facts.inputs.wanted as Record<string, string>;
+        assert.equal(wanted["address 10.1.0.4/32 on tunl0"], "present");
+        assert.equal(wanted["rp_filter tunl0"], "0");
+        assert.equal(wanted["page on port 80"], "answers with the page");
+        assert.equal(facts.inputs.host, built.server.publicIp);
+        assert.deepEqual(
+            (facts.inputs.steps as { name: string }[]).map((step) => step.name),
+            ["backend-forwarding", "backend-web"],
+        );
+        assert.match(String(facts.inputs.reader), /readonly ROLE='real-server'\nreadonly MODE='tun'/);
     });
 });
 

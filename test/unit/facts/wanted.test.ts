@@ -2,7 +2,16 @@
 // prints it, and the comparison that refresh, up and `scripts/lab check` make.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compareFacts, describeDrift, directorWantedFacts, driftOf, nfsWantedFacts, parseFacts, realServerWantedFacts, shortDigest } from "../../../components/facts";
+import {
+    compareFacts,
+    describeDrift,
+    directorWantedFacts,
+    driftOf,
+    nfsWantedFacts,
+    parseFacts,
+    realServerWantedFacts,
+    shortDigest,
+} from "../../../components/facts";
 
 const SEED_DIRECTOR = {
     mode: "dr" as const,
@@ -61,7 +70,15 @@ describe("the director's wanted facts", () => {
 });
 
 describe("a real server's wanted facts", () => {
-    const base = { vip: "172.16.16.172", publicNic: "eth0", storageNic: "eth1", natGateway: "192.168.7.172", ports: [80], nfsServer: "192.168.7.250", exportPath: "/opt/wwwroot" };
+    const base = {
+        vip: "172.16.16.172",
+        publicNic: "eth0",
+        storageNic: "eth1",
+        natGateway: "192.168.7.172",
+        ports: [80],
+        nfsServer: "192.168.7.250",
+        exportPath: "/opt/wwwroot",
+    };
 
     it("in DR: ARP kept quiet everywhere, the VIP on lo, the share mounted and in fstab with _netdev, apache serving the page", () => {
         const facts = realServerWantedFacts({ ...base, mode: "dr" });
@@ -109,7 +126,12 @@ describe("reading and comparing facts", () => {
 
     it("names each drifted fact with both values, a fact the reader could not read included, and what the lab does not want", () => {
         const wanted = { "arp_ignore all": "1", "ipvs conn_reuse_mode": "3", "web root": "192.168.7.250:/opt/wwwroot" };
-        const live = { "arp_ignore all": "0", "ipvs conn_reuse_mode": "missing", "web root": "192.168.7.250:/opt/wwwroot", "ipvs TCP 172.16.16.172:80 -> 172.16.16.199:80": "Route weight 1" };
+        const live = {
+            "arp_ignore all": "0",
+            "ipvs conn_reuse_mode": "missing",
+            "web root": "192.168.7.250:/opt/wwwroot",
+            "ipvs TCP 172.16.16.172:80 -> 172.16.16.199:80": "Route weight 1",
+        };
         const drift = driftOf(wanted, live);
         assert.deepEqual(describeDrift(drift), [
             "arp_ignore all: wanted 1, live 0",
@@ -117,6 +139,9 @@ describe("reading and comparing facts", () => {
             "ipvs conn_reuse_mode: wanted 3, live missing",
         ]);
         assert.equal(driftOf(wanted, { ...wanted }).length, 0, "as wanted: no drift");
-        assert.ok(compareFacts(wanted, {}).every((verdict) => !verdict.ok && verdict.live === "absent"), "nothing read: every fact absent");
+        assert.ok(
+            compareFacts(wanted, {}).every((verdict) => !verdict.ok && verdict.live === "absent"),
+            "nothing read: every fact absent",
+        );
     });
 });
