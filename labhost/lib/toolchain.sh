@@ -123,8 +123,22 @@ use_project_plugins() {
     export PATH="$LVSLAB_ROOT/labhost/bin:$PATH"
 }
 
+# The compiled program under bin/, rebuilt only when a TypeScript source,
+# tsconfig.json or the lockfile changed since the last build (a stamp in
+# bin/): tsc takes seconds, and every verb needs the build.
 build_typescript() {
+    local stamp="$LVSLAB_ROOT/bin/.lvslab-sources.sha256" want
+    want=$(
+        cd "$LVSLAB_ROOT" &&
+            { find index.ts components plugins scripts proofs test -name '*.ts' -type f 2>/dev/null; echo tsconfig.json; echo package-lock.json; } |
+            LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum | cut -d' ' -f1
+    )
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        echo "    TypeScript: built, no source changed" >&2
+        return 0
+    fi
     (cd "$LVSLAB_ROOT" && node node_modules/typescript/bin/tsc -p tsconfig.json) >&2
+    echo "$want" >"$stamp"
 }
 
 ensure_toolchain() {

@@ -100,4 +100,37 @@ describe("toolchain.sh", () => {
             }
         }
     });
+
+    it("compiles the TypeScript only when a source changed since the last build", () => {
+        // A project of one source file, with a tsc that records each run.
+        const project = path.join(cache, "project");
+        const tscCalls = path.join(cache, "tsc-calls");
+        fs.mkdirSync(path.join(project, "node_modules", "typescript", "bin"), { recursive: true });
+        fs.mkdirSync(path.join(project, "components"));
+        fs.writeFileSync(
+            path.join(project, "node_modules", "typescript", "bin", "tsc"),
+            `require("fs").appendFileSync(${JSON.stringify(tscCalls)}, "run\\n");\n`,
+        );
+        fs.writeFileSync(path.join(project, "tsconfig.json"), "{}");
+        fs.writeFileSync(path.join(project, "package-lock.json"), "{}");
+        fs.writeFileSync(path.join(project, "index.ts"), "export = 1;\n");
+        fs.writeFileSync(path.join(project, "components", "a.ts"), "export const a = 1;\n");
+        fs.mkdirSync(path.join(project, "bin"));
+        const build = (): ReturnType<typeof runToolchain> =>
+            runToolchain(`LVSLAB_ROOT='${project}' build_typescript`, { PATH: process.env.PATH ?? "/usr/bin:/bin" });
+        const runs = (): number => (fs.existsSync(tscCalls) ? fs.readFileSync(tscCalls, "utf8").split("\n").filter(Boolean).length : 0);
+
+        const first = build();
+        assert.equal(first.status, 0, first.stderr);
+        assert.equal(runs(), 1, "the first build compiles");
+        const again = build();
+        assert.equal(runs(), 1, "nothing changed: no compile");
+        assert.match(again.stderr, /TypeScript: built, no source changed/);
+        fs.writeFileSync(path.join(project, "components", "a.ts"), "export const a = 2;\n");
+        build();
+        assert.equal(runs(), 2, "a changed source compiles again");
+        fs.writeFileSync(path.join(project, "components", "b.ts"), "export const b = 1;\n");
+        build();
+        assert.equal(runs(), 3, "a new source compiles again");
+    });
 });
