@@ -290,13 +290,44 @@ function parseInteger(problems: Problems, key: string, text: string, min: number
     return value;
 }
 
+/** What each structured key looks like, for the refusal of one that is not. */
+export const SHAPE_EXAMPLES: Readonly<Record<string, string>> = {
+    extraPorts: "[8080]",
+    hosts: '[{"name": "a", "uri": "qemu:///system", "vxlanAddress": "10.0.0.1"}]',
+    placement: '{"web3": "b", "web4": "b"}',
+    realServers: '[{"name": "web1", "publicIp": "172.16.16.177", "storageIp": "192.168.7.177", "weight": 1}]',
+    realServerWeights: "[1, 1, 2, 1]",
+};
+
 function parseJson(problems: Problems, key: string, text: string): unknown {
     try {
         return JSON.parse(text);
     } catch {
-        problems.add(key, `"${text}" is not a list; give it as YAML/JSON, e.g. [1, 1, 2, 1]`);
+        problems.add(key, `"${text}" is not YAML/JSON of this key's shape; give it as, e.g., ${SHAPE_EXAMPLES[key]}`);
         return undefined;
     }
+}
+
+/** The edit distance between two keys, case ignored (a misspelling is a few edits away). */
+function editDistance(a: string, b: string): number {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    let previous = Array.from({ length: y.length + 1 }, (_, index) => index);
+    for (let i = 1; i <= x.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= y.length; j++) {
+            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+        }
+        previous = current;
+    }
+    return previous[y.length];
+}
+
+/** The known key a misspelt one was most likely meant to be: the nearest within a third of its length; none when nothing is that near. */
+export function likelyKey(unknown: string, known: readonly string[] = CONFIG_KEYS): string | undefined {
+    const bound = Math.max(2, Math.floor(unknown.length / 3));
+    const ranked = known.map((key) => ({ key, distance: editDistance(unknown, key) })).sort((a, b) => a.distance - b.distance);
+    return ranked.length > 0 && ranked[0].distance <= bound ? ranked[0].key : undefined;
 }
 
 function expandHome(filePath: string, homeDir: string): string {
@@ -316,7 +347,13 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
 
     const unknownKeys = Object.keys(raw).filter((key) => !CONFIG_KEYS.includes(key));
     for (const key of unknownKeys) {
-        problems.add(key, `unknown setting; the known ones are: ${CONFIG_KEYS.join(", ")}`);
+        const meant = likelyKey(key);
+        problems.add(
+            key,
+            meant
+                ? `unknown setting; did you mean ${meant}? Rename the key in the stack's config (Pulumi.STACK.yaml)`
+                : `unknown setting; the known ones are: ${CONFIG_KEYS.join(", ")}`,
+        );
     }
 
     const namePrefix = get("namePrefix");
@@ -541,7 +578,7 @@ function extraPortsFrom(problems: Problems, text: string, port: number): number[
         return [];
     }
     if (!Array.isArray(parsed) || !parsed.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)) {
-        problems.add("extraPorts", "must be a list of TCP ports from 1 to 65535, e.g. [8080]");
+        problems.add("extraPorts", `must be a list of TCP ports from 1 to 65535, e.g. ${SHAPE_EXAMPLES.extraPorts}`);
         return [];
     }
     const ports = parsed as number[];
@@ -793,7 +830,7 @@ function realServersFrom(raw: RawConfig, get: (key: keyof typeof CONFIG_DEFAULTS
 
 function explicitRealServers(parsed: unknown, problems: Problems): RealServerConfig[] {
     if (!Array.isArray(parsed)) {
-        problems.add("realServers", "must be a list of {name, publicIp, storageIp, weight}");
+        problems.add("realServers", `must be a list of {name, publicIp, storageIp, weight}, e.g. ${SHAPE_EXAMPLES.realServers}`);
         return [];
     }
     if (parsed.length === 0) {

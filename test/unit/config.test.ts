@@ -214,7 +214,12 @@ describe("validateConfig: wrong input is refused, naming the setting and the fix
     });
 
     it("refuses realServerWeights that do not parse as a list", () => {
-        assertProblem(refused({ ...SEED_RAW, realServerWeights: "1, 1, 1, 1" }), "realServerWeights", "is not a list", "e.g. [1, 1, 2, 1]");
+        assertProblem(
+            refused({ ...SEED_RAW, realServerWeights: "1, 1, 1, 1" }),
+            "realServerWeights",
+            "is not YAML/JSON of this key's shape",
+            "e.g., [1, 1, 2, 1]",
+        );
     });
 
     it("refuses a bad weight in an explicit realServers list, naming the entry", () => {
@@ -249,6 +254,25 @@ describe("validateConfig: wrong input is refused, naming the setting and the fix
 
     it("refuses an unknown config key, listing the known ones", () => {
         assertProblem(refused({ ...SEED_RAW, vipAddress: "172.16.16.172" }), "vipAddress", "unknown setting", "the known ones are:", "vip");
+    });
+
+    it("names the key a misspelt one was probably meant to be, and lists them all only when none is near", () => {
+        const misspelt = assertProblem(refused({ ...SEED_RAW, schedular: "wrr" }), "schedular", "unknown setting; did you mean scheduler?");
+        assert.ok(!misspelt.includes("the known ones are"), "one key named, not every key");
+        assertProblem(refused({ ...SEED_RAW, realServerWieghts: "[1, 1, 1, 1]" }), "realServerWieghts", "did you mean realServerWeights?");
+        assertProblem(refused({ ...SEED_RAW, PORT: "8080" }), "PORT", "did you mean port?");
+        assertProblem(refused({ ...SEED_RAW, colour: "blue" }), "colour", "the known ones are:");
+    });
+
+    it("answers a structured key that is not of its shape with an example of that key's own shape", () => {
+        assertProblem(refused({ ...SEED_RAW, realServers: "web1, web2" }), "realServers", '"name": "web1", "publicIp": "172.16.16.177"');
+        assertProblem(
+            refused({ ...SEED_RAW, realServers: '{"name": "web1"}' }),
+            "realServers",
+            "must be a list of {name, publicIp, storageIp, weight}, e.g. [{",
+        );
+        assertProblem(refused({ ...SEED_RAW, extraPorts: "8080, 8081" }), "extraPorts", "e.g., [8080]");
+        assertProblem(refused({ ...SEED_RAW, hosts: "a,b" }), "hosts", '"vxlanAddress": "10.0.0.1"');
     });
 
     it("refuses a subnet with host bits set, giving the subnet meant", () => {
