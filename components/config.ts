@@ -290,6 +290,42 @@ function parseInteger(problems: Problems, key: string, text: string, min: number
     return value;
 }
 
+/** Which subnet each address key lies in. */
+const ADDRESS_SUBNET: Partial<Record<keyof typeof CONFIG_DEFAULTS, "publicSubnet" | "storageSubnet">> = {
+    vip: "publicSubnet",
+    directorPublicIp: "publicSubnet",
+    director2PublicIp: "publicSubnet",
+    realServerPublicStart: "publicSubnet",
+    directorStorageIp: "storageSubnet",
+    director2StorageIp: "storageSubnet",
+    storageVip: "storageSubnet",
+    nfsStorageIp: "storageSubnet",
+    realServerStorageStart: "storageSubnet",
+};
+
+/**
+ * An address key left at the seed's value follows its subnet: in another
+ * subnet it takes the seed's host number there (.172 the VIP and the storage
+ * VIP, .173 the director, .174 the second, .177 on the real servers, .250 the
+ * store). Pulumi hands over Pulumi.yaml's default as a set value, so the
+ * seed's value is how "not set" shows. An address set to anything else stays
+ * as set; a host number that does not fit the subnet stays the seed's, and
+ * validation names the key.
+ */
+export function followSubnet(key: keyof typeof CONFIG_DEFAULTS, value: string, subnet: Subnet | undefined): string {
+    const subnetKey = ADDRESS_SUBNET[key];
+    if (!subnetKey || !subnet || value !== CONFIG_DEFAULTS[key]) {
+        return value;
+    }
+    const seed = parseSubnet(CONFIG_DEFAULTS[subnetKey]) as Subnet;
+    const seedAddress = parseIpv4(value);
+    if (seed.cidr === subnet.cidr || seedAddress === undefined) {
+        return value;
+    }
+    const moved = subnet.network + (seedAddress - seed.network);
+    return isUsableHost(subnet, moved) ? formatIpv4(moved) : value;
+}
+
 /** What each structured key looks like, for the refusal of one that is not. */
 export const SHAPE_EXAMPLES: Readonly<Record<string, string>> = {
     extraPorts: "[8080]",
@@ -411,6 +447,11 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
     if (publicSubnet && storageSubnet && overlaps(publicSubnet, storageSubnet)) {
         problems.add("storageSubnet", `${storageSubnet.cidr} overlaps publicSubnet ${publicSubnet.cidr}; pick a separate range`);
     }
+    // Addresses left at the seed's follow the subnets.
+    const getAddress = (key: keyof typeof CONFIG_DEFAULTS): string => {
+        const subnetKey = ADDRESS_SUBNET[key];
+        return subnetKey ? followSubnet(key, get(key), subnets[subnetKey]) : get(key);
+    };
 
     // Every address the lab assigns, so duplicates are found across machines.
     const taken = new Map<number, string>();
@@ -439,27 +480,27 @@ export function validateConfig(raw: RawConfig, host: HostFacts): ValidationResul
         taken.set(value, key);
     };
 
-    const vip = get("vip");
+    const vip = getAddress("vip");
     checkAddress("vip", vip, publicSubnet, "publicSubnet");
     const directorKeys = [
         { name: "director", publicKey: "directorPublicIp", storageKey: "directorStorageIp" },
         { name: "director2", publicKey: "director2PublicIp", storageKey: "director2StorageIp" },
     ] as const;
     const directors: DualHomedMachine[] = directorKeys.slice(0, directorCount === 2 ? 2 : 1).map((keys) => {
-        const machine = { name: keys.name, publicIp: get(keys.publicKey), storageIp: get(keys.storageKey) };
+        const machine = { name: keys.name, publicIp: getAddress(keys.publicKey), storageIp: getAddress(keys.storageKey) };
         checkAddress(keys.publicKey, machine.publicIp, publicSubnet, "publicSubnet");
         checkAddress(keys.storageKey, machine.storageIp, storageSubnet, "storageSubnet");
         return machine;
     });
     // Only NAT routes through it, so only NAT claims the address.
-    const storageVip = get("storageVip");
+    const storageVip = getAddress("storageVip");
     if (mode === "nat") {
         checkAddress("storageVip", storageVip, storageSubnet, "storageSubnet");
     }
-    const nfs: MachineAddresses = { name: "nfs", storageIp: get("nfsStorageIp") };
+    const nfs: MachineAddresses = { name: "nfs", storageIp: getAddress("nfsStorageIp") };
     checkAddress("nfsStorageIp", nfs.storageIp, storageSubnet, "storageSubnet");
 
-    const realServers = realServersFrom(raw, get, problems);
+    const realServers = realServersFrom(raw, getAddress, problems);
     realServers.forEach((server, index) => {
         const key = raw.realServers ? `realServers[${index}]` : `realServers (${server.name})`;
         checkAddress(`${key}.publicIp`, server.publicIp, publicSubnet, "publicSubnet");

@@ -400,6 +400,40 @@ describe("validateConfig: describing the real servers", () => {
         }
     });
 
+    it("moves every address left at the seed's with the subnets: the seed's host numbers in the new ones", () => {
+        const config = accepted({ ...SEED_RAW, publicSubnet: "10.77.0.0/24", storageSubnet: "10.78.0.0/24", directors: "2", mode: "nat" });
+        assert.equal(config.vip, "10.77.0.172");
+        assert.deepEqual(
+            config.directors.map((machine) => [machine.publicIp, machine.storageIp]),
+            [
+                ["10.77.0.173", "10.78.0.173"],
+                ["10.77.0.174", "10.78.0.174"],
+            ],
+        );
+        assert.equal(config.storageVip, "10.78.0.172");
+        assert.equal(config.nfs.storageIp, "10.78.0.250");
+        assert.deepEqual(
+            config.realServers.map((server) => [server.publicIp, server.storageIp]),
+            [
+                ["10.77.0.177", "10.78.0.177"],
+                ["10.77.0.178", "10.78.0.178"],
+                ["10.77.0.179", "10.78.0.179"],
+                ["10.77.0.180", "10.78.0.180"],
+            ],
+        );
+        // As Pulumi hands them over: Pulumi.yaml's defaults as set values.
+        const asPassed = accepted({ ...CONFIG_DEFAULTS, ...SEED_RAW, publicSubnet: "10.77.0.0/24", storageSubnet: "10.78.0.0/24" });
+        assert.equal(asPassed.vip, "10.77.0.172");
+        assert.equal(asPassed.nfs.storageIp, "10.78.0.250");
+    });
+
+    it("keeps an address that is set, and names the key whose seed host number does not fit a small subnet", () => {
+        const config = accepted({ ...SEED_RAW, publicSubnet: "10.77.0.0/24", storageSubnet: "10.78.0.0/24", vip: "10.77.0.10" });
+        assert.equal(config.vip, "10.77.0.10");
+        assert.equal(config.directors[0].publicIp, "10.77.0.173");
+        assertProblem(refused({ ...SEED_RAW, publicSubnet: "10.77.0.0/26" }), "vip", "outside publicSubnet 10.77.0.0/26");
+    });
+
     it("moves the lab host address with the subnets", () => {
         const config = accepted({
             ...SEED_RAW,
