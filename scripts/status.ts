@@ -2,11 +2,14 @@
 // VIP, and each director's live IPVS table with per-server connection counts
 // (`ipvsadm -Ln`, as in the seed), from the stack outputs alone; each
 // machine's libvirt state beside it (running, paused, shut off, missing),
-// and whether any machine's facts drifted from what the lab wants.
+// and whether any machine's facts drifted from what the lab wants. A spread
+// lab's machines are listed from every host at once, each with the host it
+// runs on; a host whose libvirt does not answer makes its own machines
+// "unknown" and is named.
 import { openStack, revealedResources } from "./automation";
 import { driftSummary, liveFacts } from "./drift";
 import { commandLineOrExit, errorText, labOutputs, runMain, sshRun } from "../proofs/kit";
-import { domainStatesOf } from "./tools/live";
+import { listDomains } from "./tools/live";
 import { topologyFromOutputs } from "./tools/topology";
 
 async function main(argv: string[]): Promise<number> {
@@ -22,8 +25,12 @@ async function main(argv: string[]): Promise<number> {
         return 3;
     }
     const topology = topologyFromOutputs(outputs, stackName);
-    const states = await domainStatesOf(topology);
-    const state = (name: string): string => (states[name] ?? "missing").padEnd(9);
+    const listing = await listDomains(topology);
+    const hostWidth = Math.max(...topology.hosts.map((host) => host.name.length)) + 3;
+    // A spread lab has one more column: the host each machine runs on.
+    const host = (name: string): string =>
+        topology.spread ? ` ${`on ${topology.machines.find((machine) => machine.name === name)?.host ?? "?"}`.padEnd(hostWidth)}` : "";
+    const state = (name: string): string => `${(listing.states[name] ?? "missing").padEnd(9)}${host(name)}`;
     const keeper = outputs.keepalived
         ? `keepalived (health check: ${outputs.healthCheck.kind}, a failed server leaves within ${outputs.healthCheck.windowSeconds} s)`
         : "ipvsadm";
@@ -41,6 +48,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(
         `  ${outputs.nfs.name.padEnd(10)} ${state(outputs.nfs.name)} ${outputs.nfs.storageIp.padEnd(16)} ${outputs.nfsExport.padEnd(17)} ${outputs.nfs.sshHint}`,
     );
+    if (topology.spread) {
+        console.log(`  spread over ${topology.hosts.length} hosts: ${topology.hosts.map((h) => `${h.name} (${h.uri})`).join(", ")}`);
+    }
+    for (const trouble of listing.unanswered) {
+        console.log(`  host ${trouble.host}'s libvirt did not answer, so its machines are unknown: ${trouble.error}`);
+    }
     let unreachable = 0;
     for (const director of outputs.directors) {
         try {

@@ -6,6 +6,9 @@
 // which is where direct routing shows: the director passes a client's frame
 // for the VIP to a real server's MAC unchanged, and the real server answers
 // from the VIP itself, never through the director.
+// A machine of a spread lab that runs on another host has its tap there: the
+// capture runs on that host (over ssh, as libvirt reaches it), into a file
+// under its /tmp that is read there, copied here and removed.
 import { DomainInterface } from "./parse";
 import { LabMachine, MachineNic } from "./topology";
 
@@ -31,6 +34,30 @@ export interface CaptureRequest {
 /** tcpdump's arguments: numeric, packet-buffered (nothing lost when time is up), still root (so it can write where root can). */
 export function tcpdumpArgs(request: CaptureRequest): string[] {
     return ["-i", request.device, "-n", "-U", "-Z", "root", "-w", request.file, ...request.filter];
+}
+
+/** The whole command that records: timeout(1) ends tcpdump with SIGINT after `seconds`, so it closes the file cleanly. */
+export function recordArgv(request: CaptureRequest): string[] {
+    return ["timeout", "--signal=INT", "--kill-after=5", String(request.seconds), "tcpdump", ...tcpdumpArgs(request)];
+}
+
+/** Reads a capture back as the summary parses it. */
+export function readArgv(file: string): string[] {
+    return ["tcpdump", "-r", file, "-nn", "-e", "-q"];
+}
+
+/** Where a capture on another host is written: its /tmp, named after the machine, the NIC and `unique` (a stamp and this process). */
+export function remoteCaptureFile(machine: string, nic: string, unique: string): string {
+    return `/tmp/lvslab-capture-${`${machine}-${nic}-${unique}`.replace(/[^A-Za-z0-9_.-]/g, "_")}.pcap`;
+}
+
+/** Prints a remote capture as text that crosses ssh unharmed (base64; the bytes are decoded here). */
+export function copyBackArgv(file: string): string[] {
+    return ["base64", file];
+}
+
+export function removeArgv(file: string): string[] {
+    return ["rm", "-f", file];
 }
 
 /** One frame of `tcpdump -r FILE -nn -e -q` (or without -q), reduced to what the summary groups by. */

@@ -1,19 +1,20 @@
 // The entry point of the verbs that look at and poke a running lab:
 // graph, view, node, ssh, inventory, capture, impair. `scripts/lab VERB` runs
 // it inside the lab host (inventory, view and --help outside), where qemu:///system
-// is the lab's libvirtd and the guests' addresses answer.
+// is the lab's libvirtd and the guests' addresses answer. In a spread lab each
+// machine is asked of its own host's libvirt URI, and capture and impair run
+// their host-side commands on that host (over ssh for another host).
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { runCommand } from "../../components/libvirt";
 import { CommandLine, errorText, OptionSpec, PositionalsSetting, readCommandLine, runMain, UsageError } from "../../proofs/kit/main";
 import { graphModel, renderDot, renderMermaid } from "./graph";
 import { checkImpairment, Impairment } from "./impair";
 import { applyImpairment, clearLink, Link, showLink } from "./impairRun";
 import { capture, summarizePcap } from "./captureRun";
 import { proxyCommand, renderAnsibleInventory, renderSshConfig } from "./inventory";
-import { gatherLive, readOutputs, readTopology, runChecked, sshArgs, tapOfNic, virshArgs } from "./live";
-import { parseDomainStates } from "./parse";
+import { gatherLive, readOutputs, readTopology, sshArgs, tapOfNic } from "./live";
+import { consoleArgs, listMachines, startMachine, stopMachine } from "./nodeRun";
 import { outputsScratchFile, serveView } from "./view";
 import { defaultNic, LabMachine, LabTopology, machineNamed, nicOf, NicName, topologyFromOutputs } from "./topology";
 
@@ -30,8 +31,9 @@ dot, mermaid and json go to standard output, svg and png to lab-graph.FORMAT.`,
     node: `usage: scripts/lab node list|stop|start|restart|console [NAME] [--stack S]
                        [--force] [--wait] [--timeout SECONDS] [--seconds N]
 
-libvirt's controls for one machine, no Pulumi run (a later scripts/lab up or
-refresh sees what you did):
+libvirt's controls for one machine, on the host it runs on (a spread lab's
+machines are asked of their own hosts), no Pulumi run (a later scripts/lab up
+or refresh sees what you did):
   list      every machine's libvirt state
   stop      ACPI shutdown, then a hard power-off if the guest is still up
             after --timeout (default 120 s); --force powers off at once
@@ -59,7 +61,9 @@ virsh domiflist) inside the lab host, for N seconds (default 10, at most
 summary: frames by sender and receiver (MACs named after their machines),
 and the frames to and from the VIP. --nic defaults to public (storage for nfs).
 --filter is a pcap filter, e.g. "tcp port 80" or "vrrp". --read FILE.pcap
-summarizes a capture made earlier instead.`,
+summarizes a capture made earlier instead. In a spread lab, a machine on
+another host is captured on that host (over ssh, as libvirt reaches it):
+into its /tmp, read there, copied here to FILE.pcap, removed there.`,
     impair: `usage: scripts/lab impair NAME [--stack S] [--nic public|storage]
                       [--delay MS] [--jitter MS] [--loss PCT [--proto P]] [--rate R]
                       | --clear | --show
@@ -72,7 +76,9 @@ NAME receives), --rate as tbf on the tap, --delay/--jitter as netem inside
 NAME's own kernel on that NIC (what NAME sends). --proto P drops only IP
 protocol P (vrrp, tcp, udp, icmp; always nftables), e.g. --loss 100 --proto
 vrrp on both directors for a split brain. A new impairment replaces the one
-before; --clear removes it from every place, --show prints every place.`,
+before; --clear removes it from every place, --show prints every place.
+In a spread lab, tc and nft run on the host NAME runs on (over ssh for
+another host).`,
     view: `usage: scripts/lab view [--stack S] [--port P] [--refresh SECONDS] [--minutes M]
 
 A web page on http://127.0.0.1:P/ (default port 8413) with the drawing of
@@ -151,6 +157,9 @@ async function graph(argv: string[]): Promise<number> {
     for (const d of model.directors.filter((director) => !director.reachable)) {
         console.error(`warning: ${d.name} could not be asked: ${d.error ?? "no answer"}`);
     }
+    for (const trouble of live.unansweredHosts) {
+        console.error(`warning: host ${trouble.host}'s libvirt did not answer, so its machines are unknown: ${trouble.error}`);
+    }
     return 0;
 }
 
@@ -179,58 +188,6 @@ export async function renderWithDot(dotText: string, format: "svg" | "png"): Pro
     });
 }
 
-async function domainState(topology: LabTopology, machine: LabMachine): Promise<string> {
-    return (await runChecked("virsh", virshArgs(topology, "domstate", machine.domain), 20_000)).trim();
-}
-
-function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function stopMachine(topology: LabTopology, machine: LabMachine, force: boolean, timeoutS: number): Promise<void> {
-    if ((await domainState(topology, machine)) === "shut off") {
-        console.log(`${machine.name} is already shut off`);
-        return;
-    }
-    if (!force) {
-        await runChecked("virsh", virshArgs(topology, "shutdown", machine.domain), 20_000);
-        const deadline = Date.now() + timeoutS * 1000;
-        while (Date.now() < deadline) {
-            if ((await domainState(topology, machine)) === "shut off") {
-                console.log(`${machine.name} shut down (ACPI) in ${Math.round((timeoutS * 1000 - (deadline - Date.now())) / 1000)} s`);
-                return;
-            }
-            await sleep(2000);
-        }
-        console.log(`${machine.name} was still up after ${timeoutS} s: powering it off`);
-    }
-    await runChecked("virsh", virshArgs(topology, "destroy", machine.domain), 30_000);
-    console.log(`${machine.name} powered off`);
-}
-
-async function startMachine(topology: LabTopology, machine: LabMachine, wait: boolean, timeoutS: number): Promise<void> {
-    if ((await domainState(topology, machine)) === "running") {
-        console.log(`${machine.name} is already running`);
-    } else {
-        await runChecked("virsh", virshArgs(topology, "start", machine.domain), 60_000);
-        console.log(`${machine.name} started`);
-    }
-    if (!wait) {
-        return;
-    }
-    const started = Date.now();
-    const deadline = started + timeoutS * 1000;
-    while (Date.now() < deadline) {
-        const result = await runCommand("ssh", [...sshArgs(topology, machine.sshAddress), "true"], { timeoutMs: 15_000 });
-        if (result.code === 0) {
-            console.log(`${machine.name} answers SSH after ${Math.round((Date.now() - started) / 1000)} s`);
-            return;
-        }
-        await sleep(3000);
-    }
-    throw new Error(`${machine.name} did not answer SSH within ${timeoutS} s (scripts/lab node console ${machine.name} shows its console)`);
-}
-
 /** Runs a command with the terminal handed over; ends it after timeoutS (if given). */
 function interactive(file: string, args: string[], timeoutS?: number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -252,23 +209,16 @@ async function node(argv: string[]): Promise<number> {
     }
     const topology = await readTopology(stack, values.outputs);
     if (action === "list") {
-        const states = parseDomainStates(await runChecked("virsh", virshArgs(topology, "list", "--all"), 20_000));
-        for (const machine of topology.machines) {
-            const role = machine.role === "director" ? `director (${machine.directorRole})` : machine.role === "realServer" ? "real server" : "NFS store";
-            console.log(
-                `${machine.name.padEnd(10)} ${(states.get(machine.domain) ?? "missing").padEnd(10)} ${role.padEnd(20)} ${machine.nics.map((n) => `${n.network} ${n.address}`).join(", ")}  (domain ${machine.domain})`,
-            );
-        }
-        return 0;
+        return listMachines(topology);
     }
     const machine = machineNamed(topology, name);
     if (action === "console") {
         const seconds = values.seconds === undefined ? undefined : numberOption("--seconds", values.seconds, 10, 3600);
-        console.error(`console of ${machine.name} (${machine.domain}); leave with Ctrl-]`);
-        return interactive("virsh", ["-c", topology.libvirtUri, "console", "--force", machine.domain], seconds);
+        console.error(`console of ${machine.name} (${machine.domain}${topology.spread ? ` on host ${machine.host}` : ""}); leave with Ctrl-]`);
+        return interactive("virsh", consoleArgs(machine), seconds);
     }
     if (action === "stop" || action === "restart") {
-        await stopMachine(topology, machine, values.force ?? false, numberOption("--timeout", values.timeout, 120, 3600));
+        await stopMachine(machine, values.force ?? false, numberOption("--timeout", values.timeout, 120, 3600));
     }
     if (action === "start" || action === "restart") {
         await startMachine(topology, machine, values.wait ?? false, numberOption("--timeout", values.timeout, 300, 3600));

@@ -8,6 +8,8 @@ import { LabMachine, LabTopology } from "./topology";
 export interface RealServerView {
     name: string;
     state: string;
+    /** The host it runs on, in a spread lab only. */
+    host?: string;
     publicIp: string;
     storageIp: string;
     /** Weight as configured; the live one per director is in `links`. */
@@ -19,6 +21,8 @@ export interface DirectorView {
     name: string;
     role: string;
     state: string;
+    /** The host it runs on, in a spread lab only. */
+    host?: string;
     publicIp: string;
     storageIp: string;
     reachable: boolean;
@@ -39,7 +43,7 @@ export interface GraphModel {
     storageNetwork: string;
     directors: DirectorView[];
     realServers: RealServerView[];
-    nfs: { name: string; state: string; storageIp: string; exportPath: string };
+    nfs: { name: string; state: string; host?: string; storageIp: string; exportPath: string };
     /** Directors that hold the VIP: one when all is well, two in a split brain, none in an outage. */
     vipHolders: string[];
 }
@@ -60,6 +64,8 @@ function networkLine(label: string, libvirtName: string, facts: LiveFacts["netwo
 /** The facts the renderers share, worked out once. */
 export function graphModel(topology: LabTopology, live: LiveFacts, stackName: string): GraphModel {
     const state = (name: string): string => live.domainStates[name] ?? "unknown";
+    // Which host runs a machine is said only where there is more than one.
+    const host = (machine: LabMachine): { host?: string } => (topology.spread ? { host: machine.host } : {});
     const directors = topology.machines.filter((m) => m.role === "director");
     const directorViews: DirectorView[] = directors.map((d) => {
         const facts: DirectorLive | undefined = live.directors[d.name];
@@ -67,6 +73,7 @@ export function graphModel(topology: LabTopology, live: LiveFacts, stackName: st
             name: d.name,
             role: d.directorRole ?? "",
             state: state(d.name),
+            ...host(d),
             publicIp: address(d, "public"),
             storageIp: address(d, "storage"),
             reachable: facts?.reachable ?? false,
@@ -79,6 +86,7 @@ export function graphModel(topology: LabTopology, live: LiveFacts, stackName: st
         .map((server) => ({
             name: server.name,
             state: state(server.name),
+            ...host(server),
             publicIp: address(server, "public"),
             storageIp: address(server, "storage"),
             configuredWeight: server.weight ?? 0,
@@ -117,6 +125,7 @@ export function graphModel(topology: LabTopology, live: LiveFacts, stackName: st
         nfs: {
             name: nfs?.name ?? "nfs",
             state: nfs ? state(nfs.name) : "unknown",
+            ...(nfs ? host(nfs) : {}),
             storageIp: nfs ? address(nfs, "storage") : "",
             exportPath: topology.nfsExport,
         },
@@ -147,13 +156,22 @@ function linkText(link: RealServerView["links"][number]): string {
     return `weight ${link.weight}, ${link.active} active / ${link.inactive} inactive\n${link.connections} connections in all`;
 }
 
+/** The state line: "running", or "running on host b" in a spread lab. */
+function stateLine(machine: { state: string; host?: string }): string {
+    return machine.host === undefined ? machine.state : `${machine.state} on host ${machine.host}`;
+}
+
 function directorLabel(d: DirectorView): string {
     const vip = !d.reachable ? "not reachable over SSH" : d.holdsVip ? "holds the VIP" : "does not hold the VIP";
-    return `${d.name} (${d.role})\n${d.state}\npublic ${d.publicIp}\nstorage ${d.storageIp}\n${vip}`;
+    return `${d.name} (${d.role})\n${stateLine(d)}\npublic ${d.publicIp}\nstorage ${d.storageIp}\n${vip}`;
 }
 
 function realServerLabel(s: RealServerView): string {
-    return `${s.name}\n${s.state}\npublic ${s.publicIp}\nstorage ${s.storageIp}\nVIP on lo`;
+    return `${s.name}\n${stateLine(s)}\npublic ${s.publicIp}\nstorage ${s.storageIp}\nVIP on lo`;
+}
+
+function nfsLabel(nfs: GraphModel["nfs"]): string {
+    return `${nfs.name}\n${stateLine(nfs)}\nstorage ${nfs.storageIp}\nexports ${nfs.exportPath}`;
 }
 
 /** Graphviz dot text of the lab. */
@@ -203,9 +221,7 @@ export function renderDot(model: GraphModel): string {
         lines.push(`  ${id} -> ${dotId("net", "storage")} [dir=none, label=${dotString(s.storageIp)}, color="#9b7bb0"];`);
     }
     const nfsId = dotId("machine", model.nfs.name);
-    lines.push(
-        `  ${nfsId} [label=${dotString(`${model.nfs.name}\n${model.nfs.state}\nstorage ${model.nfs.storageIp}\nexports ${model.nfs.exportPath}`)}, fillcolor="${stateColour(model.nfs.state)}"];`,
-    );
+    lines.push(`  ${nfsId} [label=${dotString(nfsLabel(model.nfs))}, fillcolor="${stateColour(model.nfs.state)}"];`);
     lines.push(`  ${dotId("net", "storage")} -> ${nfsId} [dir=none, label=${dotString(model.nfs.storageIp)}, color="#9b7bb0"];`);
     lines.push("}");
     return `${lines.join("\n")}\n`;
@@ -260,7 +276,7 @@ export function renderMermaid(model: GraphModel): string {
         lines.push(`  ${id} --- ${storageNet}`);
     }
     const nfs = mermaidId("machine", model.nfs.name);
-    lines.push(`  ${nfs}[${mermaidText(`${model.nfs.name}\n${model.nfs.state}\nstorage ${model.nfs.storageIp}\nexports ${model.nfs.exportPath}`)}]`);
+    lines.push(`  ${nfs}[${mermaidText(nfsLabel(model.nfs))}]`);
     lines.push(`  ${storageNet} --- ${nfs}`);
     // One class per state, so a stopped machine shows in another colour.
     const byState = new Map<string, string[]>();

@@ -3,7 +3,9 @@
 // lab host's network namespace, so every host entry reaches its guest
 // through a ProxyCommand that opens the TCP connection from in there
 // (netnsPipe.js under `labhost/labhost.sh exec`): `ssh -F FILE web1` and
-// Ansible then work from the machine itself.
+// Ansible then work from the machine itself. A spread lab's guests on other
+// hosts are reached the same way (the lab's networks are joined across the
+// hosts); each gets a lab_host variable naming its host.
 import { LabMachine, LabTopology } from "./topology";
 
 /** The ProxyCommand's ingredients: how to enter the lab host and the pipe to run there. */
@@ -48,8 +50,12 @@ export function renderSshConfig(topology: LabTopology, stackName: string, proxy:
     return `${blocks.join("\n\n")}\n`;
 }
 
-function hostLine(machine: LabMachine): string {
+function hostLine(machine: LabMachine, spread: boolean): string {
     const extra: string[] = [];
+    if (spread) {
+        // The libvirt host it runs on, for a play that groups by it (group_by).
+        extra.push(`lab_host=${machine.host}`);
+    }
     if (machine.directorRole !== undefined) {
         extra.push(`lvs_role=${machine.directorRole}`);
     }
@@ -63,7 +69,7 @@ function hostLine(machine: LabMachine): string {
 /** Ansible's INI inventory: groups directors, real_servers and nfs, reaching each host through the SSH config. */
 export function renderAnsibleInventory(topology: LabTopology, stackName: string, sshConfigPath: string): string {
     const group = (title: string, role: LabMachine["role"]): string =>
-        [`[${title}]`, ...topology.machines.filter((m) => m.role === role).map(hostLine)].join("\n");
+        [`[${title}]`, ...topology.machines.filter((m) => m.role === role).map((m) => hostLine(m, topology.spread))].join("\n");
     return (
         [
             `# lvs-dr-lab, stack ${stackName}: written by scripts/lab inventory from the stack outputs.`,

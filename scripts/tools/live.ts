@@ -2,15 +2,19 @@
 // qemu:///system is the lab's libvirtd and the guests' addresses answer):
 // each domain's state, each network's bridge and host address, and per
 // director its IPVS table with counters and whether it holds the VIP.
+// In a spread lab each machine's domain and taps are asked of its own host's
+// libvirt URI, every host at once; the networks' facts of the gateway host.
 // Every external call has a time limit; a director that cannot be asked is
-// reported as unreachable, never as an empty table.
+// reported as unreachable, never as an empty table, and a host that does not
+// answer makes its own machines "unknown", no others.
 import * as fs from "fs";
-import { runCommand, RunResult } from "../../components/libvirt";
+import { runCommand } from "../../components/libvirt";
 import { errorText } from "../../proofs/kit/main";
 import { sshOptions } from "../../proofs/kit/ssh";
 import { tapOf } from "./capture";
+import { checked, CommandRunner } from "./hostRun";
 import { holdsAddress, IpvsService, mergeIpvsStats, NetworkFacts, parseDomainInterfaces, parseDomainStates, parseIpvsTable, parseNetworkXml } from "./parse";
-import { LabMachine, LabTopology, MachineNic, topologyFromOutputs } from "./topology";
+import { gatewayHost, LabMachine, LabTopology, MachineNic, topologyFromOutputs } from "./topology";
 
 export interface DirectorLive {
     reachable: boolean;
@@ -20,11 +24,28 @@ export interface DirectorLive {
     services: IpvsService[];
 }
 
+/** A lab host whose libvirt did not answer, and its words. */
+export interface HostTrouble {
+    host: string;
+    uri: string;
+    error: string;
+}
+
+/** libvirt's state of every machine, from every host the lab uses. */
+export interface DomainListing {
+    /** By machine name; "missing" when its host has no such domain, "unknown" when its host did not answer. */
+    states: Record<string, string>;
+    /** The hosts that did not answer (their machines are "unknown"). */
+    unanswered: HostTrouble[];
+}
+
 export interface LiveFacts {
     /** ISO time the facts were gathered. */
     gatheredAt: string;
-    /** libvirt's state by machine name; "missing" when libvirt has no such domain, "unknown" when libvirt did not answer. */
+    /** libvirt's state by machine name; "missing" when libvirt has no such domain, "unknown" when its host's libvirt did not answer. */
     domainStates: Record<string, string>;
+    /** Hosts whose libvirt did not answer. */
+    unansweredHosts: HostTrouble[];
     networks: { public: NetworkFacts; storage: NetworkFacts };
     directors: Record<string, DirectorLive>;
 }
@@ -33,21 +54,14 @@ const VIRSH_TIMEOUT_MS = 20_000;
 const SSH_TIMEOUT_MS = 20_000;
 const OUTPUTS_TIMEOUT_MS = 90_000;
 
-/** Runs a command with a time limit; throws with its own words when it fails. */
-export async function runChecked(file: string, args: string[], timeoutMs: number, input?: string): Promise<string> {
-    const result: RunResult = await runCommand(file, args, { timeoutMs, input });
-    if (result.timedOut) {
-        throw new Error(`${file} ${args.join(" ")}: no answer within ${timeoutMs / 1000} s`);
-    }
-    if (result.code !== 0) {
-        const words = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-3).join(" ");
-        throw new Error(`${file} ${args.join(" ")} failed (exit ${result.code}): ${words}`);
-    }
-    return result.stdout;
+/** Runs a command here with a time limit (through `run`, runCommand unless a test gives another); throws with its own words when it fails. */
+export async function runChecked(file: string, args: string[], timeoutMs: number, input?: string, run: CommandRunner = runCommand): Promise<string> {
+    return checked([file, ...args], await run(file, args, { timeoutMs, input }), timeoutMs);
 }
 
-export function virshArgs(topology: LabTopology, ...args: string[]): string[] {
-    return ["-q", "-c", topology.libvirtUri, ...args];
+/** virsh's arguments for the libvirt at `uri`: a machine's own host (machine.libvirtUri), or the gateway's for the networks. */
+export function virshArgs(uri: string, ...args: string[]): string[] {
+    return ["-q", "-c", uri, ...args];
 }
 
 /**
@@ -104,51 +118,84 @@ export function directorFromProbe(output: string, vip: string): DirectorLive {
     return { reachable: true, holdsVip: holdsAddress(addresses, vip), services: mergeIpvsStats(parseIpvsTable(table), stats) };
 }
 
-async function askDirector(topology: LabTopology, address: string): Promise<DirectorLive> {
+async function askDirector(topology: LabTopology, address: string, run: CommandRunner): Promise<DirectorLive> {
     try {
-        const output = await runChecked("ssh", [...sshArgs(topology, address), DIRECTOR_PROBE], SSH_TIMEOUT_MS);
+        const output = await runChecked("ssh", [...sshArgs(topology, address), DIRECTOR_PROBE], SSH_TIMEOUT_MS, undefined, run);
         return directorFromProbe(output, topology.vip);
     } catch (error) {
         return { reachable: false, error: errorText(error), holdsVip: false, services: [] };
     }
 }
 
-async function networkFacts(topology: LabTopology, network: string): Promise<NetworkFacts> {
+/** A network's bridge and address on the gateway host (the other hosts' bridges have no address). */
+async function networkFacts(topology: LabTopology, network: string, run: CommandRunner): Promise<NetworkFacts> {
     try {
-        return parseNetworkXml(await runChecked("virsh", virshArgs(topology, "net-dumpxml", network), VIRSH_TIMEOUT_MS));
+        return parseNetworkXml(await runChecked("virsh", virshArgs(gatewayHost(topology).uri, "net-dumpxml", network), VIRSH_TIMEOUT_MS, undefined, run));
     } catch {
         return {};
     }
 }
 
-/** The tap on the lab host's side of one NIC of a machine (virsh domiflist, matched by MAC). */
-export async function tapOfNic(topology: LabTopology, machine: LabMachine, nic: MachineNic): Promise<string> {
-    const interfaces = parseDomainInterfaces(await runChecked("virsh", virshArgs(topology, "domiflist", machine.domain), VIRSH_TIMEOUT_MS));
+/**
+ * The tap on the host side of one NIC of a machine (virsh domiflist on the
+ * machine's own host, matched by MAC). The machine carries its host's URI;
+ * the topology stays in the signature its callers use.
+ */
+export async function tapOfNic(_topology: LabTopology, machine: LabMachine, nic: MachineNic, run: CommandRunner = runCommand): Promise<string> {
+    const interfaces = parseDomainInterfaces(
+        await runChecked("virsh", virshArgs(machine.libvirtUri, "domiflist", machine.domain), VIRSH_TIMEOUT_MS, undefined, run),
+    );
     return tapOf(machine, nic, interfaces);
 }
 
-/** libvirt's state by machine name: "missing" when libvirt has no such domain, "unknown" for all when libvirt did not answer. */
-export async function domainStatesOf(topology: LabTopology): Promise<Record<string, string>> {
-    let listed: Map<string, string> | undefined;
-    try {
-        listed = parseDomainStates(await runChecked("virsh", virshArgs(topology, "list", "--all"), VIRSH_TIMEOUT_MS));
-    } catch {
-        listed = undefined;
-    }
-    return Object.fromEntries(topology.machines.map((machine) => [machine.name, listed === undefined ? "unknown" : (listed.get(machine.domain) ?? "missing")]));
+/**
+ * libvirt's state of every machine: one `virsh list --all` per host the lab
+ * uses, all at once, merged. A host that does not answer makes only its own
+ * machines "unknown"; a domain its host does not have is "missing".
+ */
+export async function listDomains(topology: LabTopology, run: CommandRunner = runCommand): Promise<DomainListing> {
+    const uris = [...new Set(topology.machines.map((machine) => machine.libvirtUri))];
+    const answers = await Promise.all(
+        uris.map(async (uri) => {
+            try {
+                return { uri, listed: parseDomainStates(await runChecked("virsh", virshArgs(uri, "list", "--all"), VIRSH_TIMEOUT_MS, undefined, run)) };
+            } catch (error) {
+                return { uri, error: errorText(error) };
+            }
+        }),
+    );
+    const byUri = new Map(answers.map((answer) => [answer.uri, answer]));
+    const states = Object.fromEntries(
+        topology.machines.map((machine) => {
+            const listed = byUri.get(machine.libvirtUri)?.listed;
+            return [machine.name, listed === undefined ? "unknown" : (listed.get(machine.domain) ?? "missing")];
+        }),
+    );
+    const unanswered = answers.flatMap((answer) =>
+        answer.error === undefined
+            ? []
+            : [{ host: topology.hosts.find((host) => host.uri === answer.uri)?.name ?? answer.uri, uri: answer.uri, error: answer.error }],
+    );
+    return { states, unanswered };
 }
 
-/** Everything live at once (the directors asked in parallel). */
-export async function gatherLive(topology: LabTopology): Promise<LiveFacts> {
-    const domainStates = await domainStatesOf(topology);
+/** libvirt's state by machine name, from every host: listDomains' states alone. */
+export async function domainStatesOf(topology: LabTopology, run: CommandRunner = runCommand): Promise<Record<string, string>> {
+    return (await listDomains(topology, run)).states;
+}
+
+/** Everything live at once (the hosts and the directors asked in parallel). */
+export async function gatherLive(topology: LabTopology, run: CommandRunner = runCommand): Promise<LiveFacts> {
     const directors = topology.machines.filter((m) => m.role === "director");
-    const [[publicFacts, storageFacts], answers] = await Promise.all([
-        Promise.all([networkFacts(topology, topology.networks.public), networkFacts(topology, topology.networks.storage)]),
-        Promise.all(directors.map((d) => askDirector(topology, d.sshAddress))),
+    const [listing, [publicFacts, storageFacts], answers] = await Promise.all([
+        listDomains(topology, run),
+        Promise.all([networkFacts(topology, topology.networks.public, run), networkFacts(topology, topology.networks.storage, run)]),
+        Promise.all(directors.map((d) => askDirector(topology, d.sshAddress, run))),
     ]);
     return {
         gatheredAt: new Date().toISOString(),
-        domainStates,
+        domainStates: listing.states,
+        unansweredHosts: listing.unanswered,
         networks: { public: publicFacts, storage: storageFacts },
         directors: Object.fromEntries(directors.map((d, index) => [d.name, answers[index]])),
     };

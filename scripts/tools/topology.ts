@@ -1,6 +1,8 @@
 // The lab as the #13 tools see it: every machine with its role, addresses,
-// libvirt domain and NIC MACs, read from the stack outputs alone (the
-// outputs are the source of truth; nothing here is drawn by hand).
+// libvirt domain, NIC MACs and the host it runs on, read from the stack
+// outputs alone (the outputs are the source of truth; nothing here is drawn
+// by hand). A spread lab's outputs say which host runs which machine
+// (libvirt.hosts, the gateway host first); a one-host lab has one host.
 import { macFor } from "../../components/net";
 import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../../components/nics";
 import type { LabOutputValues } from "../../components/program";
@@ -17,11 +19,24 @@ export interface MachineNic {
     mac: string;
 }
 
+/** One libvirt host of the lab and the machines it runs. */
+export interface LabHost {
+    /** The host's name in the stack config ("a"); "local" for a one-host lab, as the config names it. */
+    name: string;
+    /** Its libvirt URI: qemu:///system here, qemu+ssh://... for another host. */
+    uri: string;
+    machines: string[];
+}
+
 export interface LabMachine {
     name: string;
     role: MachineRole;
-    /** libvirt's domain name: the stack's prefix and the machine's name. */
+    /** libvirt's domain name: the stack's prefix and the machine's name (the same on every host). */
     domain: string;
+    /** The name of the host it runs on (see LabHost). */
+    host: string;
+    /** That host's libvirt URI: where its domain and its taps are. */
+    libvirtUri: string;
     nics: MachineNic[];
     /** The address SSH reaches it on (public if it has one, else storage). */
     sshAddress: string;
@@ -41,7 +56,12 @@ export interface LabTopology {
     healthCheck?: string;
     nfsExport: string;
     ssh: LabOutputValues["ssh"];
+    /** The gateway host's libvirt URI (the only host's in a one-host lab): where the networks' facts are read. */
     libvirtUri: string;
+    /** Every host the lab uses, the gateway host first; one for a one-host lab. */
+    hosts: LabHost[];
+    /** True when the lab runs on more than one host (its outputs list them). */
+    spread: boolean;
     libvirtPrefix: string;
     networks: { public: string; storage: string };
     machines: LabMachine[];
@@ -58,6 +78,22 @@ function isRecord(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** A spread lab's `libvirt.hosts` as the program writes it: names, URIs and machine names. */
+function isHostList(value: unknown): value is LabHost[] {
+    return (
+        Array.isArray(value) &&
+        value.length > 0 &&
+        value.every(
+            (host) =>
+                isRecord(host) &&
+                typeof host.name === "string" &&
+                typeof host.uri === "string" &&
+                Array.isArray(host.machines) &&
+                host.machines.every((machine) => typeof machine === "string"),
+        )
+    );
+}
+
 /** The outputs of a stack that has a lab: anything else is refused with what is missing. */
 export function topologyFromOutputs(outputs: unknown, stackName: string): LabTopology {
     if (!isRecord(outputs) || typeof outputs.vip !== "string") {
@@ -70,6 +106,9 @@ export function topologyFromOutputs(outputs: unknown, stackName: string): LabTop
     if (isRecord(libvirt) && (!Array.isArray(libvirt.networks) || libvirt.networks.length < 2 || typeof libvirt.prefix !== "string")) {
         missing.push("libvirt.networks/prefix");
     }
+    if (isRecord(libvirt) && libvirt.hosts !== undefined && !isHostList(libvirt.hosts)) {
+        missing.push("libvirt.hosts (a list of name, uri and machines)");
+    }
     if (missing.length > 0) {
         throw new Error(
             `stack ${stackName}'s outputs lack ${missing.join(", ")}: they come from an older program; run scripts/lab up --stack ${stackName} to refresh them`,
@@ -77,7 +116,18 @@ export function topologyFromOutputs(outputs: unknown, stackName: string): LabTop
     }
     const o = outputs as unknown as ToolOutputs;
     const [publicNetwork, storageNetwork] = o.libvirt.networks;
-    const domain = (name: string): string => `${o.libvirt.prefix}-${name}`;
+    const names = [...o.directors.map((d) => d.name), ...o.realServers.map((s) => s.name), o.nfs.name];
+    const spread = o.libvirt.hosts !== undefined;
+    const hosts: LabHost[] = o.libvirt.hosts?.map((host) => ({ name: host.name, uri: host.uri, machines: [...host.machines] })) ?? [
+        { name: "local", uri: o.libvirt.uri, machines: names },
+    ];
+    // A machine no host lists runs on the gateway host, as the config places it by default.
+    const hostOf = (name: string): LabHost => hosts.find((host) => host.machines.includes(name)) ?? hosts[0];
+    const placed = (name: string): { domain: string; host: string; libvirtUri: string } => ({
+        domain: `${o.libvirt.prefix}-${name}`,
+        host: hostOf(name).name,
+        libvirtUri: hostOf(name).uri,
+    });
     const publicNic = (address: string): MachineNic => ({
         network: "public",
         libvirtNetwork: publicNetwork,
@@ -94,7 +144,7 @@ export function topologyFromOutputs(outputs: unknown, stackName: string): LabTop
         ...o.directors.map((d) => ({
             name: d.name,
             role: "director" as const,
-            domain: domain(d.name),
+            ...placed(d.name),
             nics: [publicNic(d.publicIp), storageNic(d.storageIp)],
             sshAddress: d.publicIp,
             directorRole: d.role,
@@ -102,13 +152,13 @@ export function topologyFromOutputs(outputs: unknown, stackName: string): LabTop
         ...o.realServers.map((s) => ({
             name: s.name,
             role: "realServer" as const,
-            domain: domain(s.name),
+            ...placed(s.name),
             nics: [publicNic(s.publicIp), storageNic(s.storageIp)],
             sshAddress: s.publicIp,
             weight: s.weight,
             forwardingAddress: s.forwardingAddress,
         })),
-        { name: o.nfs.name, role: "nfs", domain: domain(o.nfs.name), nics: [storageNic(o.nfs.storageIp)], sshAddress: o.nfs.storageIp },
+        { name: o.nfs.name, role: "nfs", ...placed(o.nfs.name), nics: [storageNic(o.nfs.storageIp)], sshAddress: o.nfs.storageIp },
     ];
     return {
         vip: o.vip,
@@ -119,7 +169,9 @@ export function topologyFromOutputs(outputs: unknown, stackName: string): LabTop
         healthCheck: o.healthCheck?.kind,
         nfsExport: o.nfsExport,
         ssh: o.ssh,
-        libvirtUri: o.libvirt.uri,
+        libvirtUri: hosts[0].uri,
+        hosts,
+        spread,
         libvirtPrefix: o.libvirt.prefix,
         networks: { public: publicNetwork, storage: storageNetwork },
         machines,
@@ -137,6 +189,11 @@ export function machineNamed(topology: LabTopology, name: string | undefined): L
         throw new Error(`no machine "${name}" in this lab; the machines are: ${known.join(", ")}`);
     }
     return machine;
+}
+
+/** The gateway host: the first, where the networks have their addresses and NAT. */
+export function gatewayHost(topology: LabTopology): LabHost {
+    return topology.hosts[0];
 }
 
 /** The machine's NIC on that network, or an error naming the NICs it has. */

@@ -25,26 +25,30 @@ function escapeHtml(text: string): string {
 
 /** The real servers as a table: the numbers a person watches change. */
 export function serverTable(model: GraphModel): string {
+    // A spread lab's table says which host runs each server.
+    const spread = model.realServers.some((server) => server.host !== undefined);
+    const hostCell = (server: GraphModel["realServers"][number]): string[] => (spread ? [server.host ?? ""] : []);
     const rows = model.realServers.flatMap((server) =>
         (server.links.length > 0 ? server.links : [undefined]).map((link) => {
             const cells = link
                 ? [
                       server.name,
                       server.state,
+                      ...hostCell(server),
                       link.director,
                       link.inTable ? String(link.weight) : "not in the table",
                       String(link.active),
                       String(link.inactive),
                       String(link.connections),
                   ]
-                : [server.name, server.state, "(no director answered)", "", "", "", ""];
+                : [server.name, server.state, ...hostCell(server), "(no director answered)", "", "", "", ""];
             return `<tr>${cells.map((cell) => `<td>${escapeHtml(cell)}</td>`).join("")}</tr>`;
         }),
     );
     const holders = model.vipHolders.length === 0 ? "no director" : model.vipHolders.join(" and ");
     return [
         `<p id="holder">VIP ${escapeHtml(model.vip)} held by <b>${escapeHtml(holders)}</b>; ${escapeHtml(model.mode)}, scheduler ${escapeHtml(model.scheduler)}; gathered ${escapeHtml(model.gatheredAt)}</p>`,
-        "<table><tr><th>real server</th><th>libvirt</th><th>director</th><th>weight</th><th>active</th><th>inactive</th><th>connections</th></tr>",
+        `<table><tr><th>real server</th><th>libvirt</th>${spread ? "<th>host</th>" : ""}<th>director</th><th>weight</th><th>active</th><th>inactive</th><th>connections</th></tr>`,
         ...rows,
         "</table>",
     ].join("\n");

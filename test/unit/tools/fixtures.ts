@@ -2,8 +2,11 @@
 // tools' tests. The outputs are typed by what components/program.ts returns
 // (LabOutputValues), so they cannot drift from it: the seed lab (one
 // director, four real servers, DR) with the program's defaults; the ipvsadm
-// and virsh texts are in those tools' own format.
+// and virsh texts are in those tools' own format. The spread lab is the same
+// lab over two hosts, as the spread proof runs it (docs/multi-host.md).
+import type { RunResult } from "../../../components/libvirt";
 import type { LabOutputValues } from "../../../components/program";
+import type { ToolIo } from "../../../scripts/tools/hostRun";
 import { LiveFacts } from "../../../scripts/tools/live";
 
 export function seedOutputs(): LabOutputValues {
@@ -50,6 +53,36 @@ export function seedOutputs(): LabOutputValues {
     };
 }
 
+/** Host b of the spread lab: reached over qemu+ssh, as the spread proof reaches it. */
+export const HOST_B_URI = "qemu+ssh://root@10.255.0.2/system?keyfile=/var/lib/lvs-dr-lab/labhost/b/id_ed25519&command=/src/lvs-dr-lab/labhost/lib/labhost-ssh";
+
+/**
+ * The seed lab with two directors, spread over two hosts: director, nfs,
+ * web1 and web2 on a (the gateway, qemu:///system); director2, web3 and web4
+ * on b (qemu+ssh). The outputs list the hosts as lab() writes them.
+ */
+export function spreadOutputs(): LabOutputValues {
+    const seed = seedOutputs();
+    const key = seed.ssh.privateKeyPath;
+    const director2 = { name: "director2", publicIp: "172.16.16.174", storageIp: "192.168.7.174", sshHint: `ssh -i ${key} lab@172.16.16.174` };
+    return {
+        ...seed,
+        keepalived: true,
+        directors: [
+            { ...seed.director, role: "MASTER" },
+            { ...director2, role: "BACKUP" },
+        ],
+        libvirt: {
+            ...seed.libvirt,
+            domains: [...seed.libvirt.domains, "lvslab-k3x9-director2"],
+            hosts: [
+                { name: "a", uri: "qemu:///system", machines: ["director", "nfs", "web1", "web2"] },
+                { name: "b", uri: HOST_B_URI, machines: ["director2", "web3", "web4"] },
+            ],
+        },
+    };
+}
+
 export const IPVSADM_LN = `IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port Scheduler Flags
   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
@@ -91,6 +124,7 @@ export function seedLive(): LiveFacts {
     return {
         gatheredAt: "2026-11-29T20:30:00.000Z",
         domainStates: { director: "running", web1: "running", web2: "running", web3: "shut off", web4: "running", nfs: "running" },
+        unansweredHosts: [],
         networks: {
             public: { bridge: "lvk3x9-p", hostAddress: "172.16.16.1", prefixLength: 24, forward: "nat" },
             storage: { bridge: "lvk3x9-s", hostAddress: "192.168.7.1", prefixLength: 24, forward: "isolated" },
@@ -114,5 +148,43 @@ export function seedLive(): LiveFacts {
                 ],
             },
         },
+    };
+}
+
+/** One command a tool ran: here (virsh, ssh to a guest) or on the host of a libvirt URI (tcpdump, tc, nft...). */
+export interface RecordedCall {
+    where: "here" | string;
+    argv: string[];
+    input?: string;
+}
+
+/**
+ * A ToolIo that runs nothing: every command is recorded and answered by
+ * `answer` (exit 0 and no output when it gives nothing); what the tool
+ * prints is kept.
+ */
+export function recordingIo(answer: (call: RecordedCall) => Partial<RunResult> | undefined | Promise<Partial<RunResult> | undefined>): {
+    io: ToolIo;
+    calls: RecordedCall[];
+    out: string[];
+    err: string[];
+} {
+    const calls: RecordedCall[] = [];
+    const out: string[] = [];
+    const err: string[] = [];
+    const run = async (call: RecordedCall): Promise<RunResult> => {
+        calls.push(call);
+        return { code: 0, stdout: "", stderr: "", timedOut: false, ...(await answer(call)) };
+    };
+    return {
+        io: {
+            command: (file, args, options) => run({ where: "here", argv: [file, ...args], input: options.input }),
+            host: (uri, argv, options) => run({ where: uri, argv, input: options.input }),
+            out: (text) => out.push(text),
+            err: (text) => err.push(text),
+        },
+        calls,
+        out,
+        err,
     };
 }
