@@ -22,6 +22,9 @@ import { failoverDrill } from "./failover";
 import { errorText, get, labOutputs, leftovers, libvirtTargetOf, PhaseLog, phaseTable, runMain, sshRun, tally, virshText, writeResults } from "./kit";
 import { smokeTest } from "./smoke";
 import { neighbourMac } from "../scripts/tools/parse";
+import { graphModel } from "../scripts/tools/graph";
+import { gatherLive } from "../scripts/tools/live";
+import { topologyFromOutputs } from "../scripts/tools/topology";
 
 // ---------------------------------------------------------------- pure parts
 
@@ -188,6 +191,26 @@ async function spreadScenario(run: SpreadRun): Promise<void> {
             return report.problems;
         },
         (problems) => problems,
+    );
+
+    // The lab tools see every host: status's and graph's machine states come
+    // from each host's libvirt (graphModel is what graph and view draw).
+    await phase(
+        "the tools see every host: each machine's state and host, host b's included",
+        async () => {
+            const topology = topologyFromOutputs(out, "spread");
+            return graphModel(topology, await gatherLive(topology), "spread");
+        },
+        (model) => {
+            const machines = [...model.directors, ...model.realServers, model.nfs];
+            return machines.flatMap((machine) => {
+                const placed = config.placement[machine.name];
+                return [
+                    ...(machine.state === "running" ? [] : [`${machine.name} reads as ${machine.state}, not running`]),
+                    ...(machine.host === placed ? [] : [`${machine.name} is drawn on host ${machine.host ?? "(none)"}, placed on ${placed}`]),
+                ];
+            });
+        },
     );
 
     // A machine on host b changed by hand: refresh names it, up puts it back.
