@@ -42,9 +42,15 @@ export interface ChangedStep {
     name: string;
 }
 
-/** Resource steps other than `same`. */
+/**
+ * Resource steps that changed something: not `same`, and not the `refresh`
+ * step an up that refreshes first takes for every resource (what the refresh
+ * found shows in the steps after it).
+ */
 export function changedSteps(result: Pick<OperationResult, "steps">): ChangedStep[] {
-    return result.steps.filter((step) => step.op !== "same").map((step) => ({ op: step.op, type: step.type, name: resourceNameOf(step.urn) }));
+    return result.steps
+        .filter((step) => step.op !== "same" && step.op !== "refresh")
+        .map((step) => ({ op: step.op, type: step.type, name: resourceNameOf(step.urn) }));
 }
 
 /**

@@ -2,7 +2,7 @@
 // its libvirt objects are when it has no outputs, the NFS export's path.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { exportPathOf, prefixFromDeployment, scalingProblems } from "../../../proofs/kit";
+import { changedSteps, exportPathOf, prefixFromDeployment, scalingProblems } from "../../../proofs/kit";
 import { COMMAND, operationResult } from "../../helpers/operations";
 
 const result = operationResult;
@@ -76,5 +76,17 @@ describe("the NFS export's path", () => {
     it("takes the export's path from the nfsExport output", () => {
         assert.equal(exportPathOf("192.168.7.250:/opt/wwwroot"), "/opt/wwwroot");
         assert.throws(() => exportPathOf("/opt/wwwroot-without-address"), /not address:\/path/);
+    });
+});
+
+describe("what an operation changed", () => {
+    it("is every step but same and the refresh an up that refreshes first takes of each resource", () => {
+        const result = operationResult(
+            ["refresh", COMMAND, "web1-web"],
+            ["same", COMMAND, "web1-web"],
+            ["update", COMMAND, "director-lb"],
+            ["refresh", COMMAND, "director-lb"],
+        );
+        assert.deepEqual(changedSteps(result), [{ op: "update", type: COMMAND, name: "director-lb" }]);
     });
 });
