@@ -44,7 +44,7 @@ const seconds = (from: number, to: number | undefined): number | undefined => (t
 async function publicLink(topology: LabTopology, name: string): Promise<Link> {
     const target = machineNamed(topology, name);
     const nic = nicOf(target, "public");
-    return { topology, machine: target, nic, device: await tapOfNic(topology, target, nic) };
+    return { topology, machine: target, nic, device: await tapOfNic(target, nic) };
 }
 
 /** The MAC this host's neighbour table has for an address (this process runs inside the lab host: it is the client). */

@@ -16,7 +16,7 @@ import { proxyCommand, renderAnsibleInventory, renderSshConfig } from "./invento
 import { gatherLive, readOutputs, readTopology, sshArgs, tapOfNic } from "./live";
 import { consoleArgs, listMachines, startMachine, stopMachine } from "./nodeRun";
 import { outputsScratchFile, serveView } from "./view";
-import { defaultNic, LabMachine, LabTopology, machineNamed, nicOf, NicName, topologyFromOutputs } from "./topology";
+import { defaultNic, LabMachine, machineNamed, nicOf, NicName, topologyFromOutputs } from "./topology";
 
 export const HELP: Record<string, string> = {
     graph: `usage: scripts/lab graph [--stack S] [--format svg|png|dot|mermaid|json] [-o FILE]
@@ -269,9 +269,9 @@ async function inventory(argv: string[]): Promise<number> {
     return 0;
 }
 
-async function tapFor(topology: LabTopology, machine: LabMachine, nicText: string | undefined): Promise<{ nic: NicName; device: string }> {
+async function tapFor(machine: LabMachine, nicText: string | undefined): Promise<{ nic: NicName; device: string }> {
     const nic = nicOf(machine, nicOption(machine, nicText));
-    return { nic: nic.network, device: await tapOfNic(topology, machine, nic) };
+    return { nic: nic.network, device: await tapOfNic(machine, nic) };
 }
 
 async function captureVerb(argv: string[]): Promise<number> {
@@ -283,7 +283,7 @@ async function captureVerb(argv: string[]): Promise<number> {
         return 0;
     }
     const seconds = numberOption("--seconds", values.seconds, 10, 600);
-    const { nic, device } = await tapFor(topology, machine, values.nic);
+    const { nic, device } = await tapFor(machine, values.nic);
     const stamp = new Date()
         .toISOString()
         .replace(/[:.]/g, "-")
@@ -322,7 +322,7 @@ async function impair(argv: string[]): Promise<number> {
             throw new UsageError(errorText(error));
         }
     }
-    const { nic, device } = await tapFor(topology, machine, values.nic);
+    const { nic, device } = await tapFor(machine, values.nic);
     const link: Link = { topology, machine, nic: nicOf(machine, nic), device };
     if (values.clear) {
         const removed = await clearLink(link);

@@ -138,10 +138,9 @@ async function networkFacts(topology: LabTopology, network: string, run: Command
 
 /**
  * The tap on the host side of one NIC of a machine (virsh domiflist on the
- * machine's own host, matched by MAC). The machine carries its host's URI;
- * the topology stays in the signature its callers use.
+ * machine's own host, matched by MAC): the machine carries its host's URI.
  */
-export async function tapOfNic(_topology: LabTopology, machine: LabMachine, nic: MachineNic, run: CommandRunner = runCommand): Promise<string> {
+export async function tapOfNic(machine: LabMachine, nic: MachineNic, run: CommandRunner = runCommand): Promise<string> {
     const interfaces = parseDomainInterfaces(
         await runChecked("virsh", virshArgs(machine.libvirtUri, "domiflist", machine.domain), VIRSH_TIMEOUT_MS, undefined, run),
     );

@@ -159,7 +159,7 @@ describe("the tools on a lab spread over two hosts", () => {
 
     it("finds a machine's tap, stops it and opens its console on its own host", async () => {
         const tap = recordingIo(() => ({ stdout: " vnet3   network   lvslab-k3x9-public   virtio   52:54:00:01:10:b3\n" }));
-        assert.equal(await tapOfNic(topology, web3, nicOf(web3, "public"), tap.io.command), "vnet3");
+        assert.equal(await tapOfNic(web3, nicOf(web3, "public"), tap.io.command), "vnet3");
         assert.deepEqual(tap.calls[0].argv, ["virsh", "-q", "-c", HOST_B_URI, "domiflist", "lvslab-k3x9-web3"]);
 
         const stop = recordingIo((call) => (call.argv.includes("domstate") ? { stdout: "running\n" } : undefined));
