@@ -10,6 +10,7 @@ import { GUEST_FACTS_TYPE } from "../components/facts";
 import type { LabOutputValues } from "../components/program";
 import { OperationResult, PROJECT_ROOT, revealedResources, runOperation } from "../scripts/automation";
 import { MachineFacts, recordedFacts } from "../scripts/drift";
+import { machineNamed, topologyFromOutputs } from "../scripts/tools/topology";
 import { changedSteps, sshRun } from "./kit";
 
 /** One change made by hand: on which machine, the command, and the facts it must show up as. */
@@ -21,21 +22,11 @@ export interface HandChange {
     facts: string[];
 }
 
-/** The address the lab host reaches a machine on, from the outputs. */
-export function addressOf(outputs: LabOutputValues, machine: string): string {
-    const director = outputs.directors.find((entry) => entry.name === machine);
-    const server = outputs.realServers.find((entry) => entry.name === machine);
-    const address = director?.publicIp ?? server?.publicIp ?? (outputs.nfs.name === machine ? outputs.nfs.storageIp : undefined);
-    if (!address) {
-        throw new Error(`no machine ${machine} in the stack outputs`);
-    }
-    return address;
-}
-
-/** Makes each change with plain SSH. */
-export async function changeByHand(outputs: LabOutputValues, changes: readonly HandChange[]): Promise<void> {
+/** Makes each change with plain SSH, on the address the lab host reaches the machine on. */
+export async function changeByHand(outputs: LabOutputValues, stackName: string, changes: readonly HandChange[]): Promise<void> {
+    const topology = topologyFromOutputs(outputs, stackName);
     for (const change of changes) {
-        await sshRun(outputs.ssh, addressOf(outputs, change.machine), change.command, 60_000);
+        await sshRun(outputs.ssh, machineNamed(topology, change.machine).sshAddress, change.command, 60_000);
     }
 }
 

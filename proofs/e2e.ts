@@ -364,7 +364,7 @@ async function driftChecks(run: RunContext, mode: string, changesFor: (vip: stri
     const changes = changesFor(out.vip);
     const madeName = `${mode}: drift made by hand (${changes.map((change) => change.machine).join(", ")})`;
     const made = await phase(madeName, async () => {
-        await changeByHand(out, changes);
+        await changeByHand(out, stackName, changes);
         return changes.length;
     });
     if (made.value === undefined) {

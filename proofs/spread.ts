@@ -218,7 +218,7 @@ async function spreadScenario(run: SpreadRun): Promise<void> {
     if (onB) {
         const changes: HandChange[] = [{ machine: onB, command: "sudo sysctl -qw net.ipv4.conf.all.arp_announce=0", facts: ["arp_announce all"] }];
         await phase(`drift on host b: ${onB}'s arp_announce set back to 0 by hand`, async () => {
-            await changeByHand(out, changes);
+            await changeByHand(out, stack.name, changes);
             return changes.length;
         });
         await phase(

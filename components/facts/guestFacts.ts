@@ -17,6 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fsp from "fs/promises";
 import * as os from "os";
 import * as path from "path";
+import { guestSshOptions } from "../guestSsh";
 import { runCommand, RunResult } from "../libvirt";
 import { FACTS_COMMAND } from "./reader";
 import { describeDrift, driftOf, Facts, parseFacts } from "./wanted";
@@ -70,8 +71,7 @@ async function onGuest(inputs: GuestFactsInputs, command: string, stdin: string,
     try {
         const keyFile = path.join(dir, "key");
         await fsp.writeFile(keyFile, inputs.privateKey.endsWith("\n") ? inputs.privateKey : `${inputs.privateKey}\n`, { mode: 0o600 });
-        const options = ["-i", keyFile, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
-        return await runCommand("ssh", [...options, "-o", `ConnectTimeout=${connectTimeoutSeconds}`, `${inputs.user}@${inputs.host}`, command], {
+        return await runCommand("ssh", [...guestSshOptions(keyFile, connectTimeoutSeconds), `${inputs.user}@${inputs.host}`, command], {
             input: stdin,
             timeoutMs,
         });

@@ -1,6 +1,7 @@
 // SSH to the lab's guests with the operator key: a command's output, a
 // login held open between a setup and its teardown, and waiting until a
 // guest accepts logins.
+import { guestSshOptions } from "../../components/guestSsh";
 import { execFile, spawn } from "child_process";
 import type { LabConfig } from "../../components/config";
 import { shellQuote } from "../../components/libvirt";
@@ -15,27 +16,8 @@ export function sshAccessOf(config: Pick<LabConfig, "sshUser" | "sshKeyPath">): 
     return { user: config.sshUser, privateKeyPath: config.sshKeyPath };
 }
 
-/**
- * ssh's options for a lab guest: the operator key, no prompt, host keys not
- * checked nor kept (the guests are new on every run and reachable only
- * inside the lab host's namespace).
- */
-export function sshOptions(privateKeyPath: string, connectTimeoutSeconds: number): string[] {
-    return [
-        "-i",
-        privateKeyPath,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        `ConnectTimeout=${connectTimeoutSeconds}`,
-    ];
-}
+/** ssh's options for a lab guest (the same the facts resource logs in with). */
+export const sshOptions = guestSshOptions;
 
 /** ssh's arguments for a command on a lab guest. */
 export function sshArgs(access: SshAccess, host: string, command: string, connectTimeoutSeconds = 10): string[] {
