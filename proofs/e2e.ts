@@ -26,7 +26,7 @@ import {
     errorText,
     get,
     inPlaceProblems,
-    inTable,
+    watchTable,
     labOutputs,
     leftovers,
     libvirtTargetOf,
@@ -39,7 +39,7 @@ import {
     waitFor,
     writeResults,
 } from "./kit";
-import { startLoadProbe, summarizeProbe } from "./probe";
+import { failureTimes, startLoadProbe, summarizeProbe } from "./probe";
 import { smokeTest } from "./smoke";
 import { captureDrill, DrillReport, lossDrill, splitBrainDrill, viewDrill } from "./toolDrills";
 import { LabTopology, topologyFromOutputs } from "../scripts/tools/topology";
@@ -87,22 +87,24 @@ async function healthDrill(out: LabOutputValues): Promise<string[]> {
     const director = out.directors[0];
     const windowMs = out.healthCheck.windowSeconds * 1000;
     const probe = startLoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
+    const table = watchTable(out, director.publicIp, server.forwardingAddress);
     await delay(3000);
     const stoppedAt = Date.now();
     await sshRun(out.ssh, server.publicIp, "sudo systemctl stop apache2");
-    const outAt = await waitFor(async () => !(await inTable(out, director.publicIp, server.forwardingAddress)), windowMs + 30_000);
+    const outAt = await table.until(false, stoppedAt, windowMs + 30_000);
     await delay(4000);
     const startedAt = Date.now();
     await sshRun(out.ssh, server.publicIp, "sudo systemctl start apache2");
-    const backAt = await waitFor(() => inTable(out, director.publicIp, server.forwardingAddress), windowMs + 30_000);
+    const backAt = await table.until(true, startedAt, windowMs + 30_000);
     await delay(4000);
+    table.stop();
     const samples = await probe.stop();
     const summary = summarizeProbe(samples, stoppedAt);
     const answeredAgain = backAt !== undefined && samples.some((sample) => sample.at > backAt && sample.server === server.name);
     console.log(
         `health drill: ${server.name} left the table after ${seconds(stoppedAt, outAt)} (window ${out.healthCheck.windowSeconds} s), ` +
             `came back ${seconds(startedAt, backAt)} after apache started; ${summary.failed} of ${summary.requests} requests failed, ` +
-            `from ${summary.firstFailureAfterSeconds?.toFixed(1) ?? "-"} s to ${summary.lastFailureAfterSeconds?.toFixed(1) ?? "-"} s after the stop command (an outage of ${summary.outageSeconds.toFixed(1)} s)`,
+            `from ${summary.firstFailureAfterSeconds?.toFixed(1) ?? "-"} s to ${summary.lastFailureAfterSeconds?.toFixed(1) ?? "-"} s after the stop command (an outage of ${summary.outageSeconds.toFixed(1)} s; started at ${failureTimes(samples, stoppedAt)} s)`,
     );
     measurements.healthCheck = {
         server: server.name,

@@ -49,6 +49,12 @@ export function summarizeProbe(samples: readonly ProbeSample[], eventAt: number)
     };
 }
 
+/** When the failed requests from `eventAt` on started, in seconds after it ("1.2, 2.6"; "none"), for the logs. Pure. */
+export function failureTimes(samples: readonly ProbeSample[], eventAt: number): string {
+    const times = samples.filter((sample) => !sample.ok && sample.at >= eventAt).map((sample) => ((sample.at - eventAt) / 1000).toFixed(1));
+    return times.length > 0 ? times.join(", ") : "none";
+}
+
 /**
  * Starts the probe: a GET of `url` every `pauseMs` (each on a new connection,
  * given `timeoutMs`), a sample each, judged against the expected page and

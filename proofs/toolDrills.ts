@@ -16,8 +16,8 @@ import * as os from "os";
 import * as path from "path";
 import { runCommand } from "../components/libvirt";
 import type { LabOutputValues } from "../components/program";
-import { delay, get, holdsVip, inTable, sshRun, waitFor } from "./kit";
-import { startLoadProbe, summarizeProbe } from "./probe";
+import { delay, get, holdsVip, sshRun, waitFor, watchTable } from "./kit";
+import { failureTimes, startLoadProbe, summarizeProbe } from "./probe";
 import { Frame } from "../scripts/tools/capture";
 import { readFrames, record } from "../scripts/tools/captureRun";
 import { applyImpairment, clearLink, Link } from "../scripts/tools/impairRun";
@@ -261,17 +261,18 @@ export async function lossDrill(topology: LabTopology, out: LabOutputValues): Pr
     const link = await publicLink(topology, server.name);
     const windowMs = out.healthCheck.windowSeconds * 1000;
     const probe = startLoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
+    const table = watchTable(out, director.publicIp, server.forwardingAddress);
     let cleared = false;
     try {
         await delay(3000);
         await applyImpairment(link, { lossPercent: 100 }, HOST_SIDE_ONLY);
         const impairedAt = Date.now();
-        const outAt = await waitFor(async () => !(await inTable(out, director.publicIp, server.forwardingAddress)), windowMs + 30_000);
+        const outAt = await table.until(false, impairedAt, windowMs + 30_000);
         await delay(4000);
         const clearedAt = Date.now();
         await clearLink(link, HOST_SIDE_ONLY);
         cleared = true;
-        const backAt = await waitFor(() => inTable(out, director.publicIp, server.forwardingAddress), windowMs + 30_000);
+        const backAt = await table.until(true, clearedAt, windowMs + 30_000);
         await delay(4000);
         const samples = await probe.stop();
         const summary = summarizeProbe(samples, impairedAt);
@@ -288,8 +289,9 @@ export async function lossDrill(topology: LabTopology, out: LabOutputValues): Pr
         };
         console.log(
             `loss drill: 100% loss on ${server.name}'s public link; requests stopped failing ${summary.lastFailureAfterSeconds?.toFixed(1) ?? "-"} s after it ` +
-                `(window ${out.healthCheck.windowSeconds} s; ipvsadm polled over SSH showed it out after ${measured.tableShowedItOutAfterSeconds ?? "never"} s), ` +
-                `back ${measured.backInTableAfterSeconds ?? "never"} s after --clear; ${summary.failed} of ${summary.requests} requests failed (an outage of ${summary.outageSeconds.toFixed(1)} s)`,
+                `(window ${out.healthCheck.windowSeconds} s; the director's table showed it out after ${measured.tableShowedItOutAfterSeconds ?? "never"} s), ` +
+                `back ${measured.backInTableAfterSeconds ?? "never"} s after --clear; ${summary.failed} of ${summary.requests} requests failed (an outage of ${summary.outageSeconds.toFixed(1)} s), ` +
+                `started at ${failureTimes(samples, impairedAt)} s`,
         );
         const problems: string[] = [];
         if (outAt === undefined) {
@@ -315,6 +317,7 @@ export async function lossDrill(topology: LabTopology, out: LabOutputValues): Pr
             await clearLink(link, HOST_SIDE_ONLY).catch(() => undefined);
         }
         await probe.stop();
+        table.stop();
     }
 }
 

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MODES, modeSwitchProblems } from "../../proofs/e2e";
-import { ProbeSample, summarizeProbe } from "../../proofs/probe";
+import { failureTimes, ProbeSample, summarizeProbe } from "../../proofs/probe";
 import { COMMAND, operationResult } from "../helpers/operations";
 
 const result = operationResult;
@@ -45,6 +45,11 @@ describe("summarizeProbe", () => {
         const summary = summarizeProbe(samples, event);
         assert.equal(summary.recoveredAfterSeconds, 6);
         assert.equal(summary.outageSeconds, 2);
+    });
+
+    it("lists when the failed requests from the event on started", () => {
+        assert.equal(failureTimes([at(9, false), at(10.2, false), at(11, true), at(12.5, false)], event), "0.2, 2.5");
+        assert.equal(failureTimes([at(9, false), at(11, true)], event), "none");
     });
 
     it("reports no recovery as infinite, and nothing failed as zero", () => {
