@@ -4,7 +4,7 @@
 // succeed again within FAILOVER_LIMIT_SECONDS; started again, the MASTER takes
 // the VIP back, likewise.
 import type { LabOutputValues } from "../components/program";
-import { delay, holdsVip, sshRun, waitFor } from "./kit";
+import { delay, sshRun, waitFor, watchVip } from "./kit";
 import { ProbeSample, startLoadProbe, summarizeProbe } from "./probe";
 
 /** A failover must serve again within this many seconds ("within a few seconds"). */
@@ -32,16 +32,20 @@ export async function failoverDrill(out: FailoverInputs): Promise<{ problems: st
     const [master, backup] = out.directors;
     const problems: string[] = [];
     const probe = startLoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
+    const masterHolds = watchVip(out, master.publicIp);
+    const backupHolds = watchVip(out, backup.publicIp);
     await delay(3000);
     const stoppedAt = Date.now();
     await sshRun(out.ssh, master.publicIp, "sudo systemctl stop keepalived");
-    const movedAt = await waitFor(() => holdsVip(out, backup.publicIp), 30_000);
+    const movedAt = await backupHolds.until(true, stoppedAt, 30_000);
     await waitForSteadySuccess(probe.samples, stoppedAt, 20, 60_000);
     const away = summarizeProbe(probe.samples, stoppedAt);
     const startedAt = Date.now();
     await sshRun(out.ssh, master.publicIp, "sudo systemctl start keepalived");
-    const backAt = await waitFor(async () => (await holdsVip(out, master.publicIp)) && !(await holdsVip(out, backup.publicIp)), 60_000);
+    const backAt = await waitFor(async () => masterHolds.current === true && backupHolds.current === false, 60_000, 100);
     await waitForSteadySuccess(probe.samples, startedAt, 20, 60_000);
+    masterHolds.stop();
+    backupHolds.stop();
     const samples = await probe.stop();
     const back = summarizeProbe(
         samples.filter((sample) => sample.at >= startedAt),

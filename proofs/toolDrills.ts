@@ -16,7 +16,7 @@ import * as os from "os";
 import * as path from "path";
 import { runCommand } from "../components/libvirt";
 import type { LabOutputValues } from "../components/program";
-import { delay, get, holdsVip, sshRun, waitFor, watchTable } from "./kit";
+import { delay, get, sshRun, waitFor, watchTable, watchVip } from "./kit";
 import { failureTimes, startLoadProbe, summarizeProbe } from "./probe";
 import { Frame } from "../scripts/tools/capture";
 import { readFrames, record } from "../scripts/tools/captureRun";
@@ -335,18 +335,20 @@ export async function splitBrainDrill(topology: LabTopology, out: LabOutputValue
     const masterMac = links[0].nic.mac.toLowerCase();
     const backupMac = links[1].nic.mac.toLowerCase();
     const probe = startLoadProbe(out.vipUrl, out.identityHeader, out.expectedPage);
+    const masterHolds = watchVip(out, master.publicIp);
+    const backupHolds = watchVip(out, backup.publicIp);
     let healed = false;
     try {
         await delay(2000);
         await Promise.all(links.map((link) => applyImpairment(link, { lossPercent: 100, proto: "vrrp" }, HOST_SIDE_ONLY)));
         const splitAt = Date.now();
-        const bothAt = await waitFor(async () => (await holdsVip(out, master.publicIp)) && (await holdsVip(out, backup.publicIp)), 30_000);
+        const bothAt = await waitFor(async () => masterHolds.current === true && backupHolds.current === true, 30_000, 100);
         await delay(5000);
         const neighbourDuringSplit = await clientNeighbourMac(out.vip);
         const healAt = Date.now();
         await Promise.all(links.map((link) => clearLink(link, HOST_SIDE_ONLY)));
         healed = true;
-        const oneAt = await waitFor(async () => (await holdsVip(out, master.publicIp)) && !(await holdsVip(out, backup.publicIp)), 30_000, 500);
+        const oneAt = await waitFor(async () => masterHolds.current === true && backupHolds.current === false, 30_000, 100);
         const onMasterAt = await waitFor(async () => (await clientNeighbourMac(out.vip)) === masterMac, 30_000, 500);
         await delay(3000);
         const samples = await probe.stop();
@@ -399,5 +401,7 @@ export async function splitBrainDrill(topology: LabTopology, out: LabOutputValue
             await Promise.all(links.map((link) => clearLink(link, HOST_SIDE_ONLY).catch(() => undefined)));
         }
         await probe.stop();
+        masterHolds.stop();
+        backupHolds.stop();
     }
 }

@@ -1,101 +1,26 @@
-// The directors' IPVS state, over SSH: who holds the VIP, whether a table
-// lists a server (watched over one login), each connection entry (`ipvsadm -Lnc`) and which source
-// ports still have one, and the IPVS settings every director must have.
+// The directors' IPVS state, over SSH: who holds the VIP and whether a table
+// lists a server (each watched over one login), each connection entry
+// (`ipvsadm -Lnc`) and which source ports still have one, and the IPVS
+// settings every director must have.
 import type { LabOutputValues } from "../../components/program";
-import { spawn } from "child_process";
 import { shellQuote } from "../../components/libvirt";
 import { errorText } from "./main";
-import { sshArgs, sshRun } from "./ssh";
-
-/** Whether the director at `directorIp` holds the VIP (its addresses, over SSH). */
-export function holdsVip(lab: Pick<LabOutputValues, "ssh" | "vip">, directorIp: string): Promise<boolean> {
-    return sshRun(lab.ssh, directorIp, "ip -o -4 addr show", 15_000).then((text) => text.includes(` ${lab.vip}/`));
-}
-
-/** What `watchTable` saw: when (host clock, ms) the server was first seen in or out of the table. */
-export interface TableWatch {
-    /** Resolves with the first moment at or after `since` the server was seen in (`true`) or out of the table, undefined after `limitMs`. */
-    until(present: boolean, since: number, limitMs: number): Promise<number | undefined>;
-    /** Ends the watch (the guest's loop ends with the login). */
-    stop(): void;
-}
+import { GuestWatch, sshRun, watchOnGuest } from "./ssh";
 
 /**
  * Watches whether the director's table for the VIP's first port lists
- * `address`, over one login: a root loop on the director reads the table
- * every `everyMs` and prints a line when it changes, which this side dates
- * on arrival. One login where a poll per second would log in each time and
- * keep the emulated director's only CPU busy (about a CPU-second each),
- * slowing the very checker it times. The loop ends after `limitSeconds` or
- * with the login.
+ * `address`, over one login (see watchOnGuest: a poll per second, a login
+ * each, would keep the emulated director's CPU busy and slow the very
+ * checker it times).
  */
-export function watchTable(
-    lab: Pick<LabOutputValues, "ssh" | "vip" | "port">,
-    directorIp: string,
-    address: string,
-    limitSeconds = 300,
-    everyMs = 250,
-): TableWatch {
+export function watchTable(lab: Pick<LabOutputValues, "ssh" | "vip" | "port">, directorIp: string, address: string, limitSeconds = 300): GuestWatch {
     const wanted = ` ${address}:${lab.port} `;
-    const loop =
-        `end=$((SECONDS + ${limitSeconds})); last=; ` +
-        `while [ "$SECONDS" -lt "$end" ]; do ` +
-        `if ipvsadm -Ln -t ${lab.vip}:${lab.port} | grep -qF -- ${shellQuote(wanted)}; then now=in; else now=out; fi; ` +
-        `if [ "$now" != "$last" ]; then echo "$now"; last=$now; fi; sleep ${everyMs / 1000}; done`;
-    const child = spawn("ssh", sshArgs(lab.ssh, directorIp, `sudo bash -c ${shellQuote(loop)}`), { stdio: ["pipe", "pipe", "ignore"] });
-    const changes: { at: number; present: boolean }[] = [];
-    const waiters: (() => void)[] = [];
-    let buffered = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        for (const line of lines) {
-            if (line === "in" || line === "out") {
-                changes.push({ at: Date.now(), present: line === "in" });
-                waiters.splice(0).forEach((wake) => wake());
-            }
-        }
-    });
-    child.on("error", () => undefined);
-    let closed = false;
-    const timer = setTimeout(() => child.kill(), (limitSeconds + 30) * 1000);
-    child.on("close", () => {
-        closed = true;
-        clearTimeout(timer);
-        waiters.splice(0).forEach((wake) => wake());
-    });
-    return {
-        async until(present, since, limitMs) {
-            const deadline = Date.now() + limitMs;
-            for (;;) {
-                // The state at `since` counts too: the last change before it, if it says so.
-                const before = changes.filter((change) => change.at < since).pop();
-                if (before?.present === present) {
-                    return since;
-                }
-                const after = changes.find((change) => change.at >= since && change.present === present);
-                if (after) {
-                    return after.at;
-                }
-                const left = deadline - Date.now();
-                if (left <= 0 || closed) {
-                    return undefined;
-                }
-                await new Promise<void>((wake) => {
-                    const wait = setTimeout(wake, left);
-                    waiters.push(() => {
-                        clearTimeout(wait);
-                        wake();
-                    });
-                });
-            }
-        },
-        stop() {
-            child.stdin.end();
-            child.kill();
-        },
-    };
+    return watchOnGuest(lab.ssh, directorIp, `ipvsadm -Ln -t ${lab.vip}:${lab.port} | grep -qF -- ${shellQuote(wanted)}`, limitSeconds);
+}
+
+/** Watches whether the director holds the VIP, over one login (watchOnGuest). */
+export function watchVip(lab: Pick<LabOutputValues, "ssh" | "vip">, directorIp: string, limitSeconds = 300): GuestWatch {
+    return watchOnGuest(lab.ssh, directorIp, `ip -o -4 addr show | grep -qF -- ${shellQuote(` ${lab.vip}/`)}`, limitSeconds);
 }
 
 /** One line of `ipvsadm -Lnc`. */

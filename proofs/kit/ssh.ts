@@ -85,6 +85,86 @@ export function sshHold(access: SshAccess, host: string, setup: string, teardown
     });
 }
 
+/** A yes/no test on a guest, watched: when (host clock, ms) it was first seen true or false. */
+export interface GuestWatch {
+    /** The last answer seen; undefined before the first. */
+    readonly current: boolean | undefined;
+    /** The first moment at or after `since` the test answered `answer` (`since` itself if it already did then); undefined after `limitMs` or once the watch ended. */
+    until(answer: boolean, since: number, limitMs: number): Promise<number | undefined>;
+    /** Ends the watch (the guest's loop ends with the login). */
+    stop(): void;
+}
+
+/**
+ * Watches a shell test on a guest over one login: a root loop runs `test`
+ * every `everyMs` and prints its answer when it changes, which this side
+ * dates on arrival. A drill that times the guest with a new login per poll
+ * (about a CPU-second each under emulation) keeps the guest's only CPU
+ * busy and slows what it times. The loop ends after `limitSeconds`, or
+ * with the login.
+ */
+export function watchOnGuest(access: SshAccess, host: string, test: string, limitSeconds = 300, everyMs = 250): GuestWatch {
+    const loop =
+        `end=$((SECONDS + ${limitSeconds})); last=; ` +
+        `while [ "$SECONDS" -lt "$end" ]; do ` +
+        `if { ${test}; } >/dev/null 2>&1; then now=yes; else now=no; fi; ` +
+        `if [ "$now" != "$last" ]; then echo "$now"; last=$now; fi; sleep ${everyMs / 1000}; done`;
+    const child = spawn("ssh", sshArgs(access, host, `sudo bash -c ${shellQuote(loop)}`), { stdio: ["pipe", "pipe", "ignore"] });
+    const changes: { at: number; answer: boolean }[] = [];
+    const waiters: (() => void)[] = [];
+    const wakeAll = (): void => waiters.splice(0).forEach((wake) => wake());
+    let buffered = "";
+    let ended = false;
+    child.stdout.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines.filter((text) => text === "yes" || text === "no")) {
+            changes.push({ at: Date.now(), answer: line === "yes" });
+        }
+        wakeAll();
+    });
+    child.on("error", () => undefined);
+    const timer = setTimeout(() => child.kill(), (limitSeconds + 30) * 1000);
+    child.on("close", () => {
+        ended = true;
+        clearTimeout(timer);
+        wakeAll();
+    });
+    return {
+        get current() {
+            return changes.at(-1)?.answer;
+        },
+        async until(answer, since, limitMs) {
+            const deadline = Date.now() + limitMs;
+            for (;;) {
+                if (changes.filter((change) => change.at < since).at(-1)?.answer === answer) {
+                    return since;
+                }
+                const seen = changes.find((change) => change.at >= since && change.answer === answer);
+                if (seen) {
+                    return seen.at;
+                }
+                const left = deadline - Date.now();
+                if (left <= 0 || ended) {
+                    return undefined;
+                }
+                await new Promise<void>((wake) => {
+                    const wait = setTimeout(wake, left);
+                    waiters.push(() => {
+                        clearTimeout(wait);
+                        wake();
+                    });
+                });
+            }
+        },
+        stop() {
+            child.stdin.end();
+            child.kill();
+        },
+    };
+}
+
 /**
  * Tries `ssh true` until it works or the deadline passes; returns the seconds
  * since `since`, or undefined. Each try may take 30 s to connect and 60 s in
