@@ -6,6 +6,7 @@ import * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { clearLessonMark } from "../lessons/mark";
 import { checkStatus, driftSummary, factsTable, liveFacts, recordedFacts, RevealedResource } from "./drift";
 import { LabConfig, RawConfig } from "../components/config";
 import { diagnoseVirshError, failureText, isLocalUri, virsh } from "../components/libvirt";
@@ -417,6 +418,10 @@ async function main(argv: string[]): Promise<number> {
             { refresh: operation === "up" && line.values["no-refresh"] !== true },
         );
         console.error(`${operation} of stack ${stackName} took ${result.seconds.toFixed(1)} s: ${JSON.stringify(result.changes)}`);
+        if ((operation === "up" && line.values["no-refresh"] !== true) || operation === "destroy") {
+            // What a lesson broke is put back (or gone): the view stops saying so.
+            clearLessonMark(stackName);
+        }
         if (operation === "refresh") {
             // What the refresh read, by machine and fact: the engine shows it as changed outputs.
             const machines = recordedFacts(await revealedResources(stack));

@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { errorText } from "../../proofs/kit/main";
 import { GraphModel, renderDot } from "./graph";
+import { LessonMark, readLessonMark } from "../../lessons/mark";
 
 export interface ViewSnapshot {
     model?: GraphModel;
@@ -54,14 +55,24 @@ export function serverTable(model: GraphModel): string {
     ].join("\n");
 }
 
+/** The banner of a lesson that has the lab broken on purpose; "" when none does. */
+export function lessonBanner(mark: LessonMark | undefined): string {
+    if (!mark) {
+        return "";
+    }
+    const stage = mark.stage === "broken" ? "broken on purpose" : mark.stage;
+    return `<p id="lesson">Lesson <b>${escapeHtml(mark.lesson)}</b> (${escapeHtml(mark.title)}): ${escapeHtml(stage)}: ${escapeHtml(mark.breaks)}. scripts/lab up puts it back.</p>`;
+}
+
 /** The page: it fetches the drawing and the table again every `refreshSeconds`. */
 export function viewPage(title: string, refreshSeconds: number): string {
     return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}#error{color:#b00}</style>
+<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}#error{color:#b00}#lesson p{background:#fff3cd;border:1px solid #c07000;padding:4px 8px}</style>
 </head><body>
 <h1>${escapeHtml(title)}</h1>
 <div id="error"></div>
+<div id="lesson"></div>
 <div id="table"></div>
 <div id="graph"></div>
 <script>
@@ -70,6 +81,7 @@ async function refresh() {
     const response = await fetch("/state");
     const state = await response.json();
     document.getElementById("error").textContent = state.error ? "last refresh failed: " + state.error : "";
+    document.getElementById("lesson").innerHTML = state.lesson || "";
     if (state.table) { document.getElementById("table").innerHTML = state.table; }
     if (state.svg) { document.getElementById("graph").innerHTML = state.svg; }
   } catch (e) {
@@ -145,7 +157,13 @@ export async function serveView(options: ViewOptions): Promise<number> {
         if (request.url === "/state") {
             response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
             response.end(
-                JSON.stringify({ svg: snapshot.svg, table: snapshot.model ? serverTable(snapshot.model) : undefined, error: snapshot.error, at: snapshot.at }),
+                JSON.stringify({
+                    svg: snapshot.svg,
+                    table: snapshot.model ? serverTable(snapshot.model) : undefined,
+                    lesson: lessonBanner(readLessonMark(options.stack)),
+                    error: snapshot.error,
+                    at: snapshot.at,
+                }),
             );
         } else if (request.url === "/" || request.url === "/index.html") {
             response.writeHead(200, { "content-type": "text/html; charset=utf-8" });

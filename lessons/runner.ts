@@ -1,0 +1,196 @@
+// `scripts/lab lesson [NAME] [--break-only] [--stack NAME]`: lists the
+// lessons, or runs one on the running lab in four stages printed for a
+// person: why, break, see, put back (through `up`, whose refresh sees the
+// drift) and see again. `scripts/lab lesson --all` runs every lesson in turn
+// (npm run lessons) and ends with the verdicts' count.
+import * as auto from "@pulumi/pulumi/automation";
+import type { LabOutputValues } from "../components/program";
+import { changedSteps, commandLineOrExit, errorText, formatTable, labOutputs, runMain, sshRun } from "../proofs/kit";
+import { openStack, revealedResources, runOperation } from "../scripts/automation";
+import { factsTable, liveFacts } from "../scripts/drift";
+import { machineNamed, topologyFromOutputs } from "../scripts/tools/topology";
+import { Lesson, LessonContext, lessonList, lessonNamed, LESSONS, lessonVerdict, Sighting } from "./index";
+import { clearLessonMark, markLesson } from "./mark";
+
+const USAGE = `usage: scripts/lab lesson [NAME] [--break-only] [--stack NAME]
+       scripts/lab lesson --all [--stack NAME]
+
+Without NAME: the list of lessons (no lab needed). With NAME: the lesson on
+the running lab (stack dev unless --stack): why the seed has that step,
+break it, see what goes wrong (measured now), put it back with
+scripts/lab up, see it gone.
+  --break-only  stop after "see": find it with scripts/lab check, put it
+                back with scripts/lab up
+  --all         every lesson in turn, then a table of verdicts`;
+
+const MODE_KEY = "lvs-dr-lab:mode";
+
+function say(line = ""): void {
+    process.stdout.write(`${line}\n`);
+}
+
+function stage(title: string): void {
+    say();
+    say(`== ${title}`);
+}
+
+function printSighting(sighting: Sighting): void {
+    for (const line of sighting.lines) {
+        say(`   ${line}`);
+    }
+}
+
+async function contextOf(stack: auto.Stack, stackName: string): Promise<LessonContext> {
+    const out: LabOutputValues = await labOutputs(stack);
+    return { stackName, out, topology: topologyFromOutputs(out, stackName) };
+}
+
+/** Runs `up`, refreshing first, quietly; says what it changed. */
+async function upQuietly(stack: auto.Stack, why: string): Promise<void> {
+    say(`   scripts/lab up   (${why}; refreshing first)`);
+    const result = await runOperation(stack, "up", () => undefined, { refresh: true });
+    const changed = changedSteps(result).map((step) => `${step.op} ${step.name}`);
+    say(`   up took ${result.seconds.toFixed(0)} s: ${changed.length === 0 ? "nothing to change" : changed.join(", ")}`);
+}
+
+/** Switches the stack to `mode` when it is in another; returns how to switch back (undefined: nothing to undo). */
+async function switchMode(stack: auto.Stack, lesson: Lesson): Promise<(() => Promise<void>) | undefined> {
+    if (!lesson.mode) {
+        return undefined;
+    }
+    const config = await stack.getAllConfig();
+    const was = config[MODE_KEY]?.value;
+    if ((was ?? "dr") === lesson.mode) {
+        return undefined;
+    }
+    stage(`Mode: this lesson needs mode ${lesson.mode}; the lab is in ${was ?? "dr"}, so it switches first and back afterwards`);
+    say(`   scripts/lab pulumi config set ${MODE_KEY} ${lesson.mode}`);
+    await stack.setConfig(MODE_KEY, { value: lesson.mode });
+    await upQuietly(stack, `to mode ${lesson.mode}`);
+    return async () => {
+        stage(`Mode: back to ${was ?? "dr"}`);
+        if (was === undefined) {
+            say(`   scripts/lab pulumi config rm ${MODE_KEY}`);
+            await stack.removeConfig(MODE_KEY);
+        } else {
+            say(`   scripts/lab pulumi config set ${MODE_KEY} ${was}`);
+            await stack.setConfig(MODE_KEY, { value: was });
+        }
+        await upQuietly(stack, `back to mode ${was ?? "dr"}`);
+    };
+}
+
+/** What `scripts/lab check` would name now: the drifted facts, machine by machine. */
+async function driftNow(stack: auto.Stack): Promise<string[]> {
+    const machines = await liveFacts(await revealedResources(stack));
+    const drifted = machines.filter((machine) => machine.drifted > 0 || !machine.reachable);
+    return drifted.length === 0 ? ["(no fact reads as drifted)"] : factsTable(drifted, false);
+}
+
+export interface LessonOutcome {
+    lesson: string;
+    pass: boolean;
+    problems: string[];
+    seconds: number;
+}
+
+/** One lesson, its four stages; the verdict. With `breakOnly`, it stops broken after "see". */
+export async function runLesson(stack: auto.Stack, stackName: string, lesson: Lesson, breakOnly: boolean): Promise<LessonOutcome> {
+    const started = Date.now();
+    stage(`Why: ${lesson.title}`);
+    say(`   ${lesson.seedStep}`);
+    say();
+    for (const line of lesson.why) {
+        say(`   ${line}`);
+    }
+    say(`   Read: ${lesson.reference}`);
+    const context = await contextOf(stack, stackName);
+    const refusal = lesson.cannotRun?.(context.out);
+    if (refusal) {
+        throw new Error(`this lab cannot run lesson ${lesson.name}: ${refusal}`);
+    }
+    const switchBack = await switchMode(stack, lesson);
+    let broken: Sighting | undefined;
+    let putBack: Sighting | undefined;
+    try {
+        const live = switchBack ? await contextOf(stack, stackName) : context;
+        stage(`Break: ${lesson.breaks}`);
+        markLesson(stackName, { lesson: lesson.name, title: lesson.title, breaks: lesson.breaks, stage: "broken" });
+        for (const change of lesson.change(live)) {
+            say(`   scripts/lab ssh ${change.machine} '${change.command}'`);
+            await sshRun(live.out.ssh, machineNamed(live.topology, change.machine).sshAddress, change.command, 60_000);
+        }
+        stage("See: what it does now");
+        broken = await lesson.see(live);
+        printSighting(broken);
+        say(`   scripts/lab check names:`);
+        for (const line of await driftNow(stack)) {
+            say(`     ${line}`);
+        }
+        if (breakOnly) {
+            stage("Left broken (--break-only)");
+            say("   Find it: scripts/lab check. Put it back: scripts/lab up.");
+            return {
+                lesson: lesson.name,
+                pass: broken.symptom,
+                problems: broken.symptom ? [] : ["the symptom did not show"],
+                seconds: (Date.now() - started) / 1000,
+            };
+        }
+        stage("Put back: the lab's refresh sees the drift, up runs that machine's steps again");
+        markLesson(stackName, { lesson: lesson.name, title: lesson.title, breaks: lesson.breaks, stage: "putting back" });
+        await upQuietly(stack, "puts back what drifted");
+        stage("See again");
+        putBack = await lesson.see(await contextOf(stack, stackName));
+        printSighting(putBack);
+    } finally {
+        if (!breakOnly) {
+            clearLessonMark(stackName);
+        }
+        if (switchBack && (!breakOnly || broken === undefined)) {
+            await switchBack();
+        }
+    }
+    const verdict = lessonVerdict(broken, putBack);
+    stage(`Verdict: ${verdict.pass ? "as the lesson says" : "NOT as the lesson says"}`);
+    say(`   ${verdict.pass ? "the symptom (or the lesson's evidence) showed while broken and was gone once put back" : verdict.problems.join("; ")}`);
+    return { lesson: lesson.name, ...verdict, seconds: (Date.now() - started) / 1000 };
+}
+
+async function main(argv: string[]): Promise<number> {
+    const line = commandLineOrExit(argv, { stack: "value", "break-only": "flag", all: "flag" }, USAGE, { positionals: true });
+    if (typeof line === "number") {
+        return line;
+    }
+    const [name] = line.positionals;
+    if (!name && !line.values.all) {
+        lessonList().forEach((text) => say(text));
+        return 0;
+    }
+    const stackName = line.values.stack ?? "dev";
+    const stack = await openStack(stackName);
+    const lessons = line.values.all ? LESSONS : [lessonNamed(name)];
+    const outcomes: LessonOutcome[] = [];
+    for (const lesson of lessons) {
+        try {
+            outcomes.push(await runLesson(stack, stackName, lesson, line.values["break-only"] === true));
+        } catch (error) {
+            say(`lesson ${lesson.name} failed: ${errorText(error)}`);
+            outcomes.push({ lesson: lesson.name, pass: false, problems: [errorText(error)], seconds: 0 });
+        }
+    }
+    if (line.values.all) {
+        say();
+        say(
+            formatTable(
+                ["lesson", "verdict", "seconds", "problems"],
+                outcomes.map((o) => [o.lesson, o.pass ? "ok" : "FAIL", o.seconds.toFixed(0), o.problems.join("; ")]),
+            ),
+        );
+        const passed = outcomes.filter((outcome) => outcome.pass).length;
+        say(`lessons: ${passed} passed, ${outcomes.length - passed} failed`);
+    }
+    return outcomes.every((outcome) => outcome.pass) ? 0 : 1;
+}
+
+runMain("lesson", module, () => main(process.argv.slice(2)));
