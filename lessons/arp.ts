@@ -1,5 +1,5 @@
 // Lesson: the ARP problem. A real server that answers ARP for the VIP.
-import type { Lesson, LessonContext, Sighting } from "./lesson";
+import type { BreakLesson, LessonContext, Sighting } from "./lesson";
 import { sendRequests, tallyLine } from "./lesson";
 import { arpRepliesForVip, captureWhile, connectionsTo, directorStats, forgetVipNeighbour, vipNeighbourOwner } from "./observe";
 import { macOwners } from "../scripts/tools/topology";
@@ -8,7 +8,8 @@ const SERVER = "web1";
 const ROUNDS = 3;
 const REQUESTS_PER_ROUND = 8;
 
-export const arpLesson: Lesson = {
+export const arpLesson: BreakLesson = {
+    kind: "break",
     name: "arp",
     title: "The ARP problem: a real server answering ARP for the VIP",
     seedStep: "seed step 3, the real servers: arp_ignore = 1 and arp_announce = 2 (all, default, lo)",
@@ -20,7 +21,7 @@ export const arpLesson: Lesson = {
         "requests then bypass the director and all land on that one server.",
     ],
     reference: 'the kernel\'s Documentation/networking/ip-sysctl.rst (arp_ignore, arp_announce); the LVS-HOWTO, "The ARP problem"',
-    mode: "dr",
+    needs: { mode: "dr" },
     breaks: `${SERVER}: arp_ignore and arp_announce back to 0 (all, lo and eth0)`,
     change: () => [
         {

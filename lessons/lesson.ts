@@ -2,7 +2,6 @@
 // symptom measured, then put back by `scripts/lab up` (whose refresh sees the
 // drift) and measured again. Each lesson's file holds its text beside its
 // code; the runner (lessons/runner.ts) prints the four stages.
-import type { ForwardingMode } from "../components/config";
 import type { LabOutputValues } from "../components/program";
 import { get } from "../proofs/kit";
 import type { LabTopology } from "../scripts/tools/topology";
@@ -26,7 +25,8 @@ export interface LessonContext {
     topology: LabTopology;
 }
 
-export interface Lesson {
+/** What every lesson says of itself. */
+export interface LessonText {
     /** The name `scripts/lab lesson NAME` takes. */
     name: string;
     title: string;
@@ -36,20 +36,58 @@ export interface Lesson {
     why: readonly string[];
     /** Where to read more (a document and its section). */
     reference: string;
-    /** The forwarding mode the lesson needs; the runner switches the lab to it and back. */
-    mode?: ForwardingMode;
+    /**
+     * The config the lesson needs (keys without the project's prefix, e.g.
+     * { mode: "tun" }): the runner switches the lab to it first, and back
+     * afterwards.
+     */
+    needs?: Readonly<Record<string, string>>;
     /** Why this lab cannot run the lesson (e.g. one director where it needs two); undefined when it can. */
     cannotRun?(out: LabOutputValues): string | undefined;
-    /** What "Break" changes, in one line (the list, the view page). */
+    /** What "Break" changes (or the experiment compares), in one line (the list, the view page). */
     breaks: string;
-    /** The changes, as plain commands. */
+}
+
+/** A lesson that breaks one step, sees the symptom, puts it back and sees it gone. */
+export interface BreakLesson extends LessonText {
+    kind: "break";
+    /** The changes, as plain commands (none when the break is a config change). */
     change(context: LessonContext): HandCommand[];
+    /** A break made by config instead (e.g. { healthCheck: "none" }), applied with up; put back by setting it back. */
+    breakConfig?: Readonly<Record<string, string>>;
     /**
      * Measures the symptom now. `symptom` is what the lesson judges: true
      * while broken, false once put back. A lesson whose symptom this
      * topology cannot show says so in `why` and measures its evidence.
      */
     see(context: LessonContext): Promise<Sighting>;
+}
+
+/**
+ * A lesson that compares settings rather than breaking one (e.g. the
+ * schedulers): it may change config through `lab`, which the runner sets
+ * back afterwards, and judges its own numbers.
+ */
+export interface ExperimentLesson extends LessonText {
+    kind: "experiment";
+    experiment(lab: LabControl): Promise<ExperimentResult>;
+}
+
+export type Lesson = BreakLesson | ExperimentLesson;
+
+/** What an experiment may do to the lab. */
+export interface LabControl {
+    /** The outputs and topology as they are now. */
+    context(): Promise<LessonContext>;
+    /** Sets config keys (undefined removes one) and runs up, saying each as a person would type it. */
+    configure(values: Readonly<Record<string, string | undefined>>, why: string): Promise<void>;
+    say(line: string): void;
+}
+
+/** An experiment's numbers, as table lines, and what in them is not as the lesson says. */
+export interface ExperimentResult {
+    table: string[];
+    problems: string[];
 }
 
 /** The lesson's verdict from its two sightings: the symptom while broken, gone once put back. */

@@ -1,5 +1,5 @@
 // Lesson: NAT with a real server whose replies do not go back through the director.
-import type { Lesson, LessonContext, Sighting } from "./lesson";
+import type { BreakLesson, LessonContext, Sighting } from "./lesson";
 import { sendRequests, tallyLine } from "./lesson";
 import { captureWhile } from "./observe";
 
@@ -7,7 +7,8 @@ const SERVER = "web4";
 /** The routing rule the NAT step adds (cloud-init/steps/real-server-forwarding.sh: NAT_RULE_PRIORITY). */
 const NAT_RULE_PRIORITY = 1000;
 
-export const natReturnPathLesson: Lesson = {
+export const natReturnPathLesson: BreakLesson = {
+    kind: "break",
     name: "nat-return-path",
     title: "NAT with a real server whose replies bypass the director",
     seedStep: "the seed's cluster in NAT mode (mode nat): the real servers' replies routed back through the director",
@@ -19,7 +20,7 @@ export const natReturnPathLesson: Lesson = {
         `The lab adds a routing rule (priority ${NAT_RULE_PRIORITY}) that sends replies from the storage address via the director.`,
     ],
     reference: 'the LVS-HOWTO, "LVS-NAT" (the realservers\' default gateway is the director)',
-    mode: "nat",
+    needs: { mode: "nat" },
     breaks: `${SERVER}: the routing rule that sends its replies back through the director removed`,
     change: () => [{ machine: SERVER, command: `sudo ip rule del priority ${NAT_RULE_PRIORITY}` }],
     see,

@@ -1,7 +1,7 @@
 // Lesson: the web root mounted without _netdev, across a reboot. systemd
 // already orders an NFS mount after the network, and the lesson shows that
 // evidence rather than invent a failure.
-import type { Lesson, LessonContext, Sighting } from "./lesson";
+import type { BreakLesson, LessonContext, Sighting } from "./lesson";
 import { delay, sshRun } from "../proofs/kit";
 import { machineNamed } from "../scripts/tools/topology";
 
@@ -11,7 +11,8 @@ const WEB_ROOT = "/var/www/html";
 const BOOT_MARK = "/var/tmp/lvslab-lesson-boot";
 const REBOOT_LIMIT_MS = 300_000;
 
-export const netdevLesson: Lesson = {
+export const netdevLesson: BreakLesson = {
+    kind: "break",
     name: "netdev",
     title: "The web root mounted without _netdev, across a reboot",
     seedStep: "seed step 3, the real servers: 192.168.7.250:/opt/wwwroot /var/www/html nfs defaults,_netdev 0 0",
@@ -59,7 +60,7 @@ async function see(context: LessonContext): Promise<Sighting> {
         context.out.ssh,
         host,
         `grep -F ' ${WEB_ROOT} ' /etc/fstab; echo @@; findmnt -n -o SOURCE,FSTYPE ${WEB_ROOT} || true; echo @@; ` +
-            `systemctl show -p After -p Wants --value var-www-html.mount | tr ' ' '\\n' | grep -E '^(network-online|remote-fs-pre|network)\\.target$' | sort -u | tr '\\n' ' '`,
+            `sudo systemctl show -p After -p Wants --value var-www-html.mount | tr ' ' '\\n' | grep -E '^(network-online|remote-fs-pre|network)\\.target$' | sort -u | tr '\\n' ' '`,
         30_000,
     );
     const [fstab = "", mounted = "", ordering = ""] = text.split("@@").map((part) => part.trim());

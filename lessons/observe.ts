@@ -3,14 +3,16 @@
 // counters (ipvsadm --stats), and this client's neighbour entry for the VIP.
 // The runner runs inside the lab host, the lab's client.
 import * as fs from "fs";
+import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import type { LabOutputValues } from "../components/program";
 import { delay, sshRun } from "../proofs/kit";
+import { LessonContext, RequestTally, sendRequests } from "./lesson";
 import { Frame } from "../scripts/tools/capture";
 import { readFrames, record } from "../scripts/tools/captureRun";
-import { runChecked, tapOfNic } from "../scripts/tools/live";
-import { neighbourMac } from "../scripts/tools/parse";
+import { runChecked, tapOfNic, virshArgs } from "../scripts/tools/live";
+import { neighbourMac, parseNetworkXml } from "../scripts/tools/parse";
 import { LabTopology, machineNamed, macOwners, NicName, nicOf } from "../scripts/tools/topology";
 
 /** The frames on a machine's link (its tap, host side) while `action` runs; tcpdump starts a second before. */
@@ -106,4 +108,104 @@ export function arpRepliesForVip(frames: readonly Frame[], vip: string, owners: 
         }
     }
     return replies;
+}
+
+/** Requests to the VIP one at a time for `ms`, each with a 1 s timeout: the tally. */
+export async function sendRequestsFor(out: LabOutputValues, ms: number): Promise<RequestTally> {
+    const until = Date.now() + ms;
+    const total: RequestTally = { sent: 0, answered: 0, failed: 0, byServer: {} };
+    while (Date.now() < until) {
+        const one = await sendRequests(out, 1, 1000);
+        total.sent += one.sent;
+        total.answered += one.answered;
+        total.failed += one.failed;
+        for (const [server, count] of Object.entries(one.byServer)) {
+            total.byServer[server] = (total.byServer[server] ?? 0) + count;
+        }
+        await delay(100);
+    }
+    return total;
+}
+
+/** The lab host's bridge on the public network, and its own address and prefix there. */
+async function publicBridge(topology: LabTopology): Promise<{ bridge: string; address: string; prefix: number }> {
+    const facts = parseNetworkXml(await runChecked("virsh", virshArgs(topology.libvirtUri, "net-dumpxml", topology.networks.public), 10_000));
+    if (!facts.bridge || !facts.hostAddress || facts.prefixLength === undefined) {
+        throw new Error(`the public network ${topology.networks.public} has no bridge with an address of this host`);
+    }
+    return { bridge: facts.bridge, address: facts.hostAddress, prefix: facts.prefixLength };
+}
+
+/** Addresses in the public subnet nobody in the lab uses, from the low end, `count` of them. Pure. */
+export function freeAddresses(hostAddress: string, prefix: number, used: ReadonlySet<string>, count: number): string[] {
+    const toNumber = (address: string): number => address.split(".").reduce((total, octet) => total * 256 + Number(octet), 0);
+    const toText = (value: number): string => [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join(".");
+    const size = 2 ** (32 - prefix);
+    const network = toNumber(hostAddress) - (toNumber(hostAddress) % size);
+    const free: string[] = [];
+    for (let offset = 2; offset < size - 1 && free.length < count; offset++) {
+        const address = toText(network + offset);
+        if (!used.has(address) && address !== hostAddress) {
+            free.push(address);
+        }
+    }
+    return free;
+}
+
+/** `count` client addresses for a population of clients: free ones in the public subnet. */
+export async function clientAddresses(context: LessonContext, count: number): Promise<string[]> {
+    const { address, prefix } = await publicBridge(context.topology);
+    const used = new Set([context.out.vip, ...context.topology.machines.flatMap((machine) => machine.nics.map((nic) => nic.address))]);
+    const free = freeAddresses(address, prefix, used, count);
+    if (free.length < count) {
+        throw new Error(`the public subnet has only ${free.length} free addresses, not ${count}`);
+    }
+    return free;
+}
+
+/** Runs `action` with `addresses` added (as /32) to the lab host's public bridge; they are removed afterwards, whatever happens. */
+export async function withClientAddresses<T>(context: LessonContext, addresses: readonly string[], action: () => Promise<T>): Promise<T> {
+    const { bridge } = await publicBridge(context.topology);
+    const added: string[] = [];
+    try {
+        for (const address of addresses) {
+            await runChecked("ip", ["addr", "add", `${address}/32`, "dev", bridge], 5000);
+            added.push(address);
+        }
+        return await action();
+    } finally {
+        for (const address of added) {
+            await runChecked("ip", ["addr", "del", `${address}/32`, "dev", bridge], 5000).catch(() => undefined);
+        }
+    }
+}
+
+/** One connection from each address: which server answered it (undefined: it failed). */
+export async function landingsFrom(context: LessonContext, addresses: readonly string[]): Promise<Map<string, string | undefined>> {
+    const landings = new Map<string, string | undefined>();
+    for (const address of addresses) {
+        landings.set(address, await serverFrom(context.out, address, 3000));
+    }
+    return landings;
+}
+
+/** A GET of the VIP from `localAddress`: the identity header of the server that answered with the page, or undefined. */
+function serverFrom(out: LabOutputValues, localAddress: string, timeoutMs: number): Promise<string | undefined> {
+    return new Promise((resolve) => {
+        const request = http.get(
+            { host: out.vip, port: out.port, path: "/", localAddress, agent: false, timeout: timeoutMs, headers: { connection: "close" } },
+            (response) => {
+                let body = "";
+                response.setEncoding("utf8");
+                response.on("data", (chunk: string) => (body += chunk));
+                response.on("end", () => {
+                    const server = response.headers[out.identityHeader.toLowerCase()];
+                    resolve(response.statusCode === 200 && body.trim() === out.expectedPage && typeof server === "string" ? server : undefined);
+                });
+                response.on("error", () => resolve(undefined));
+            },
+        );
+        request.on("timeout", () => request.destroy());
+        request.on("error", () => resolve(undefined));
+    });
 }

@@ -1,13 +1,14 @@
 // Lesson: the director's ICMP redirects left on. On this path the kernel
 // sends none, and the lesson shows why rather than invent a failure.
-import type { Lesson, LessonContext, Sighting } from "./lesson";
+import type { BreakLesson, LessonContext, Sighting } from "./lesson";
 import { sendRequests, tallyLine } from "./lesson";
 import { captureWhile } from "./observe";
 import { sshRun } from "../proofs/kit";
 
 const DIRECTOR_NIC = "eth0";
 
-export const redirectsLesson: Lesson = {
+export const redirectsLesson: BreakLesson = {
+    kind: "break",
     name: "redirects",
     title: "The director's ICMP redirects left on (send_redirects 1)",
     seedStep: "seed step 1, the director: net.ipv4.conf.{all,default,eth0}.send_redirects = 0",
@@ -21,7 +22,7 @@ export const redirectsLesson: Lesson = {
         "ip_forward 0, and a capture of the director's link under load with no redirect in it.",
     ],
     reference: "the kernel's Documentation/networking/ip-sysctl.rst (send_redirects, ip_forward); RFC 1812 5.2.7.2",
-    mode: "dr",
+    needs: { mode: "dr" },
     breaks: `director: send_redirects 1 (all and ${DIRECTOR_NIC})`,
     change: () => [{ machine: "director", command: `sudo sysctl -qw net.ipv4.conf.all.send_redirects=1 net.ipv4.conf.${DIRECTOR_NIC}.send_redirects=1` }],
     see,
@@ -33,7 +34,7 @@ async function see({ out, topology }: LessonContext): Promise<Sighting> {
         await sshRun(
             out.ssh,
             director.publicIp,
-            `sysctl -n net.ipv4.conf.all.send_redirects net.ipv4.conf.${DIRECTOR_NIC}.send_redirects net.ipv4.ip_forward`,
+            `cat /proc/sys/net/ipv4/conf/all/send_redirects /proc/sys/net/ipv4/conf/${DIRECTOR_NIC}/send_redirects /proc/sys/net/ipv4/ip_forward`,
             30_000,
         )
     )

@@ -9,7 +9,20 @@ import { changedSteps, commandLineOrExit, errorText, formatTable, labOutputs, ru
 import { openStack, revealedResources, runOperation } from "../scripts/automation";
 import { factsTable, liveFacts } from "../scripts/drift";
 import { machineNamed, topologyFromOutputs } from "../scripts/tools/topology";
-import { Lesson, LessonContext, lessonList, lessonNamed, LESSONS, lessonVerdict, Sighting } from "./index";
+import { CONFIG_DEFAULTS } from "../components/config";
+import {
+    ExperimentLesson,
+    ExperimentResult,
+    LabControl,
+    Lesson,
+    LessonContext,
+    lessonList,
+    lessonNamed,
+    LESSONS,
+    lessonVerdict,
+    needsWords,
+    Sighting,
+} from "./index";
 import { clearLessonMark, markLesson } from "./mark";
 
 const USAGE = `usage: scripts/lab lesson [NAME] [--break-only] [--stack NAME]
@@ -23,7 +36,7 @@ scripts/lab up, see it gone.
                 back with scripts/lab up
   --all         every lesson in turn, then a table of verdicts`;
 
-const MODE_KEY = "lvs-dr-lab:mode";
+const PROJECT = "lvs-dr-lab";
 
 function say(line = ""): void {
     process.stdout.write(`${line}\n`);
@@ -53,30 +66,47 @@ async function upQuietly(stack: auto.Stack, why: string): Promise<void> {
     say(`   up took ${result.seconds.toFixed(0)} s: ${changed.length === 0 ? "nothing to change" : changed.join(", ")}`);
 }
 
-/** Switches the stack to `mode` when it is in another; returns how to switch back (undefined: nothing to undo). */
-async function switchMode(stack: auto.Stack, lesson: Lesson): Promise<(() => Promise<void>) | undefined> {
-    if (!lesson.mode) {
-        return undefined;
-    }
+/** The stack's raw config for `keys` (undefined: not set, so the default holds). */
+async function configOf(stack: auto.Stack, keys: readonly string[]): Promise<Record<string, string | undefined>> {
     const config = await stack.getAllConfig();
-    const was = config[MODE_KEY]?.value;
-    if ((was ?? "dr") === lesson.mode) {
+    return Object.fromEntries(keys.map((key) => [key, config[`${PROJECT}:${key}`]?.value]));
+}
+
+/** Sets (or, for undefined, removes) config keys, saying each as the Pulumi command a person would type. */
+async function setConfig(stack: auto.Stack, values: Readonly<Record<string, string | undefined>>): Promise<void> {
+    for (const [key, value] of Object.entries(values)) {
+        if (value === undefined) {
+            say(`   scripts/lab pulumi config rm ${PROJECT}:${key}`);
+            await stack.removeConfig(`${PROJECT}:${key}`);
+        } else {
+            say(`   scripts/lab pulumi config set ${PROJECT}:${key} ${value}`);
+            await stack.setConfig(`${PROJECT}:${key}`, { value });
+        }
+    }
+}
+
+/** The keys whose effective value (set, else the default) differs from `wanted`. Pure. */
+export function configToChange(current: Readonly<Record<string, string | undefined>>, wanted: Readonly<Record<string, string>>): Record<string, string> {
+    const defaults: Readonly<Record<string, string>> = CONFIG_DEFAULTS;
+    return Object.fromEntries(Object.entries(wanted).filter(([key, value]) => (current[key] ?? defaults[key]) !== value));
+}
+
+/** Switches the stack to the config the lesson needs; returns how to switch back (undefined: nothing to undo). */
+async function switchConfig(stack: auto.Stack, lesson: Lesson): Promise<(() => Promise<void>) | undefined> {
+    const needs = lesson.needs ?? {};
+    const before = await configOf(stack, Object.keys(needs));
+    const change = configToChange(before, needs);
+    if (Object.keys(change).length === 0) {
         return undefined;
     }
-    stage(`Mode: this lesson needs mode ${lesson.mode}; the lab is in ${was ?? "dr"}, so it switches first and back afterwards`);
-    say(`   scripts/lab pulumi config set ${MODE_KEY} ${lesson.mode}`);
-    await stack.setConfig(MODE_KEY, { value: lesson.mode });
-    await upQuietly(stack, `to mode ${lesson.mode}`);
+    const was = Object.fromEntries(Object.keys(change).map((key) => [key, before[key]]));
+    stage(`Set-up: this lesson needs${needsWords(lesson)}; the lab switches first, and back afterwards`);
+    await setConfig(stack, change);
+    await upQuietly(stack, "to the lesson's config");
     return async () => {
-        stage(`Mode: back to ${was ?? "dr"}`);
-        if (was === undefined) {
-            say(`   scripts/lab pulumi config rm ${MODE_KEY}`);
-            await stack.removeConfig(MODE_KEY);
-        } else {
-            say(`   scripts/lab pulumi config set ${MODE_KEY} ${was}`);
-            await stack.setConfig(MODE_KEY, { value: was });
-        }
-        await upQuietly(stack, `back to mode ${was ?? "dr"}`);
+        stage("Set-up undone: the lab's own config again");
+        await setConfig(stack, was);
+        await upQuietly(stack, "back to the lab's config");
     };
 }
 
@@ -85,6 +115,61 @@ async function driftNow(stack: auto.Stack): Promise<string[]> {
     const machines = await liveFacts(await revealedResources(stack));
     const drifted = machines.filter((machine) => machine.drifted > 0 || !machine.reachable);
     return drifted.length === 0 ? ["(no fact reads as drifted)"] : factsTable(drifted, false);
+}
+
+/** Puts back the config a break changed (if any), then up, refreshing first. */
+async function putBackAll(stack: auto.Stack, configBefore: Record<string, string | undefined> | undefined): Promise<void> {
+    if (configBefore) {
+        await setConfig(stack, configBefore);
+    }
+    await upQuietly(stack, "puts back what drifted");
+}
+
+/** A lesson that compares: its experiment, its table, its verdict; every config it changed set back. */
+async function runExperiment(
+    stack: auto.Stack,
+    stackName: string,
+    lesson: ExperimentLesson,
+    switchBack: (() => Promise<void>) | undefined,
+    started: number,
+): Promise<LessonOutcome> {
+    const original: Record<string, string | undefined> = {};
+    const lab: LabControl = {
+        context: () => contextOf(stack, stackName),
+        configure: async (values, why) => {
+            const before = await configOf(stack, Object.keys(values));
+            for (const key of Object.keys(values)) {
+                if (!(key in original)) {
+                    original[key] = before[key];
+                }
+            }
+            await setConfig(stack, values);
+            await upQuietly(stack, why);
+        },
+        say: (text) => say(`   ${text}`),
+    };
+    stage(`Experiment: ${lesson.breaks}`);
+    markLesson(stackName, { lesson: lesson.name, title: lesson.title, breaks: lesson.breaks, stage: "running" });
+    let result: ExperimentResult;
+    try {
+        result = await lesson.experiment(lab);
+    } finally {
+        clearLessonMark(stackName);
+        if (Object.keys(original).length > 0) {
+            stage("Put back: the lab's own config again");
+            await setConfig(stack, original);
+            await upQuietly(stack, "back to the lab's config");
+        }
+        if (switchBack) {
+            await switchBack();
+        }
+    }
+    stage("What it showed");
+    result.table.forEach((text) => say(`   ${text}`));
+    const pass = result.problems.length === 0;
+    stage(`Verdict: ${pass ? "as the lesson says" : "NOT as the lesson says"}`);
+    say(`   ${pass ? "the numbers are as the lesson says" : result.problems.join("; ")}`);
+    return { lesson: lesson.name, pass, problems: result.problems, seconds: (Date.now() - started) / 1000 };
 }
 
 export interface LessonOutcome {
@@ -109,9 +194,13 @@ export async function runLesson(stack: auto.Stack, stackName: string, lesson: Le
     if (refusal) {
         throw new Error(`this lab cannot run lesson ${lesson.name}: ${refusal}`);
     }
-    const switchBack = await switchMode(stack, lesson);
+    const switchBack = await switchConfig(stack, lesson);
+    if (lesson.kind === "experiment") {
+        return runExperiment(stack, stackName, lesson, switchBack, started);
+    }
     let broken: Sighting | undefined;
     let putBack: Sighting | undefined;
+    let configBefore: Record<string, string | undefined> | undefined;
     try {
         const live = switchBack ? await contextOf(stack, stackName) : context;
         stage(`Break: ${lesson.breaks}`);
@@ -120,16 +209,43 @@ export async function runLesson(stack: auto.Stack, stackName: string, lesson: Le
             say(`   scripts/lab ssh ${change.machine} '${change.command}'`);
             await sshRun(live.out.ssh, machineNamed(live.topology, change.machine).sshAddress, change.command, 60_000);
         }
+        if (lesson.breakConfig) {
+            configBefore = await configOf(stack, Object.keys(lesson.breakConfig));
+            await setConfig(stack, lesson.breakConfig);
+            await upQuietly(stack, "with the broken config");
+        }
         stage("See: what it does now");
-        broken = await lesson.see(live);
-        printSighting(broken);
-        say(`   scripts/lab check names:`);
-        for (const line of await driftNow(stack)) {
-            say(`     ${line}`);
+        try {
+            broken = await lesson.see(live);
+            printSighting(broken);
+            say(`   scripts/lab check names:`);
+            for (const line of await driftNow(stack)) {
+                say(`     ${line}`);
+            }
+        } catch (error) {
+            // Whatever went wrong while looking, the lab is put back.
+            say(`   seeing failed: ${errorText(error)}`);
+            if (!breakOnly) {
+                await putBackAll(stack, configBefore);
+            }
+            throw error;
         }
         if (breakOnly) {
             stage("Left broken (--break-only)");
-            say("   Find it: scripts/lab check. Put it back: scripts/lab up.");
+            say(
+                lesson.breakConfig
+                    ? `   Put it back: ${Object.entries(configBefore ?? {})
+                          .map(([key, value]) =>
+                              value === undefined
+                                  ? `scripts/lab pulumi config rm ${PROJECT}:${key}`
+                                  : `scripts/lab pulumi config set ${PROJECT}:${key} ${value}`,
+                          )
+                          .join("; ")}; scripts/lab up.`
+                    : "   Find it: scripts/lab check. Put it back: scripts/lab up.",
+            );
+            if (switchBack) {
+                say(`   The lab stays in the lesson's config${needsWords(lesson)} until you set it back.`);
+            }
             return {
                 lesson: lesson.name,
                 pass: broken.symptom,
@@ -139,7 +255,7 @@ export async function runLesson(stack: auto.Stack, stackName: string, lesson: Le
         }
         stage("Put back: the lab's refresh sees the drift, up runs that machine's steps again");
         markLesson(stackName, { lesson: lesson.name, title: lesson.title, breaks: lesson.breaks, stage: "putting back" });
-        await upQuietly(stack, "puts back what drifted");
+        await putBackAll(stack, configBefore);
         stage("See again");
         putBack = await lesson.see(await contextOf(stack, stackName));
         printSighting(putBack);

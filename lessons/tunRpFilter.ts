@@ -1,12 +1,13 @@
 // Lesson: IP tunnelling with strict reverse-path filtering on a real server.
-import type { Lesson, LessonContext, Sighting } from "./lesson";
+import type { BreakLesson, LessonContext, Sighting } from "./lesson";
 import { sendRequests, tallyLine } from "./lesson";
 import { kernelCounters } from "./observe";
 import { machineNamed } from "../scripts/tools/topology";
 
 const SERVER = "web3";
 
-export const tunRpFilterLesson: Lesson = {
+export const tunRpFilterLesson: BreakLesson = {
+    kind: "break",
     name: "tun-rp-filter",
     title: "IP tunnelling with strict reverse-path filtering on a real server",
     seedStep: "the seed's direct routing, moved to IP tunnelling (mode tun): rp_filter 0 on all and tunl0",
@@ -18,7 +19,7 @@ export const tunRpFilterLesson: Lesson = {
         "uses the larger of the two).",
     ],
     reference: 'the kernel\'s Documentation/networking/ip-sysctl.rst (rp_filter); the LVS-HOWTO, "LVS-Tun"',
-    mode: "tun",
+    needs: { mode: "tun" },
     breaks: `${SERVER}: rp_filter 1 (strict) on all and tunl0`,
     change: () => [{ machine: SERVER, command: "sudo sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.tunl0.rp_filter=1" }],
     see,

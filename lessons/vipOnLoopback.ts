@@ -1,5 +1,5 @@
 // Lesson: direct routing without the VIP on the real server's loopback.
-import type { Lesson, LessonContext, Sighting } from "./lesson";
+import type { BreakLesson, LessonContext, Sighting } from "./lesson";
 import { sendRequests, tallyLine } from "./lesson";
 import { connectionsTo, directorStats, kernelCounters } from "./observe";
 import { machineNamed } from "../scripts/tools/topology";
@@ -7,7 +7,8 @@ import { machineNamed } from "../scripts/tools/topology";
 const SERVER = "web2";
 const REQUESTS = 24;
 
-export const vipOnLoopbackLesson: Lesson = {
+export const vipOnLoopbackLesson: BreakLesson = {
+    kind: "break",
     name: "vip-on-lo",
     title: "Direct routing without the VIP on the real server's loopback",
     seedStep: "seed step 3, the real servers: the VIP on lo:0 as a /32 (ifcfg-lo:0, route add -host VIP dev lo:0)",
@@ -19,7 +20,7 @@ export const vipOnLoopbackLesson: Lesson = {
         "its share of connections hangs until the client gives up.",
     ],
     reference: "the LVS-HOWTO, \"LVS-DR\" (the VIP on the realserver's lo); the seed's step 3",
-    mode: "dr",
+    needs: { mode: "dr" },
     breaks: `${SERVER}: the VIP taken off lo`,
     change: ({ out }) => [{ machine: SERVER, command: `sudo ip addr del ${out.vip}/32 dev lo` }],
     see,
