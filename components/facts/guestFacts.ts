@@ -118,6 +118,21 @@ async function settled(inputs: GuestFactsInputs, after: string): Promise<GuestFa
     return { ...inputs, observed: live, reachable: true };
 }
 
+/** The machine's facts once it answers SSH, waiting as a first boot does; an error naming it if it never does. */
+async function answered(inputs: GuestFactsInputs): Promise<Facts> {
+    const deadline = Date.now() + REPAIR_DIAL_MS;
+    for (;;) {
+        const live = await readLive(inputs);
+        if (live) {
+            return live;
+        }
+        if (Date.now() >= deadline) {
+            throw new Error(`${inputs.machine} (${inputs.host}) did not answer SSH for ${REPAIR_DIAL_MS / 1000} s; is it running? (scripts/lab node list)`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+}
+
 /** Runs one of the machine's commands, waiting for its SSH first as a first boot does. */
 async function runStepCommand(inputs: GuestFactsInputs, step: string, command: string): Promise<void> {
     const deadline = Date.now() + REPAIR_DIAL_MS;
@@ -156,10 +171,13 @@ export const guestFactsProvider: pulumi.dynamic.ResourceProvider<GuestFactsInput
         return { id, props: live ? { ...props, observed: live, reachable: true } : { ...props, reachable: false } };
     },
     async diff(_id, olds, news) {
-        return { changes: !sameInputs(olds, news) || drifted(olds) };
+        // A machine the refresh could not reach is no drift, but up waits for it (below).
+        return { changes: !sameInputs(olds, news) || drifted(olds) || olds.reachable === false };
     },
     async update(_id, olds, news) {
-        if (drifted(olds)) {
+        // Stopped or rebooting at the refresh: wait for it as a first boot does (up starts a stopped domain first).
+        const live = olds.reachable === false ? await answered(news) : undefined;
+        if (drifted(olds) || (live !== undefined && driftOf(news.wanted, live).length > 0)) {
             for (const step of news.steps) {
                 await runStepCommand(news, step.name, step.remove);
                 await runStepCommand(news, step.name, step.apply);

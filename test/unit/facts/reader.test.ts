@@ -97,9 +97,10 @@ describe("the facts resource", () => {
         assert.equal((await diff("web3-facts", drifted, STATE)).changes, true);
     });
 
-    it("takes an unreachable machine for unreachable, not for drift", async () => {
+    it("takes an unreachable machine for unreachable, not for drift, and has up wait for it (a change)", async () => {
         const unreachable = { ...STATE, observed: { "arp_ignore all": "0" }, reachable: false };
-        assert.equal((await diff("web3-facts", unreachable, STATE)).changes, false);
+        assert.equal((await diff("web3-facts", unreachable, STATE)).changes, true);
+        assert.equal((await diff("web3-facts", STATE, STATE)).changes, false);
     });
 
     it("is a change when what the lab wants or the steps changed", async () => {
