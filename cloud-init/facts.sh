@@ -16,6 +16,7 @@
 
 VRRP_PASSWORD_PLACEHOLDER=@LVSLAB_VRRP_PASSWORD@
 NAT_TABLE=100
+NAT_RULE_PRIORITY=1000
 
 # Each process costs a busy emulated guest a good part of a second: the
 # reader reads files with the shell itself, runs ip once, and forks no
@@ -161,6 +162,13 @@ real_server_facts() {
             kernel_fact "rp_filter tunl0" net/ipv4/conf/tunl0/rp_filter
             ;;
         nat)
+            # The rule that sends replies from the storage address to that table, then the table's route.
+            rules=$(ip -4 rule show 2>/dev/null) || true
+            if [[ $'\n'"$rules" == *$'\n'"$NAT_RULE_PRIORITY:"*"from $STORAGE_IP lookup $NAT_TABLE"* ]]; then
+                fact "replies from $STORAGE_IP use table $NAT_TABLE" present
+            else
+                fact "replies from $STORAGE_IP use table $NAT_TABLE" absent
+            fi
             routes=$(ip route show table "$NAT_TABLE" 2>/dev/null) || true
             if [[ $'\n'"$routes" == *$'\n'"default via $NAT_GATEWAY "* ]]; then
                 fact "replies routed via $NAT_GATEWAY" present

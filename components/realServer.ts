@@ -134,6 +134,7 @@ export class RealServer extends pulumi.ComponentResource {
                     publicNic: PUBLIC_NIC,
                     storageNic: STORAGE_NIC,
                     natGateway: args.natGateway,
+                    storageIp: server.storageIp,
                     ports: args.ports,
                     nfsServer: args.nfsServer,
                     exportPath: args.nfsExportPath,

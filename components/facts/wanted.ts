@@ -69,6 +69,8 @@ export interface RealServerFactsParams {
     storageNic: string;
     /** NAT: the director's floating storage address that replies go back through. */
     natGateway: string;
+    /** NAT: the server's storage address, whose replies a routing rule sends via the director. */
+    storageIp: string;
     ports: number[];
     nfsServer: string;
     exportPath: string;
@@ -89,6 +91,7 @@ export function realServerWantedFacts(params: RealServerFactsParams): Facts {
         facts["rp_filter all"] = "0";
         facts["rp_filter tunl0"] = "0";
     } else {
+        facts[`replies from ${params.storageIp} use table 100`] = "present";
         facts[`replies routed via ${params.natGateway}`] = "present";
         facts[`rp_filter ${params.storageNic}`] = "2";
     }

@@ -75,6 +75,7 @@ describe("a real server's wanted facts", () => {
         publicNic: "eth0",
         storageNic: "eth1",
         natGateway: "192.168.7.172",
+        storageIp: "192.168.7.177",
         ports: [80],
         nfsServer: "192.168.7.250",
         exportPath: "/opt/wwwroot",
@@ -92,12 +93,13 @@ describe("a real server's wanted facts", () => {
         assert.equal(facts["page on port 80"], "answers with the page");
     });
 
-    it("in TUN: the VIP on tunl0 and reverse-path filtering off; in NAT: replies via the director, loose filtering on the storage NIC, no ARP suppression", () => {
+    it("in TUN: the VIP on tunl0 and reverse-path filtering off; in NAT: replies via the director (the rule and its table), loose filtering on the storage NIC, no ARP suppression", () => {
         const tun = realServerWantedFacts({ ...base, mode: "tun" });
         assert.equal(tun["address 172.16.16.172/32 on tunl0"], "present");
         assert.equal(tun["rp_filter all"], "0");
         assert.equal(tun["address 172.16.16.172/32 on lo"], undefined);
         const nat = realServerWantedFacts({ ...base, mode: "nat" });
+        assert.equal(nat["replies from 192.168.7.177 use table 100"], "present");
         assert.equal(nat["replies routed via 192.168.7.172"], "present");
         assert.equal(nat["rp_filter eth1"], "2");
         assert.equal(nat["arp_ignore all"], "0");
