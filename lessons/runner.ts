@@ -25,7 +25,7 @@ import {
 } from "./index";
 import { clearLessonMark, markLesson } from "./mark";
 
-const USAGE = `usage: scripts/lab lesson [NAME] [--break-only] [--stack NAME]
+const USAGE = `usage: scripts/lab lesson [NAME...] [--break-only] [--stack NAME]
        scripts/lab lesson --all [--stack NAME]
 
 Without NAME: the list of lessons (no lab needed). With NAME: the lesson on
@@ -34,7 +34,8 @@ break it, see what goes wrong (measured now), put it back with
 scripts/lab up, see it gone.
   --break-only  stop after "see": find it with scripts/lab check, put it
                 back with scripts/lab up
-  --all         every lesson in turn, then a table of verdicts`;
+  --all         every lesson in turn (several NAMEs: those), then a table of
+                verdicts and "lessons: N passed, M failed"`;
 
 const PROJECT = "lvs-dr-lab";
 
@@ -278,14 +279,13 @@ async function main(argv: string[]): Promise<number> {
     if (typeof line === "number") {
         return line;
     }
-    const [name] = line.positionals;
-    if (!name && !line.values.all) {
+    if (line.positionals.length === 0 && !line.values.all) {
         lessonList().forEach((text) => say(text));
         return 0;
     }
     const stackName = line.values.stack ?? "dev";
     const stack = await openStack(stackName);
-    const lessons = line.values.all ? LESSONS : [lessonNamed(name)];
+    const lessons = line.values.all ? LESSONS : line.positionals.map(lessonNamed);
     const outcomes: LessonOutcome[] = [];
     for (const lesson of lessons) {
         try {
@@ -295,7 +295,7 @@ async function main(argv: string[]): Promise<number> {
             outcomes.push({ lesson: lesson.name, pass: false, problems: [errorText(error)], seconds: 0 });
         }
     }
-    if (line.values.all) {
+    if (lessons.length > 1) {
         say();
         say(
             formatTable(
