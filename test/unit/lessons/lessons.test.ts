@@ -7,7 +7,8 @@ import { CONFIG_DEFAULTS } from "../../../components/config";
 import { configToChange } from "../../../lessons/runner";
 import { lessonList, lessonNamed, LESSONS, lessonVerdict, tallyLine } from "../../../lessons";
 import { clearLessonMark, lessonMarkFile, markLesson, readLessonMark } from "../../../lessons/mark";
-import { arpRepliesForVip, connectionsTo, parseIpvsStats, parseNstat } from "../../../lessons/observe";
+import { arpRepliesForVip, connectionsTo, freeAddresses, parseIpvsStats, parseNstat } from "../../../lessons/observe";
+import { movedShare } from "../../../lessons/schedulers";
 import { parseFrame } from "../../../scripts/tools/capture";
 import { topologyFromOutputs, machineNamed, macOwners } from "../../../scripts/tools/topology";
 import { lessonBanner } from "../../../scripts/tools/view";
@@ -106,6 +107,32 @@ describe("what the lessons measure with", () => {
             .map(parseFrame)
             .filter((frame) => frame !== undefined);
         assert.deepEqual(arpRepliesForVip(frames, "172.16.16.172", macOwners(topology)), { "web1 public": 2, "director public": 1 });
+    });
+});
+
+describe("the schedulers experiment", () => {
+    it("takes client addresses nobody in the subnet uses, from the low end", () => {
+        const used = new Set(["172.16.16.2", "172.16.16.4"]);
+        assert.deepEqual(freeAddresses("172.16.16.1", 24, used, 3), ["172.16.16.3", "172.16.16.5", "172.16.16.6"]);
+        assert.equal(freeAddresses("10.0.0.1", 30, new Set(), 5).length, 1);
+    });
+
+    it("counts a client as moved when it lands elsewhere or fails", () => {
+        const before = new Map<string, string | undefined>([
+            ["a", "web1"],
+            ["b", "web2"],
+            ["c", "web3"],
+            ["d", undefined],
+        ]);
+        const after = new Map<string, string | undefined>([
+            ["a", "web1"],
+            ["b", "web5"],
+            ["c", undefined],
+            ["d", "web1"],
+        ]);
+        assert.equal(movedShare(before, after), 0.75);
+        assert.equal(movedShare(before, before), 0.25);
+        assert.equal(movedShare(new Map(), after), 0);
     });
 });
 
