@@ -219,9 +219,13 @@ export async function runLesson(stack: auto.Stack, stackName: string, lesson: Le
         try {
             broken = await lesson.see(live);
             printSighting(broken);
-            say(`   scripts/lab check names:`);
-            for (const line of await driftNow(stack)) {
-                say(`     ${line}`);
+            if (lesson.breakConfig) {
+                say("   (the break is a setting: the lab is as its config says, so scripts/lab check has no drift to name)");
+            } else {
+                say(`   scripts/lab check names:`);
+                for (const line of await driftNow(stack)) {
+                    say(`     ${line}`);
+                }
             }
         } catch (error) {
             // Whatever went wrong while looking, the lab is put back.
@@ -254,7 +258,9 @@ export async function runLesson(stack: auto.Stack, stackName: string, lesson: Le
                 seconds: (Date.now() - started) / 1000,
             };
         }
-        stage("Put back: the lab's refresh sees the drift, up runs that machine's steps again");
+        stage(
+            lesson.breakConfig ? "Put back: the setting as it was, then up" : "Put back: the lab's refresh sees the drift, up runs that machine's steps again",
+        );
         markLesson(stackName, { lesson: lesson.name, title: lesson.title, breaks: lesson.breaks, stage: "putting back" });
         await putBackAll(stack, configBefore);
         stage("See again");
