@@ -1,6 +1,7 @@
 // The lessons, in the seed's order: each breaks one step of it on purpose.
 import { arpLesson } from "./arp";
 import { connReuseLesson } from "./connReuse";
+import { connectionSyncLesson } from "./connectionSync";
 import { healthCheckLesson } from "./healthCheck";
 import type { Lesson } from "./lesson";
 import { natReturnPathLesson } from "./natReturnPath";
@@ -24,6 +25,7 @@ export const LESSONS: readonly Lesson[] = [
     tunRpFilterLesson,
     natReturnPathLesson,
     schedulersLesson,
+    connectionSyncLesson,
 ];
 
 /** The lesson of that name, or an error that lists them. */

@@ -81,6 +81,8 @@ export interface LabControl {
     context(): Promise<LessonContext>;
     /** Sets config keys (undefined removes one) and runs up, saying each as a person would type it. */
     configure(values: Readonly<Record<string, string | undefined>>, why: string): Promise<void>;
+    /** Runs up, refreshing first (a VM shut off behind its back is started again). */
+    up(why: string): Promise<void>;
     say(line: string): void;
 }
 

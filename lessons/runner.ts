@@ -147,6 +147,7 @@ async function runExperiment(
             await setConfig(stack, values);
             await upQuietly(stack, why);
         },
+        up: (why) => upQuietly(stack, why),
         say: (text) => say(`   ${text}`),
     };
     stage(`Experiment: ${lesson.breaks}`);
