@@ -79,8 +79,32 @@ describe("toolchain.sh", () => {
         fs.writeFileSync(path.join(cache, `pulumi-${version}`, "pulumi"), "#!/bin/sh\necho v0.0.1\n", { mode: 0o755 });
         const result = runToolchain("ensure_pulumi_cli", { PATH: `${fakeBin}:/usr/bin:/bin`, LVSLAB_CACHE: cache });
         assert.notEqual(result.status, 0, `stderr: ${result.stderr}`);
-        assert.ok(fs.existsSync(goCalls), "go build was attempted");
-        assert.match(result.stderr, /building the Pulumi CLI failed/);
+        assert.ok(fs.existsSync(goCalls), "go was asked (to fetch the pinned toolchain)");
+        assert.match(fs.readFileSync(goCalls, "utf8"), /mod download -json golang\.org\/toolchain@v0\.0\.1-go/);
+        assert.match(result.stderr, /go mod download golang\.org\/toolchain@\S+ failed: .*Go module proxy/);
+    });
+
+    it("builds the CLI with the pinned Go from the cache, not the host's Go", () => {
+        const pinned = runToolchain("echo $GO_TOOLCHAIN_VERSION", { PATH: "/usr/bin:/bin" }).stdout.trim();
+        const goDir = path.join(cache, `go-${pinned}`, "bin");
+        const pinnedCalls = path.join(cache, "pinned-go-calls");
+        fs.mkdirSync(goDir, { recursive: true });
+        fs.writeFileSync(
+            path.join(goDir, "go"),
+            `#!/bin/sh
+echo "$@" >> ${pinnedCalls}
+[ "$1 $2" = "env GOVERSION" ] && echo go${pinned}
+exit 0
+`,
+            { mode: 0o755 },
+        );
+        fs.rmSync(goCalls, { force: true });
+        const result = runToolchain("ensure_go; command -v go", { PATH: `${fakeBin}:/usr/bin:/bin`, LVSLAB_CACHE: cache });
+        assert.equal(result.status, 0, result.stderr);
+        assert.equal(result.stdout.trim(), path.join(goDir, "go"), "the pinned Go comes first on PATH");
+        assert.match(result.stderr, new RegExp(`Go: go${pinned.replace(/\./g, "\\.")} already in`));
+        const hostCalls = fs.existsSync(goCalls) ? fs.readFileSync(goCalls, "utf8") : "";
+        assert.doesNotMatch(hostCalls, /build|mod download/, "the host's go fetched and built nothing");
     });
 
     it("knows npm dependencies are current from the lockfile's hash", () => {
