@@ -67,10 +67,19 @@ async function upQuietly(stack: auto.Stack, why: string): Promise<void> {
     say(`   up took ${result.seconds.toFixed(0)} s: ${changed.length === 0 ? "nothing to change" : changed.join(", ")}`);
 }
 
-/** The stack's raw config for `keys` (undefined: not set, so the default holds). */
+/**
+ * The stack's own setting of each of `keys`, as its Pulumi.STACK.yaml has
+ * it (undefined: not set there, so Pulumi.yaml's default holds). Not the
+ * merged config, or setting a lesson's change back would write the
+ * defaults into the stack's file.
+ */
 async function configOf(stack: auto.Stack, keys: readonly string[]): Promise<Record<string, string | undefined>> {
-    const config = await stack.getAllConfig();
-    return Object.fromEntries(keys.map((key) => [key, config[`${PROJECT}:${key}`]?.value]));
+    const settings = (await stack.workspace.stackSettings(stack.name)).config ?? {};
+    const value = (key: string): string | undefined => {
+        const entry: unknown = settings[`${PROJECT}:${key}`];
+        return typeof entry === "string" || typeof entry === "number" || typeof entry === "boolean" ? String(entry) : undefined;
+    };
+    return Object.fromEntries(keys.map((key) => [key, value(key)]));
 }
 
 /** Sets (or, for undefined, removes) config keys, saying each as the Pulumi command a person would type. */
