@@ -232,10 +232,14 @@ use_project_plugins() {
 # tsconfig.json or the lockfile changed since the last build (a stamp in
 # bin/): tsc takes seconds, and every verb needs the build.
 build_typescript() {
-    local stamp="$LVSLAB_ROOT/bin/.lvslab-sources.sha256" want
+    local stamp="$LVSLAB_ROOT/bin/.lvslab-sources.sha256" want roots
+    # The sources are what tsconfig.json includes: the first part of each pattern.
+    roots=$(cd "$LVSLAB_ROOT" && jq -r '(.include // ["."])[] | split("/")[0]' tsconfig.json | LC_ALL=C sort -u) ||
+        die "cannot read tsconfig.json's include list (jq)"
+    # shellcheck disable=SC2086 # one word per root
     want=$(
         cd "$LVSLAB_ROOT" &&
-            { find index.ts components plugins scripts proofs test -name '*.ts' -type f 2>/dev/null; echo tsconfig.json; echo package-lock.json; } |
+            { find $roots -path '*/node_modules' -prune -o -name '*.ts' -type f -print 2>/dev/null; echo tsconfig.json; echo package-lock.json; } |
             LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum | cut -d' ' -f1
     )
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

@@ -156,5 +156,15 @@ exit 0
         fs.writeFileSync(path.join(project, "components", "b.ts"), "export const b = 1;\n");
         build();
         assert.equal(runs(), 3, "a new source compiles again");
+        // The sources are those tsconfig.json includes, a new top folder too.
+        fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify({ include: ["index.ts", "components/**/*.ts", "lessons/**/*.ts"] }));
+        build();
+        assert.equal(runs(), 4, "a changed tsconfig.json compiles again");
+        fs.mkdirSync(path.join(project, "lessons"));
+        fs.writeFileSync(path.join(project, "lessons", "c.ts"), "export const c = 1;\n");
+        build();
+        assert.equal(runs(), 5, "a source in a folder tsconfig.json includes compiles again");
+        build();
+        assert.equal(runs(), 5);
     });
 });
