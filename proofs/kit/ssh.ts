@@ -96,6 +96,67 @@ export interface GuestWatch {
 }
 
 /**
+ * A watch's answers as they arrive: `feed` takes the loop's output, each
+ * "yes" or "no" line dated by `now()`; `close` says no more will come.
+ * The GuestWatch's reading side, apart from the login that feeds it.
+ */
+export class AnswerLog implements Omit<GuestWatch, "stop"> {
+    private readonly changes: { at: number; answer: boolean }[] = [];
+    private readonly waiters: (() => void)[] = [];
+    private buffered = "";
+    private ended = false;
+
+    constructor(private readonly now: () => number = Date.now) {}
+
+    feed(text: string): void {
+        this.buffered += text;
+        const lines = this.buffered.split("\n");
+        this.buffered = lines.pop() ?? "";
+        for (const line of lines.filter((entry) => entry === "yes" || entry === "no")) {
+            this.changes.push({ at: this.now(), answer: line === "yes" });
+        }
+        this.wakeAll();
+    }
+
+    close(): void {
+        this.ended = true;
+        this.wakeAll();
+    }
+
+    get current(): boolean | undefined {
+        return this.changes.at(-1)?.answer;
+    }
+
+    async until(answer: boolean, since: number, limitMs: number): Promise<number | undefined> {
+        const deadline = this.now() + limitMs;
+        for (;;) {
+            if (this.changes.filter((change) => change.at < since).at(-1)?.answer === answer) {
+                return since;
+            }
+            const seen = this.changes.find((change) => change.at >= since && change.answer === answer);
+            if (seen) {
+                return seen.at;
+            }
+            const left = deadline - this.now();
+            if (left <= 0 || this.ended) {
+                return undefined;
+            }
+            await new Promise<void>((wake) => {
+                const wait = setTimeout(wake, left);
+                this.waiters.push(() => {
+                    clearTimeout(wait);
+                    wake();
+                });
+            });
+        }
+    }
+
+    private wakeAll(): void {
+        this.waiters.splice(0).forEach((wake) => wake());
+    }
+}
+
+/**
  * Watches a shell test on a guest over one login: a root loop runs `test`
  * every `everyMs` and prints its answer when it changes, which this side
  * dates on arrival. A drill that times the guest with a new login per poll
@@ -110,54 +171,19 @@ export function watchOnGuest(access: SshAccess, host: string, test: string, limi
         `if { ${test}; } >/dev/null 2>&1; then now=yes; else now=no; fi; ` +
         `if [ "$now" != "$last" ]; then echo "$now"; last=$now; fi; sleep ${everyMs / 1000}; done`;
     const child = spawn("ssh", sshArgs(access, host, `sudo bash -c ${shellQuote(loop)}`), { stdio: ["pipe", "pipe", "ignore"] });
-    const changes: { at: number; answer: boolean }[] = [];
-    const waiters: (() => void)[] = [];
-    const wakeAll = (): void => waiters.splice(0).forEach((wake) => wake());
-    let buffered = "";
-    let ended = false;
-    child.stdout.on("data", (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        for (const line of lines.filter((text) => text === "yes" || text === "no")) {
-            changes.push({ at: Date.now(), answer: line === "yes" });
-        }
-        wakeAll();
-    });
+    const log = new AnswerLog();
+    child.stdout.on("data", (chunk: Buffer) => log.feed(chunk.toString()));
     child.on("error", () => undefined);
     const timer = setTimeout(() => child.kill(), (limitSeconds + 30) * 1000);
     child.on("close", () => {
-        ended = true;
         clearTimeout(timer);
-        wakeAll();
+        log.close();
     });
     return {
         get current() {
-            return changes.at(-1)?.answer;
+            return log.current;
         },
-        async until(answer, since, limitMs) {
-            const deadline = Date.now() + limitMs;
-            for (;;) {
-                if (changes.filter((change) => change.at < since).at(-1)?.answer === answer) {
-                    return since;
-                }
-                const seen = changes.find((change) => change.at >= since && change.answer === answer);
-                if (seen) {
-                    return seen.at;
-                }
-                const left = deadline - Date.now();
-                if (left <= 0 || ended) {
-                    return undefined;
-                }
-                await new Promise<void>((wake) => {
-                    const wait = setTimeout(wake, left);
-                    waiters.push(() => {
-                        clearTimeout(wait);
-                        wake();
-                    });
-                });
-            }
-        },
+        until: (answer, since, limitMs) => log.until(answer, since, limitMs),
         stop() {
             child.stdin.end();
             child.kill();
