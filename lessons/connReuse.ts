@@ -1,12 +1,12 @@
 // Lesson: draining a real server while clients reuse source ports, under the
 // kernel's default conn_reuse_mode (the bug this lab itself had).
 import type { BreakLesson, LessonContext, Sighting } from "./lesson";
+import { ipvsadmMethodFlag } from "./observe";
 import { landedOn, requestFrom, sshRun } from "../proofs/kit";
 import { portsLandingOn } from "../proofs/drain";
 
 const SERVER = "web1";
 const PORTS = 8;
-const FLAG_BY_MODE: Readonly<Record<string, string>> = { dr: "-g", tun: "-i", nat: "-m" };
 
 export const connReuseLesson: BreakLesson = {
     kind: "break",
@@ -38,7 +38,7 @@ async function see({ out }: LessonContext): Promise<Sighting> {
         throw new Error(`the lab has no ${SERVER}`);
     }
     const weight = (value: number): string =>
-        `sudo ipvsadm -e -t ${out.vip}:${out.port} -r ${server.forwardingAddress}:${out.port} ${FLAG_BY_MODE[out.mode] ?? "-g"} -w ${value}`;
+        `sudo ipvsadm -e -t ${out.vip}:${out.port} -r ${server.forwardingAddress}:${out.port} ${ipvsadmMethodFlag(out.mode)} -w ${value}`;
     const landed = await portsLandingOn(out, SERVER, PORTS);
     const master = out.directors[0].publicIp;
     await sshRun(out.ssh, master, weight(0), 30_000);

@@ -209,3 +209,8 @@ function serverFrom(out: LabOutputValues, localAddress: string, timeoutMs: numbe
         request.on("error", () => resolve(undefined));
     });
 }
+
+/** ipvsadm's flag for a real server's forwarding method in a lab mode: -g (dr), -i (tun), -m (nat). Pure. */
+export function ipvsadmMethodFlag(mode: string): string {
+    return ({ dr: "-g", tun: "-i", nat: "-m" } as Readonly<Record<string, string>>)[mode] ?? "-g";
+}

@@ -3,14 +3,13 @@
 // connecting once; the share that lands on a different server than before,
 // for rr, sh and mh, against the 1/N that consistent hashing aims for.
 import type { ExperimentLesson, ExperimentResult, LabControl } from "./lesson";
-import { clientAddresses, landingsFrom, withClientAddresses } from "./observe";
+import { clientAddresses, ipvsadmMethodFlag, landingsFrom, withClientAddresses } from "./observe";
 import { formatTable, sshRun } from "../proofs/kit";
 
 const SCHEDULERS = ["rr", "sh", "mh"] as const;
 const CLIENTS = 96;
 /** How far mh's share may be from 1/N: about two standard deviations of a 96-client sample. */
 const MH_TOLERANCE = 0.1;
-const FLAG_BY_MODE: Readonly<Record<string, string>> = { dr: "-g", tun: "-i", nat: "-m" };
 
 export const schedulersLesson: ExperimentLesson = {
     kind: "experiment",
@@ -61,7 +60,7 @@ async function experiment(lab: LabControl): Promise<ExperimentResult> {
             // The last server leaves and joins the table by hand, as a server's removal and addition do to it.
             const entry = (verb: "-d" | "-a"): string =>
                 `sudo ipvsadm ${verb} -t ${context.out.vip}:${context.out.port} -r ${extra.forwardingAddress}:${context.out.port}` +
-                (verb === "-a" ? ` ${FLAG_BY_MODE[context.out.mode] ?? "-g"} -w ${extra.weight}` : "");
+                (verb === "-a" ? ` ${ipvsadmMethodFlag(context.out.mode)} -w ${extra.weight}` : "");
             const onDirectors = (command: string): Promise<string[]> =>
                 Promise.all(context.out.directors.map((director) => sshRun(context.out.ssh, director.publicIp, command, 30_000)));
             await onDirectors(entry("-d"));

@@ -7,7 +7,7 @@ import { CONFIG_DEFAULTS } from "../../../components/config";
 import { configToChange } from "../../../lessons/runner";
 import { lessonList, lessonNamed, LESSONS, lessonVerdict, tallyLine } from "../../../lessons";
 import { clearLessonMark, lessonMarkFile, markLesson, readLessonMark } from "../../../lessons/mark";
-import { arpRepliesForVip, connectionsTo, freeAddresses, parseIpvsStats, parseNstat } from "../../../lessons/observe";
+import { arpRepliesForVip, connectionsTo, freeAddresses, ipvsadmMethodFlag, parseIpvsStats, parseNstat } from "../../../lessons/observe";
 import { movedShare } from "../../../lessons/schedulers";
 import { parseFrame } from "../../../scripts/tools/capture";
 import { topologyFromOutputs, machineNamed, macOwners } from "../../../scripts/tools/topology";
@@ -82,6 +82,10 @@ describe("what the lessons measure with", () => {
     it("counts requests by server", () => {
         assert.equal(tallyLine({ sent: 8, answered: 6, failed: 2, byServer: { web2: 3, web1: 3 } }), "6 of 8 requests answered (web1 3, web2 3), 2 failed");
         assert.equal(tallyLine({ sent: 4, answered: 0, failed: 4, byServer: {} }), "0 of 4 requests answered, 4 failed");
+    });
+
+    it("names the forwarding method as ipvsadm takes it", () => {
+        assert.deepEqual(["dr", "tun", "nat"].map(ipvsadmMethodFlag), ["-g", "-i", "-m"]);
     });
 
     it("reads nstat's counters, a missing one as 0", () => {
