@@ -160,6 +160,12 @@ real_server_facts() {
             address_fact "address $VIP/32 on tunl0" tunl0 "$VIP/32"
             kernel_fact "rp_filter all" net/ipv4/conf/all/rp_filter
             kernel_fact "rp_filter tunl0" net/ipv4/conf/tunl0/rp_filter
+            mangle=$(iptables -w -t mangle -S OUTPUT 2>/dev/null) || true
+            if [[ "$mangle" == *"-s $VIP/32 "*"-j TCPMSS"* ]]; then
+                fact "MSS clamp on replies from $VIP" present
+            else
+                fact "MSS clamp on replies from $VIP" absent
+            fi
             ;;
         nat)
             # The rule that sends replies from the storage address to that table, then the table's route.

@@ -9,6 +9,7 @@ import { netdevLesson } from "./netdev";
 import { persistenceLesson } from "./persistence";
 import { redirectsLesson } from "./redirects";
 import { schedulersLesson } from "./schedulers";
+import { tunMtuLesson } from "./tunMtu";
 import { tunRpFilterLesson } from "./tunRpFilter";
 import { vipOnLoopbackLesson } from "./vipOnLoopback";
 
@@ -23,6 +24,7 @@ export const LESSONS: readonly Lesson[] = [
     healthCheckLesson,
     connReuseLesson,
     tunRpFilterLesson,
+    tunMtuLesson,
     natReturnPathLesson,
     schedulersLesson,
     connectionSyncLesson,

@@ -3,7 +3,8 @@
 #   dr   the VIP on the loopback as a /32, ARP for it suppressed, so only the
 #        director answers for the VIP on the wire;
 #   tun  the VIP on the IPIP tunnel device tunl0 (the director encapsulates),
-#        ARP suppressed likewise and reverse-path filtering off for tunl0;
+#        ARP suppressed likewise and reverse-path filtering off for tunl0,
+#        and the MSS of its SYN-ACKs clamped to what fits the tunnel;
 #   nat  no VIP: replies from the storage address go back through the
 #        director (NAT_GATEWAY), by a routing rule of their own, so that the
 #        lab host's direct route on the public NIC can't bypass the un-NAT.
@@ -37,7 +38,8 @@ kernel_settings() {
 }
 
 forwarding_unit() {
-    local storage_nic=$1
+    local storage_nic=$1 tun_mss=$2
+    local mss_rule="-s $VIP/32 -p tcp --tcp-flags SYN,RST,ACK SYN,ACK -j TCPMSS --set-mss $tun_mss"
     print_stdin <<UNIT
 [Unit]
 Description=lvs-dr-lab: real server forwarding, mode $MODE
@@ -58,6 +60,10 @@ UNIT
             echo "ExecStart=/sbin/modprobe ipip"
             echo "ExecStart=/sbin/ip link set tunl0 up"
             echo "ExecStart=/sbin/ip addr replace $VIP/32 dev tunl0"
+            # Clients' full-size segments would not fit the director's tunnel
+            # (IPIP adds 20 bytes): the SYN-ACK advertises an MSS that does.
+            echo "ExecStart=/bin/sh -c 'iptables -w -t mangle -C OUTPUT $mss_rule 2>/dev/null || iptables -w -t mangle -A OUTPUT $mss_rule'"
+            echo "ExecStop=-/bin/sh -c 'iptables -w -t mangle -D OUTPUT $mss_rule'"
             echo "ExecStop=-/sbin/ip addr del $VIP/32 dev tunl0"
             ;;
         nat)
@@ -103,7 +109,9 @@ apply() {
     # ARP settings before any VIP: it must never be announced from here.
     kernel_settings "$public_nic" "$storage_nic" | write_file "$SYSCTL_FILE" 0644
     sysctl -q -p "$SYSCTL_FILE"
-    forwarding_unit "$storage_nic" | install_unit "$UNIT" "$UNIT_FILE"
+    # TUN: the MSS that fits the director's IPIP tunnel: the NIC's MTU less 20 (IPIP), 20 (IP) and 20 (TCP).
+    local tun_mss=$(($(cat "/sys/class/net/$public_nic/mtu") - 60))
+    forwarding_unit "$storage_nic" "$tun_mss" | install_unit "$UNIT" "$UNIT_FILE"
     verify
     log "mode $MODE: ready for $VIP"
 }

@@ -90,6 +90,7 @@ export function realServerWantedFacts(params: RealServerFactsParams): Facts {
         facts[`address ${params.vip}/32 on tunl0`] = "present";
         facts["rp_filter all"] = "0";
         facts["rp_filter tunl0"] = "0";
+        facts[`MSS clamp on replies from ${params.vip}`] = "present";
     } else {
         facts[`replies from ${params.storageIp} use table 100`] = "present";
         facts[`replies routed via ${params.natGateway}`] = "present";

@@ -97,6 +97,7 @@ describe("a real server's wanted facts", () => {
         const tun = realServerWantedFacts({ ...base, mode: "tun" });
         assert.equal(tun["address 172.16.16.172/32 on tunl0"], "present");
         assert.equal(tun["rp_filter all"], "0");
+        assert.equal(tun["MSS clamp on replies from 172.16.16.172"], "present");
         assert.equal(tun["address 172.16.16.172/32 on lo"], undefined);
         const nat = realServerWantedFacts({ ...base, mode: "nat" });
         assert.equal(nat["replies from 192.168.7.177 use table 100"], "present");
