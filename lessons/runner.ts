@@ -1,12 +1,13 @@
-// `scripts/lab lesson [NAME] [--break-only] [--stack NAME]`: lists the
-// lessons, or runs one on the running lab in four stages printed for a
-// person: why, break, see, put back (through `up`, whose refresh sees the
-// drift) and see again. `scripts/lab lesson --all` runs every lesson in turn
-// (npm run lessons) and ends with the verdicts' count.
+// `scripts/lab lesson [NAME...] [--break-only] [--stack NAME]`: lists the
+// lessons, or runs each named one on the running lab in four stages printed
+// for a person: why, break, see, put back (through `up`, whose refresh sees
+// the drift) and see again; an experiment runs and judges its own table.
+// `--all` runs every lesson in turn (npm run lessons); more than one ends
+// with the verdicts' table and count.
 import * as auto from "@pulumi/pulumi/automation";
 import type { LabOutputValues } from "../components/program";
 import { changedSteps, commandLineOrExit, errorText, formatTable, labOutputs, runMain, sshRun } from "../proofs/kit";
-import { openStack, revealedResources, runOperation } from "../scripts/automation";
+import { openStack, PROJECT_NAME, revealedResources, runOperation } from "../scripts/automation";
 import { factsTable, liveFacts } from "../scripts/drift";
 import { machineNamed, topologyFromOutputs } from "../scripts/tools/topology";
 import { CONFIG_DEFAULTS } from "../components/config";
@@ -36,8 +37,6 @@ scripts/lab up, see it gone.
                 back with scripts/lab up
   --all         every lesson in turn (several NAMEs: those), then a table of
                 verdicts and "lessons: N passed, M failed"`;
-
-const PROJECT = "lvs-dr-lab";
 
 function say(line = ""): void {
     process.stdout.write(`${line}\n`);
@@ -76,7 +75,7 @@ async function upQuietly(stack: auto.Stack, why: string): Promise<void> {
 async function configOf(stack: auto.Stack, keys: readonly string[]): Promise<Record<string, string | undefined>> {
     const settings = (await stack.workspace.stackSettings(stack.name)).config ?? {};
     const value = (key: string): string | undefined => {
-        const entry: unknown = settings[`${PROJECT}:${key}`];
+        const entry: unknown = settings[`${PROJECT_NAME}:${key}`];
         return typeof entry === "string" || typeof entry === "number" || typeof entry === "boolean" ? String(entry) : undefined;
     };
     return Object.fromEntries(keys.map((key) => [key, value(key)]));
@@ -86,11 +85,11 @@ async function configOf(stack: auto.Stack, keys: readonly string[]): Promise<Rec
 async function setConfig(stack: auto.Stack, values: Readonly<Record<string, string | undefined>>): Promise<void> {
     for (const [key, value] of Object.entries(values)) {
         if (value === undefined) {
-            say(`   scripts/lab pulumi config rm ${PROJECT}:${key}`);
-            await stack.removeConfig(`${PROJECT}:${key}`);
+            say(`   scripts/lab pulumi config rm ${PROJECT_NAME}:${key}`);
+            await stack.removeConfig(`${PROJECT_NAME}:${key}`);
         } else {
-            say(`   scripts/lab pulumi config set ${PROJECT}:${key} ${value}`);
-            await stack.setConfig(`${PROJECT}:${key}`, { value });
+            say(`   scripts/lab pulumi config set ${PROJECT_NAME}:${key} ${value}`);
+            await stack.setConfig(`${PROJECT_NAME}:${key}`, { value });
         }
     }
 }
@@ -252,8 +251,8 @@ export async function runLesson(stack: auto.Stack, stackName: string, lesson: Le
                     ? `   Put it back: ${Object.entries(configBefore ?? {})
                           .map(([key, value]) =>
                               value === undefined
-                                  ? `scripts/lab pulumi config rm ${PROJECT}:${key}`
-                                  : `scripts/lab pulumi config set ${PROJECT}:${key} ${value}`,
+                                  ? `scripts/lab pulumi config rm ${PROJECT_NAME}:${key}`
+                                  : `scripts/lab pulumi config set ${PROJECT_NAME}:${key} ${value}`,
                           )
                           .join("; ")}; scripts/lab up.`
                     : "   Find it: scripts/lab check. Put it back: scripts/lab up.",
