@@ -1,8 +1,7 @@
 // Lesson: no health check. A stopped apache keeps its share of connections;
 // with keepalived's check, it leaves the table.
 import type { BreakLesson, LessonContext, Sighting } from "./lesson";
-import { tallyLine } from "./lesson";
-import { sendRequestsFor } from "./observe";
+import { sendRequests, tallyLine } from "./lesson";
 import { sshRun } from "../proofs/kit";
 import { machineNamed } from "../scripts/tools/topology";
 
@@ -35,8 +34,8 @@ async function see({ out, topology }: LessonContext): Promise<Sighting> {
     const windowSeconds = Math.max(out.healthCheck.windowSeconds, 5);
     await sshRun(out.ssh, host, "sudo systemctl stop apache2", 60_000);
     try {
-        const early = await sendRequestsFor(out, windowSeconds * 1000 + 3000);
-        const late = await sendRequestsFor(out, 6000);
+        const early = await sendRequests(out, 0, 1000, { forMs: windowSeconds * 1000 + 3000, pauseMs: 100 });
+        const late = await sendRequests(out, 0, 1000, { forMs: 6000, pauseMs: 100 });
         const table = await sshRun(out.ssh, out.directors[0].publicIp, `sudo ipvsadm -Ln -t ${out.vip}:${out.port}`, 30_000);
         const listed = table.includes(` ${address}:${out.port} `);
         return {

@@ -3,7 +3,7 @@
 // drift) and measured again. Each lesson's file holds its text beside its
 // code; the runner (lessons/runner.ts) prints the four stages.
 import type { LabOutputValues } from "../components/program";
-import { get } from "../proofs/kit";
+import { delay, get } from "../proofs/kit";
 import type { LabTopology } from "../scripts/tools/topology";
 
 /** A shell command a person could type: run over plain SSH as the lab's user on `machine`. */
@@ -114,17 +114,30 @@ export interface RequestTally {
     byServer: Record<string, number>;
 }
 
-/** Sends `count` requests to the VIP, one at a time, each with `timeoutMs`. */
-export async function sendRequests(out: LabOutputValues, count: number, timeoutMs = 1500): Promise<RequestTally> {
-    const tally: RequestTally = { sent: count, answered: 0, failed: 0, byServer: {} };
-    for (let i = 0; i < count; i++) {
-        const answer = await get(out.vipUrl, out.identityHeader, timeoutMs).catch(() => undefined);
+/**
+ * Requests to the VIP one at a time, each with `timeoutMs` (and `headers`),
+ * until `count` were sent or, given `forMs`, that long has passed.
+ */
+export async function sendRequests(
+    out: LabOutputValues,
+    count: number,
+    timeoutMs = 1500,
+    options: { forMs?: number; pauseMs?: number; headers?: Readonly<Record<string, string>> } = {},
+): Promise<RequestTally> {
+    const tally: RequestTally = { sent: 0, answered: 0, failed: 0, byServer: {} };
+    const until = options.forMs === undefined ? undefined : Date.now() + options.forMs;
+    while (until === undefined ? tally.sent < count : Date.now() < until) {
+        const answer = await get(out.vipUrl, out.identityHeader, timeoutMs, { headers: options.headers }).catch(() => undefined);
+        tally.sent++;
         if (answer && answer.status === 200 && answer.body.trim() === out.expectedPage) {
             tally.answered++;
             const server = answer.server ?? "unnamed";
             tally.byServer[server] = (tally.byServer[server] ?? 0) + 1;
         } else {
             tally.failed++;
+        }
+        if (options.pauseMs) {
+            await delay(options.pauseMs);
         }
     }
     return tally;

@@ -3,16 +3,15 @@
 // counters (ipvsadm --stats), and this client's neighbour entry for the VIP.
 // The runner runs inside the lab host, the lab's client.
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import type { LabOutputValues } from "../components/program";
-import { delay, sshRun } from "../proofs/kit";
-import { LessonContext, RequestTally, sendRequests } from "./lesson";
+import { delay, get, sshRun } from "../proofs/kit";
+import type { LessonContext } from "./lesson";
 import { Frame } from "../scripts/tools/capture";
 import { readFrames, record } from "../scripts/tools/captureRun";
-import { runChecked, tapOfNic, virshArgs } from "../scripts/tools/live";
-import { neighbourMac, parseNetworkXml } from "../scripts/tools/parse";
+import { neighbourMacHere, runChecked, tapOfNic, virshArgs } from "../scripts/tools/live";
+import { IpvsDestination, mergeIpvsStats, parseIpvsTable, parseNetworkXml } from "../scripts/tools/parse";
 import { LabTopology, machineNamed, macOwners, NicName, nicOf } from "../scripts/tools/topology";
 
 /** The frames on a machine's link (its tap, host side) while `action` runs; tcpdump starts a second before. */
@@ -56,34 +55,24 @@ export function parseNstat(text: string, names: readonly string[]): Record<strin
     return counters;
 }
 
-/** One real server's line of `ipvsadm -Ln --stats`. */
-export interface ServerStats {
-    server: string;
-    connections: number;
-    inPackets: number;
-    outPackets: number;
+/** The MASTER's (first director's) table for the VIP's first port, its counters merged in: one login, `ipvsadm -Ln` and `--stats`. */
+export async function directorStats(out: LabOutputValues): Promise<IpvsDestination[]> {
+    const service = `-t ${out.vip}:${out.port}`;
+    const text = await sshRun(
+        out.ssh,
+        out.directors[0].publicIp,
+        `sudo ipvsadm -Ln ${service}; echo ${STATS_MARK}; sudo ipvsadm -Ln --stats ${service}`,
+        30_000,
+    );
+    const [table, stats = ""] = text.split(STATS_MARK);
+    return mergeIpvsStats(parseIpvsTable(table), stats).flatMap((entry) => entry.destinations);
 }
 
-/** Parses `ipvsadm -Ln --stats -t VIP:PORT` ("  -> 172.16.16.177:80   12   60   0   4000   0"). Pure. */
-export function parseIpvsStats(text: string): ServerStats[] {
-    const stats: ServerStats[] = [];
-    for (const line of text.split("\n")) {
-        const match = /^\s*->\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\d+/.exec(line);
-        if (match) {
-            stats.push({ server: match[1], connections: Number(match[2]), inPackets: Number(match[3]), outPackets: Number(match[4]) });
-        }
-    }
-    return stats;
-}
-
-/** The MASTER's (first director's) counters for the VIP's first port, per real server address. */
-export async function directorStats(out: LabOutputValues): Promise<ServerStats[]> {
-    return parseIpvsStats(await sshRun(out.ssh, out.directors[0].publicIp, `sudo ipvsadm -Ln --stats -t ${out.vip}:${out.port}`, 30_000));
-}
+const STATS_MARK = "@@lvslab-stats@@";
 
 /** Connections the director sent to `address` between two readings. Pure. */
-export function connectionsTo(before: readonly ServerStats[], after: readonly ServerStats[], address: string): number {
-    const count = (stats: readonly ServerStats[]): number => stats.find((entry) => entry.server.startsWith(`${address}:`))?.connections ?? 0;
+export function connectionsTo(before: readonly IpvsDestination[], after: readonly IpvsDestination[], address: string): number {
+    const count = (stats: readonly IpvsDestination[]): number => stats.find((entry) => entry.address === address)?.connections ?? 0;
     return count(after) - count(before);
 }
 
@@ -94,7 +83,7 @@ export async function forgetVipNeighbour(vip: string): Promise<void> {
 
 /** Whose MAC this client's neighbour table has for the VIP ("director public", "web1 public"), or "none". */
 export async function vipNeighbourOwner(topology: LabTopology): Promise<string> {
-    const mac = neighbourMac(await runChecked("ip", ["neigh", "show", topology.vip], 5000), topology.vip);
+    const mac = await neighbourMacHere(topology.vip);
     return mac === undefined ? "none" : (macOwners(topology).get(mac) ?? mac);
 }
 
@@ -108,23 +97,6 @@ export function arpRepliesForVip(frames: readonly Frame[], vip: string, owners: 
         }
     }
     return replies;
-}
-
-/** Requests to the VIP one at a time for `ms`, each with a 1 s timeout: the tally. */
-export async function sendRequestsFor(out: LabOutputValues, ms: number): Promise<RequestTally> {
-    const until = Date.now() + ms;
-    const total: RequestTally = { sent: 0, answered: 0, failed: 0, byServer: {} };
-    while (Date.now() < until) {
-        const one = await sendRequests(out, 1, 1000);
-        total.sent += one.sent;
-        total.answered += one.answered;
-        total.failed += one.failed;
-        for (const [server, count] of Object.entries(one.byServer)) {
-            total.byServer[server] = (total.byServer[server] ?? 0) + count;
-        }
-        await delay(100);
-    }
-    return total;
 }
 
 /** The lab host's bridge on the public network, and its own address and prefix there. */
@@ -190,24 +162,9 @@ export async function landingsFrom(context: LessonContext, addresses: readonly s
 }
 
 /** A GET of the VIP from `localAddress`: the identity header of the server that answered with the page, or undefined. */
-function serverFrom(out: LabOutputValues, localAddress: string, timeoutMs: number): Promise<string | undefined> {
-    return new Promise((resolve) => {
-        const request = http.get(
-            { host: out.vip, port: out.port, path: "/", localAddress, agent: false, timeout: timeoutMs, headers: { connection: "close" } },
-            (response) => {
-                let body = "";
-                response.setEncoding("utf8");
-                response.on("data", (chunk: string) => (body += chunk));
-                response.on("end", () => {
-                    const server = response.headers[out.identityHeader.toLowerCase()];
-                    resolve(response.statusCode === 200 && body.trim() === out.expectedPage && typeof server === "string" ? server : undefined);
-                });
-                response.on("error", () => resolve(undefined));
-            },
-        );
-        request.on("timeout", () => request.destroy());
-        request.on("error", () => resolve(undefined));
-    });
+async function serverFrom(out: LabOutputValues, localAddress: string, timeoutMs: number): Promise<string | undefined> {
+    const answer = await get(out.vipUrl, out.identityHeader, timeoutMs, { localAddress }).catch(() => undefined);
+    return answer && answer.status === 200 && answer.body.trim() === out.expectedPage ? answer.server : undefined;
 }
 
 /** ipvsadm's flag for a real server's forwarding method in a lab mode: -g (dr), -i (tun), -m (nat). Pure. */

@@ -1,9 +1,9 @@
 // Lesson: IP tunnelling and the MTU. Without the MSS clamp on a real server,
 // a client's full-size segments do not fit the director's tunnel, and where
 // ICMP "fragmentation needed" does not reach the client, they never arrive.
-import * as http from "http";
 import type { BreakLesson, LessonContext, Sighting } from "./lesson";
 import { captureWhile } from "./observe";
+import { get } from "../proofs/kit";
 import { runChecked } from "../scripts/tools/live";
 import type { LabOutputValues } from "../components/program";
 
@@ -47,22 +47,9 @@ export const tunMtuLesson: BreakLesson = {
 };
 
 /** A GET of the VIP with large headers: the server that answered, or undefined when it did not within the timeout. */
-function bigRequest(out: LabOutputValues, timeoutMs: number): Promise<string | undefined> {
-    return new Promise((resolve) => {
-        const request = http.get(
-            { host: out.vip, port: out.port, path: "/", agent: false, timeout: timeoutMs, headers: { ...BIG_HEADERS, connection: "close" } },
-            (response) => {
-                response.resume();
-                response.on("end", () => {
-                    const server = response.headers[out.identityHeader.toLowerCase()];
-                    resolve(response.statusCode === 200 && typeof server === "string" ? server : undefined);
-                });
-                response.on("error", () => resolve(undefined));
-            },
-        );
-        request.on("timeout", () => request.destroy());
-        request.on("error", () => resolve(undefined));
-    });
+async function bigRequest(out: LabOutputValues, timeoutMs: number): Promise<string | undefined> {
+    const answer = await get(out.vipUrl, out.identityHeader, timeoutMs, { headers: BIG_HEADERS }).catch(() => undefined);
+    return answer?.status === 200 ? answer.server : undefined;
 }
 
 async function see({ out, topology }: LessonContext): Promise<Sighting> {

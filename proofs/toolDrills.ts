@@ -21,8 +21,7 @@ import { failureTimes, startLoadProbe, summarizeProbe } from "./probe";
 import { Frame } from "../scripts/tools/capture";
 import { readFrames, record } from "../scripts/tools/captureRun";
 import { applyImpairment, clearLink, Link } from "../scripts/tools/impairRun";
-import { runChecked, tapOfNic } from "../scripts/tools/live";
-import { neighbourMac } from "../scripts/tools/parse";
+import { neighbourMacHere, tapOfNic } from "../scripts/tools/live";
 import { LabTopology, machineNamed, nicOf } from "../scripts/tools/topology";
 
 /** What each drill measured, for the results file. */
@@ -45,11 +44,6 @@ async function publicLink(topology: LabTopology, name: string): Promise<Link> {
     const target = machineNamed(topology, name);
     const nic = nicOf(target, "public");
     return { topology, machine: target, nic, device: await tapOfNic(target, nic) };
-}
-
-/** The MAC this host's neighbour table has for an address (this process runs inside the lab host: it is the client). */
-async function clientNeighbourMac(address: string): Promise<string | undefined> {
-    return neighbourMac(await runChecked("ip", ["neigh", "show", address], 5000), address);
 }
 
 /** Frames whose IP source or destination is `ip`. */
@@ -344,12 +338,12 @@ export async function splitBrainDrill(topology: LabTopology, out: LabOutputValue
         const splitAt = Date.now();
         const bothAt = await waitFor(async () => masterHolds.current === true && backupHolds.current === true, 30_000, 100);
         await delay(5000);
-        const neighbourDuringSplit = await clientNeighbourMac(out.vip);
+        const neighbourDuringSplit = await neighbourMacHere(out.vip);
         const healAt = Date.now();
         await Promise.all(links.map((link) => clearLink(link, HOST_SIDE_ONLY)));
         healed = true;
         const oneAt = await waitFor(async () => masterHolds.current === true && backupHolds.current === false, 30_000, 100);
-        const onMasterAt = await waitFor(async () => (await clientNeighbourMac(out.vip)) === masterMac, 30_000, 500);
+        const onMasterAt = await waitFor(async () => (await neighbourMacHere(out.vip)) === masterMac, 30_000, 500);
         await delay(3000);
         const samples = await probe.stop();
         const during = summarizeProbe(

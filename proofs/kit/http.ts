@@ -17,11 +17,17 @@ export interface HttpAnswer {
 /**
  * One GET on a new connection, bounded by `timeoutMs`. Rejects when there
  * is no answer; the error's `code` is "timeout" for no answer in time, else
- * the socket's (ECONNREFUSED...).
+ * the socket's (ECONNREFUSED...). `options`: a local address to send from,
+ * headers to add.
  */
-export function get(url: string, header: string, timeoutMs: number): Promise<HttpAnswer> {
+export function get(
+    url: string,
+    header: string,
+    timeoutMs: number,
+    options: { localAddress?: string; headers?: Readonly<Record<string, string>> } = {},
+): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
-        const request = http.get(url, { agent: false, timeout: timeoutMs }, (response) => {
+        const request = http.get(url, { agent: false, timeout: timeoutMs, localAddress: options.localAddress, headers: options.headers }, (response) => {
             let body = "";
             response.setEncoding("utf8");
             response.on("data", (chunk: string) => (body += chunk));

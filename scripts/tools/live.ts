@@ -13,7 +13,17 @@ import { errorText } from "../../proofs/kit/main";
 import { sshOptions } from "../../proofs/kit/ssh";
 import { tapOf } from "./capture";
 import { checked, CommandRunner } from "./hostRun";
-import { holdsAddress, IpvsService, mergeIpvsStats, NetworkFacts, parseDomainInterfaces, parseDomainStates, parseIpvsTable, parseNetworkXml } from "./parse";
+import {
+    holdsAddress,
+    IpvsService,
+    mergeIpvsStats,
+    neighbourMac,
+    NetworkFacts,
+    parseDomainInterfaces,
+    parseDomainStates,
+    parseIpvsTable,
+    parseNetworkXml,
+} from "./parse";
 import { gatewayHost, LabMachine, LabTopology, MachineNic, topologyFromOutputs } from "./topology";
 
 export interface DirectorLive {
@@ -60,6 +70,11 @@ export async function runChecked(file: string, args: string[], timeoutMs: number
 }
 
 /** virsh's arguments for the libvirt at `uri`: a machine's own host (machine.libvirtUri), or the gateway's for the networks. */
+/** The MAC this host's neighbour table has for `address` (lower-cased), if any. */
+export async function neighbourMacHere(address: string): Promise<string | undefined> {
+    return neighbourMac(await runChecked("ip", ["neigh", "show", address], 5000), address);
+}
+
 export function virshArgs(uri: string, ...args: string[]): string[] {
     return ["-q", "-c", uri, ...args];
 }

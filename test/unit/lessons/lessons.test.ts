@@ -7,12 +7,13 @@ import { CONFIG_DEFAULTS } from "../../../components/config";
 import { configToChange } from "../../../lessons/runner";
 import { lessonList, lessonNamed, LESSONS, lessonVerdict, tallyLine } from "../../../lessons";
 import { clearLessonMark, lessonMarkFile, markLesson, readLessonMark } from "../../../lessons/mark";
-import { arpRepliesForVip, connectionsTo, freeAddresses, ipvsadmMethodFlag, parseIpvsStats, parseNstat } from "../../../lessons/observe";
+import { arpRepliesForVip, connectionsTo, freeAddresses, ipvsadmMethodFlag, parseNstat } from "../../../lessons/observe";
+import { mergeIpvsStats, parseIpvsTable } from "../../../scripts/tools/parse";
 import { movedShare } from "../../../lessons/schedulers";
 import { parseFrame } from "../../../scripts/tools/capture";
 import { topologyFromOutputs, machineNamed, macOwners } from "../../../scripts/tools/topology";
 import { lessonBanner } from "../../../scripts/tools/view";
-import { IPVSADM_STATS, seedOutputs } from "../tools/fixtures";
+import { IPVSADM_LN, IPVSADM_STATS, seedOutputs } from "../tools/fixtures";
 
 const topology = topologyFromOutputs(seedOutputs(), "dev");
 
@@ -94,10 +95,10 @@ describe("what the lessons measure with", () => {
     });
 
     it("reads ipvsadm --stats per real server and the connections sent between two readings", () => {
-        const stats = parseIpvsStats(IPVSADM_STATS);
+        const stats = mergeIpvsStats(parseIpvsTable(IPVSADM_LN), IPVSADM_STATS).flatMap((service) => service.destinations);
         assert.ok(stats.length >= 4);
-        assert.match(stats[0].server, /^172\.16\.16\.177:80$/);
-        const later = stats.map((entry) => (entry.server.startsWith("172.16.16.177:") ? { ...entry, connections: entry.connections + 5 } : entry));
+        assert.equal(`${stats[0].address}:${stats[0].port}`, "172.16.16.177:80");
+        const later = stats.map((entry) => (entry.address === "172.16.16.177" ? { ...entry, connections: (entry.connections ?? 0) + 5 } : entry));
         assert.equal(connectionsTo(stats, later, "172.16.16.177"), 5);
         assert.equal(connectionsTo(stats, later, "172.16.16.178"), 0);
     });
