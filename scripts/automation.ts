@@ -235,8 +235,7 @@ export async function checkLibvirtAnswers(uri: string, context: FailureContext):
  * on it); then libvirt not answering (every URI the stack's resources use,
  * and for `up` every configured host's).
  */
-async function preflight(stack: auto.Stack, operation: Operation, config: LabConfig | undefined, context: FailureContext): Promise<void> {
-    const resources = await stateResources(stack);
+async function preflight(resources: StateResource[], operation: Operation, config: LabConfig | undefined, context: FailureContext): Promise<void> {
     const uris = new Set<string>();
     for (const resource of resources) {
         const uri = resource.inputs?.connectionUri;
@@ -398,14 +397,18 @@ async function main(argv: string[]): Promise<number> {
         // Only up and preview run the program; refresh and destroy work
         // from the state, so a config gone bad must not block them.
         let config: LabConfig | undefined;
+        // The state is read while the config is (each is a CLI run).
+        const state = operation === "preview" ? undefined : stateResources(stack);
+        // Awaited below; a refused config must not leave it unhandled.
+        state?.catch(() => undefined);
         if (operation === "up" || operation === "preview") {
             config = await validatedConfig(stack);
             context.libvirtUri = config.libvirtUri;
             context.publicSubnet = config.publicSubnet.cidr;
             context.storageSubnet = config.storageSubnet.cidr;
         }
-        if (operation !== "preview") {
-            await preflight(stack, operation as Operation, config, context);
+        if (state !== undefined) {
+            await preflight(await state, operation as Operation, config, context);
         }
         context.streamed = "";
         const result = await runOperation(
