@@ -52,8 +52,21 @@ export interface UserDataParams {
     sshUser: string;
     /** One OpenSSH public key line. */
     sshPublicKey: string;
-    /** Password for the serial console only (SSH refuses passwords). */
-    consolePassword: string;
+    /**
+     * The serial console's password (SSH refuses passwords) as a SHA-512
+     * crypt hash ("$6$..."): the guest is never handed the password itself.
+     */
+    consolePasswordHash: string;
+}
+
+/** The fw_cfg entry a direct boot's provision reads the console password's hash from (root only in the guest). */
+export const CONSOLE_PASSWORD_FW_CFG = "opt/lvslab/console-password-hash";
+
+function checkedHash(hash: string): string {
+    if (!/^\$6\$(rounds=[0-9]+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$/.test(hash)) {
+        throw new Error("the console password must reach the guest as a SHA-512 crypt hash ($6$SALT$HASH), never as itself");
+    }
+    return hash;
 }
 
 export function renderUserData(params: UserDataParams): string {
@@ -65,7 +78,7 @@ export function renderUserData(params: UserDataParams): string {
         fqdn: yamlString(`${params.hostname}.${params.domain}`),
         sshUser: yamlString(params.sshUser),
         sshPublicKey: yamlString(params.sshPublicKey.trim()),
-        consolePassword: yamlString(params.consolePassword),
+        consolePasswordHash: yamlString(checkedHash(params.consolePasswordHash)),
     });
 }
 
@@ -163,17 +176,18 @@ export function keyAndNicWords(sshPublicKey: string, nics: readonly GuestNic[]):
     ];
 }
 
-export function renderKernelCmdline(params: UserDataParams & { nics: readonly GuestNic[] }): string {
-    if (!/^[A-Za-z0-9]+$/.test(params.consolePassword)) {
-        throw new Error("the console password must be letters and digits on a kernel command line");
-    }
+/**
+ * The direct boot's kernel command line: every word is public (any user of the
+ * guest reads /proc/cmdline), so the console password's hash is not on it but
+ * in the domain's fw_cfg (CONSOLE_PASSWORD_FW_CFG).
+ */
+export function renderKernelCmdline(params: Omit<UserDataParams, "consolePasswordHash"> & { nics: readonly GuestNic[] }): string {
     const words = [
         ...DIRECT_BOOT_ARGS,
         "cloud-init=disabled",
         `lvslab.hostname=${plainWord("hostname", params.hostname)}`,
         `lvslab.domain=${plainWord("domain", params.domain)}`,
         `lvslab.user=${plainWord("sshUser", params.sshUser)}`,
-        `lvslab.password=${params.consolePassword}`,
         ...keyAndNicWords(params.sshPublicKey, params.nics),
     ];
     const cmdline = words.join(" ");

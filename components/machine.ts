@@ -2,9 +2,19 @@
 // configuration (on the kernel command line of the image's own kernel, or in a
 // NoCloud seed for cloud-init), and the domain, all children of a role component.
 import * as pulumi from "@pulumi/pulumi";
-import { GUEST_DOMAIN, instanceIdFor, renderKernelCmdline, renderMetaData, renderNetworkConfig, renderUserData, GuestNic } from "./guestConfig";
+import {
+    CONSOLE_PASSWORD_FW_CFG,
+    GUEST_DOMAIN,
+    instanceIdFor,
+    renderKernelCmdline,
+    renderMetaData,
+    renderNetworkConfig,
+    renderUserData,
+    GuestNic,
+} from "./guestConfig";
 import { GuestLogin, Site, VmShape } from "./lab";
 import { CloudInitDisk, Domain, Volume } from "./libvirt";
+import { saltFor, sha512Crypt } from "./sha512Crypt";
 
 export interface MachineNic extends GuestNic {
     /** libvirt network the NIC plugs into. */
@@ -54,35 +64,41 @@ export function createMachine(name: string, args: MachineArgs, parent: pulumi.Re
         diskPath: disk.path,
         nics: args.nics.map((nic) => ({ network: nic.network, mac: nic.mac, ...(site.nicMtu !== undefined ? { mtu: site.nicMtu } : {}) })),
     };
+    // The guest gets the console password's hash, never the password: a
+    // secret in the state like the password. The salt is no secret: the
+    // machine's libvirt name, so the hash (and the domain) stays the same
+    // from one run to the next.
+    const consolePasswordHash = pulumi.secret(
+        pulumi
+            .all([login.consolePassword, domainArgs.name])
+            .apply(([consolePassword, domainName]) => sha512Crypt(consolePassword, saltFor("lvs-dr-lab console", domainName))),
+    );
     if (site.bootVolumes) {
-        // The command line carries the console password: a secret in the state.
-        const kernelCmdline = pulumi.secret(
-            login.consolePassword.apply((consolePassword) =>
-                renderKernelCmdline({
-                    hostname,
-                    domain: GUEST_DOMAIN,
-                    sshUser: login.user,
-                    sshPublicKey: login.publicKey,
-                    consolePassword,
-                    nics: args.nics,
-                }),
-            ),
-        );
+        // Every word of a kernel command line is public in the guest
+        // (/proc/cmdline, the journal): the hash goes in fw_cfg, root-only there.
+        const kernelCmdline = renderKernelCmdline({
+            hostname,
+            domain: GUEST_DOMAIN,
+            sshUser: login.user,
+            sshPublicKey: login.publicKey,
+            nics: args.nics,
+        });
+        const firmwareConfig = consolePasswordHash.apply((hash) => ({ [CONSOLE_PASSWORD_FW_CFG]: hash }));
         const domain = new Domain(
             `${name}-vm`,
-            { ...domainArgs, kernelPath: site.bootVolumes.kernelPath, initrdPath: site.bootVolumes.initrdPath, kernelCmdline },
+            { ...domainArgs, kernelPath: site.bootVolumes.kernelPath, initrdPath: site.bootVolumes.initrdPath, kernelCmdline, firmwareConfig },
             opts,
         );
         return { domain, disk };
     }
     const networkConfig = renderNetworkConfig(args.nics);
-    const userData = login.consolePassword.apply((consolePassword) =>
+    const userData = consolePasswordHash.apply((hash) =>
         renderUserData({
             hostname,
             domain: GUEST_DOMAIN,
             sshUser: login.user,
             sshPublicKey: login.publicKey,
-            consolePassword,
+            consolePasswordHash: hash,
         }),
     );
     // The instance id follows the public parts of the first-boot config, so

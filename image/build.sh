@@ -37,7 +37,7 @@ readonly DISK_SIZE=8G
 readonly FS_LABEL=lvslab-root
 # Modules the lab cannot work without; the build fails if the kernel lacks one.
 # ata_piix, sr_mod and isofs read the NoCloud seed from an IDE cdrom.
-readonly REQUIRED_MODULES=(ip_vs ip_vs_rr ip_vs_wrr nfs nfsv4 nfsd ext4 virtio_blk virtio_net virtio_pci ata_piix sr_mod isofs)
+readonly REQUIRED_MODULES=(ip_vs ip_vs_rr ip_vs_wrr nfs nfsv4 nfsd ext4 virtio_blk virtio_net virtio_pci ata_piix sr_mod isofs qemu_fw_cfg)
 
 print_path=0
 force=0

@@ -9,6 +9,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { bootFilesOf, LabConfig } from "../components/config";
 import {
+    CONSOLE_PASSWORD_FW_CFG,
     DIRECT_BOOT_ARGS,
     GUEST_DOMAIN,
     GuestNic,
@@ -20,6 +21,7 @@ import {
     renderUserData,
 } from "../components/guestConfig";
 import { createCloudInitDisk, createDomain, createNetwork, createVolume } from "../components/libvirt";
+import { saltFor, sha512Crypt } from "../components/sha512Crypt";
 import { macFor } from "../components/net";
 import { PUBLIC_NETWORK_INDEX, STORAGE_NETWORK_INDEX } from "../components/nics";
 import { openStack, validatedConfig } from "../scripts/automation";
@@ -149,7 +151,8 @@ async function defineFloor(config: LabConfig, kind: FloorKind, names: FloorNames
               createVolume({ connectionUri: uri, pool, name: `${prefix}-initrd`, source: bootFiles.initrd }),
           ])
         : [undefined, undefined];
-    const consolePassword = randomBytes(10).toString("hex");
+    // A throw-away console password, handed to the guests as the lab hands its own: a hash.
+    const consolePasswordHash = sha512Crypt(randomBytes(10).toString("hex"), saltFor("floor", prefix));
     await Promise.all(
         machines.map(async (machine) => {
             const disk = await createVolume({
@@ -159,12 +162,18 @@ async function defineFloor(config: LabConfig, kind: FloorKind, names: FloorNames
                 backingVolumePath: base.outs.path,
                 capacityGiB: config.vm.diskGiB,
             });
-            const identity = { hostname: machine.hostname, domain: GUEST_DOMAIN, sshUser: config.sshUser, sshPublicKey, consolePassword };
-            let firstBoot: { cloudInitPath: string } | { kernelPath: string; initrdPath: string; kernelCmdline: string };
+            const identity = { hostname: machine.hostname, domain: GUEST_DOMAIN, sshUser: config.sshUser, sshPublicKey, consolePasswordHash };
+            let firstBoot:
+                { cloudInitPath: string } | { kernelPath: string; initrdPath: string; kernelCmdline: string; firmwareConfig: Record<string, string> };
             if (kernel && initrd) {
                 const kernelCmdline =
                     kind === "minimal" ? minimalCmdline(sshPublicKey, machine.nics) : renderKernelCmdline({ ...identity, nics: machine.nics });
-                firstBoot = { kernelPath: kernel.outs.path, initrdPath: initrd.outs.path, kernelCmdline };
+                firstBoot = {
+                    kernelPath: kernel.outs.path,
+                    initrdPath: initrd.outs.path,
+                    kernelCmdline,
+                    firmwareConfig: { [CONSOLE_PASSWORD_FW_CFG]: consolePasswordHash },
+                };
             } else {
                 const networkConfig = renderNetworkConfig(machine.nics);
                 const seed = await createCloudInitDisk({

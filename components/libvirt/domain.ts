@@ -22,7 +22,7 @@ import {
 } from "./checks";
 import { runOnHost, sshRouteOf } from "./hostShell";
 import { isLocalUri, isNotFound, parseInfo, virsh, virshError, virshOk } from "./virsh";
-import { NicSpec, renderDomainXml } from "./xml";
+import { firmwareConfigNameProblem, NicSpec, renderDomainXml } from "./xml";
 
 export interface DomainArgs {
     /** libvirt connection URI, e.g. "qemu:///system". Required. */
@@ -49,6 +49,13 @@ export interface DomainArgs {
     kernelPath?: pulumi.Input<string>;
     initrdPath?: pulumi.Input<string>;
     kernelCmdline?: pulumi.Input<string>;
+    /**
+     * QEMU fw_cfg entries, name ("opt/...") to text (libvirt `<sysinfo
+     * type='fwcfg'>`): what the guest's root reads under
+     * /sys/firmware/qemu_fw_cfg/by_name and its users cannot (a secret's
+     * place, unlike the world-readable command line). Default: none.
+     */
+    firmwareConfig?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** virtio NICs, in this order (the guest sees them as its 1st, 2nd, ... NIC). Required. */
     nics: pulumi.Input<pulumi.Input<{ network: pulumi.Input<string>; mac: pulumi.Input<string>; mtu?: pulumi.Input<number> }>[]>;
     /**
@@ -78,6 +85,8 @@ export interface DomainInputs {
     kernelPath?: string;
     initrdPath?: string;
     kernelCmdline?: string;
+    /** fw_cfg entries (DomainSpec.firmwareConfig). */
+    firmwareConfig?: Record<string, string>;
     nics: NicSpec[];
     consoleLogPath?: string;
     cpuModel?: string;
@@ -106,6 +115,7 @@ const DOMAIN_KEYS = [
     "kernelPath",
     "initrdPath",
     "kernelCmdline",
+    "firmwareConfig",
     "nics",
     "consoleLogPath",
     "cpuModel",
@@ -132,6 +142,20 @@ export function checkDomain(news: DomainInputs): CheckAnswer<DomainInputs> {
     checkAbsolutePath(failures, "kernelPath", news.kernelPath, true);
     checkAbsolutePath(failures, "initrdPath", news.initrdPath, true);
     checkString(failures, "kernelCmdline", news.kernelCmdline, true);
+    const firmwareConfig: unknown = news.firmwareConfig;
+    if (firmwareConfig !== undefined && !isUnknown(firmwareConfig)) {
+        if (firmwareConfig === null || typeof firmwareConfig !== "object" || Array.isArray(firmwareConfig)) {
+            failures.push({ property: "firmwareConfig", reason: 'firmwareConfig must be an object of entry name ("opt/...") to text' });
+        } else {
+            for (const [name, text] of Object.entries(firmwareConfig)) {
+                const problem = firmwareConfigNameProblem(name);
+                if (problem !== undefined) {
+                    failures.push({ property: "firmwareConfig", reason: problem });
+                }
+                checkString(failures, `firmwareConfig["${name}"]`, text);
+            }
+        }
+    }
     const given = (value: unknown): boolean => value !== undefined && value !== "";
     if (given(news.kernelPath) !== given(news.kernelCmdline)) {
         failures.push({ property: "kernelCmdline", reason: "kernelPath and kernelCmdline go together: a kernel booted directly needs its command line" });

@@ -98,6 +98,12 @@ export interface DomainSpec {
     kernelPath?: string;
     initrdPath?: string;
     kernelCmdline?: string;
+    /**
+     * QEMU fw_cfg entries, name ("opt/...") to text: what the guest must read
+     * but its users must not (root-only files under
+     * /sys/firmware/qemu_fw_cfg/by_name). Default none.
+     */
+    firmwareConfig?: Record<string, string>;
     /** virtio NICs, in this order. */
     nics: NicSpec[];
     /** File that virtlogd writes the serial console to. */
@@ -112,6 +118,32 @@ function renderCpu(cpuModel: string): string {
     }
     // A named model: what qemu's TCG (domain type qemu) can emulate.
     return `  <cpu mode='custom' match='exact' check='none'><model fallback='allow'>${escapeXml(cpuModel)}</model></cpu>`;
+}
+
+/** Why `name` cannot name a fw_cfg entry, or undefined when it can. */
+export function firmwareConfigNameProblem(name: string): string | undefined {
+    // QEMU leaves "opt/..." to users (its own names are unprefixed) and caps a name at 55 bytes.
+    return /^opt\/[A-Za-z0-9._/-]+$/.test(name) && name.length <= 55
+        ? undefined
+        : `fw_cfg entry name ${JSON.stringify(name)} must be "opt/" and letters, digits, . _ / - (at most 55 characters)`;
+}
+
+function renderFirmwareConfig(entries: Record<string, string>): string[] {
+    const names = Object.keys(entries).sort();
+    for (const name of names) {
+        const problem = firmwareConfigNameProblem(name);
+        if (problem !== undefined) {
+            throw new Error(problem);
+        }
+    }
+    if (names.length === 0) {
+        return [];
+    }
+    return [
+        "  <sysinfo type='fwcfg'>",
+        ...names.map((name) => `    <entry name='${name}'>${escapeXml(entries[name])}</entry>`),
+        "  </sysinfo>",
+    ];
 }
 
 /**
@@ -137,6 +169,7 @@ export function renderDomainXml(spec: DomainSpec): string {
               ]
             : ["    <boot dev='hd'/>"]),
         "  </os>",
+        ...renderFirmwareConfig(spec.firmwareConfig ?? {}),
         "  <features><acpi/><apic/></features>",
         renderCpu(spec.cpuModel),
         "  <clock offset='utc'/>",

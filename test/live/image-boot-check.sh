@@ -122,9 +122,15 @@ users:
     shell: /bin/bash
     sudo: "ALL=(ALL) NOPASSWD:ALL"
     lock_passwd: false
-    passwd: "$pwhash"
     ssh_authorized_keys:
       - "$pubkey"
+# The console password as the lab hands it over: a hash, never the password.
+chpasswd:
+  expire: false
+  users:
+    - name: lab
+      password: "$pwhash"
+      type: hash
 write_files:
   - path: /etc/lvslab-boot-check
     content: "written by write_files\n"
@@ -144,6 +150,12 @@ write_files:
       say user-lab=\$(id -nG lab | tr ' ' ,) authorized-keys=\$(wc -l < /home/lab/.ssh/authorized_keys)
       say passwd-lab=\$(passwd -S lab | cut -d' ' -f2) passwd-root=\$(passwd -S root | cut -d' ' -f2)
       say machine-id=\$(wc -c < /etc/machine-id)
+      # No secret in reach of a guest user: the console password's hash, looked
+      # for as nobody wherever a user reads; the hostname, looked for the same
+      # way, must be found (or the search proves nothing).
+      readable() { runuser -u nobody -- grep -rlsF -D skip --exclude-dir=dpkg -f - /proc/cmdline /etc /run /var/log /var/lib /var/tmp /tmp /home /srv /boot 2>/dev/null | wc -l; }
+      hash=\$(getent shadow lab | cut -d: -f2)
+      say secret-readable=\$(printf '%s\\n' "\$hash" | readable) canary-readable=\$(echo bootcheck | readable) secret-in-journal=\$(runuser -u nobody -- journalctl -b -q --no-pager 2>/dev/null | grep -cF -- "\$hash")
       say off=\$(systemctl is-enabled keepalived nfs-server apache2 apt-daily.timer cloud-init-hotplugd.socket 2>&1 | sort -u | tr '\n' ,)
       say running-roles=\$(systemctl is-active keepalived nfs-server apache2 2>&1 | sort -u | tr '\n' ,)
       timeout 120 systemctl start apache2 && curl -sf http://127.0.0.1/ | grep -q 'Apache2 Debian Default Page' && say apache-serves=yes
@@ -296,6 +308,7 @@ check "sshd running with generated host keys" 'BOOTCHECK sshd=active host-keys=[
 check "user with sudo group and SSH key" 'BOOTCHECK user-lab=lab,sudo authorized-keys=1'
 check "console password set for the user, root locked" 'BOOTCHECK passwd-lab=P passwd-root=L'
 check "machine-id generated at boot" 'BOOTCHECK machine-id=33'
+check "no secret in reach of a guest user: the console password's hash nowhere nobody reads (its hostname found)" 'BOOTCHECK secret-readable=0 canary-readable=[1-9][0-9]* secret-in-journal=0'
 check "keepalived, nfs-server, apache2, apt timers, hotplug off" 'BOOTCHECK off=disabled,$'
 check "keepalived, nfs-server and apache2 not running at boot" 'BOOTCHECK running-roles=inactive,$'
 check "apache2 starts on demand and serves its default page" 'BOOTCHECK apache-serves=yes'

@@ -28,6 +28,7 @@ import {
     TEMPLATE_DIR,
     UserDataParams,
 } from "../../components/guestConfig";
+import { sha512Crypt } from "../../components/sha512Crypt";
 import { realServerEntries } from "../../components/director";
 import { macFor } from "../../components/net";
 import { seedConfig } from "../helpers/seed";
@@ -106,13 +107,14 @@ describe("fillTemplate", () => {
 });
 
 describe("renderUserData", () => {
-    const hostile = `pa'ss"wo:rd #not-a-comment \\ {{ sshUser }} $& - [x] {y} é\u007f\u0085`;
+    const password = "Console0Password";
+    const hash = sha512Crypt(password, "web1salt");
     const params: UserDataParams = {
         hostname: "web1",
         domain: "lvslab.internal",
         sshUser: "lab",
         sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheTests lab@host\n",
-        consolePassword: hostile,
+        consolePasswordHash: hash,
     };
 
     it("passes cloud-init's own schema check (cloud-init schema -c)", () => {
@@ -123,12 +125,12 @@ describe("renderUserData", () => {
     });
 
     it("starts with the #cloud-config header and leaves no placeholder behind", () => {
-        const text = renderUserData({ ...params, consolePassword: "plain" });
+        const text = renderUserData(params);
         assert.ok(text.startsWith("#cloud-config\n"));
         assert.doesNotMatch(text, /\{\{|\}\}/);
     });
 
-    it("creates the SSH user with the key, no SSH passwords, and the console password intact despite quotes, colons and #", () => {
+    it("creates the SSH user with the key, no SSH passwords, and the console password as its hash only", () => {
         const data = parseYamlLikeCloudInit(renderUserData(params)) as {
             hostname: string;
             fqdn: string;
@@ -145,7 +147,13 @@ describe("renderUserData", () => {
         assert.equal(data.users[0].name, "lab");
         assert.deepEqual(data.users[0].ssh_authorized_keys, ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheTests lab@host"]);
         assert.equal(data.users[0].sudo, "ALL=(ALL) NOPASSWD:ALL");
-        assert.deepEqual(data.chpasswd.users, [{ name: "lab", password: hostile, type: "text" }]);
+        assert.deepEqual(data.chpasswd.users, [{ name: "lab", password: hash, type: "hash" }]);
+        assert.doesNotMatch(renderUserData(params), new RegExp(password));
+    });
+
+    it("refuses a console password that is not a SHA-512 crypt hash: the password itself never goes to a guest", () => {
+        assert.throws(() => renderUserData({ ...params, consolePasswordHash: password }), /SHA-512 crypt hash.*never as itself/);
+        assert.throws(() => renderUserData({ ...params, consolePasswordHash: `${hash}\nruncmd: [x]` }), /SHA-512 crypt hash/);
     });
 
     it("refuses a public key that spans lines", () => {
@@ -180,7 +188,6 @@ describe("renderKernelCmdline (firstBoot kernel)", () => {
         domain: "lvslab.internal",
         sshUser: "lab",
         sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake lab@host\n",
-        consolePassword: "Pw0rdxyz",
         nics,
     };
     const words = renderKernelCmdline(params).split(" ");
@@ -192,12 +199,17 @@ describe("renderKernelCmdline (firstBoot kernel)", () => {
         }
     });
 
-    it("carries the identity the provision unit reads: name, domain, user, key (type,body) and password, one lvslab.nic per NIC in order", () => {
+    it("carries the identity the provision unit reads: name, domain, user, key (type,body), one lvslab.nic per NIC in order; no password", () => {
         assert.deepEqual(value("lvslab.hostname"), ["director"]);
         assert.deepEqual(value("lvslab.domain"), ["lvslab.internal"]);
         assert.deepEqual(value("lvslab.user"), ["lab"]);
         assert.deepEqual(value("lvslab.sshkey"), ["ssh-ed25519,AAAAC3NzaC1lZDI1NTE5AAAAIFake"]);
-        assert.deepEqual(value("lvslab.password"), ["Pw0rdxyz"]);
+        // Any user of the guest reads the command line: the console password's hash goes in fw_cfg.
+        assert.equal(
+            words.some((word) => /password|\$6\$/.test(word)),
+            false,
+            words.join(" "),
+        );
         assert.deepEqual(value("lvslab.nic"), ["eth0,52:54:00:01:10:ad,172.16.16.173/24,172.16.16.1", "eth1,52:54:00:02:07:ad,192.168.7.173/24"]);
     });
 
@@ -206,7 +218,6 @@ describe("renderKernelCmdline (firstBoot kernel)", () => {
         assert.throws(() => renderKernelCmdline({ ...params, sshUser: "lab,x" }), /sshUser/);
         assert.throws(() => renderKernelCmdline({ ...params, sshPublicKey: "ssh-ed25519 A\nssh-ed25519 B" }), /single line/);
         assert.throws(() => renderKernelCmdline({ ...params, sshPublicKey: "ssh-ed25519 AAAA,x" }), /not an OpenSSH public key line/);
-        assert.throws(() => renderKernelCmdline({ ...params, consolePassword: "with space" }), /letters and digits/);
         const longKey = `ssh-rsa ${"A".repeat(KERNEL_CMDLINE_MAX)} lab@host`;
         assert.throws(() => renderKernelCmdline({ ...params, sshPublicKey: longKey }), /over the kernel's 2047.*firstBoot: cloud-init/);
     });

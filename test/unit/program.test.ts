@@ -22,6 +22,8 @@ pulumi.runtime.setMocks(
 // The program is imported only after the mocks are in place.
 import type * as ProgramModule from "../../components/program";
 import type { LabConfig } from "../../components/config";
+import { CONSOLE_PASSWORD_FW_CFG } from "../../components/guestConfig";
+import { sha512Crypt } from "../../components/sha512Crypt";
 
 let program: typeof ProgramModule;
 let keyPath: string;
@@ -437,15 +439,24 @@ describe("the lab's resource graph (firstBoot kernel: the image's kernel booted 
         assert.equal((outputs.libvirt as { firstBoot: string }).firstBoot, "kernel");
     });
 
-    it("boots every domain from that kernel with its identity on a secret command line", () => {
+    it("boots every domain from that kernel with its identity on the command line, the console password's hash in a secret fw_cfg entry", () => {
         const domains = ofKind(resources, "Domain");
         assert.equal(domains.length, 6);
+        const hashes = new Set<string>();
         for (const domain of domains) {
             assert.equal(domain.inputs.kernelPath, "/pool/lvslab-ab12cd-vmlinuz");
             assert.equal(domain.inputs.initrdPath, "/pool/lvslab-ab12cd-initrd");
             assert.equal(domain.inputs.cloudInitPath, undefined);
-            assert.ok(isSecret(domain.inputs.kernelCmdline), "the command line carries the console password");
+            // Any user of a guest reads its command line: no password, no hash on it.
+            assert.doesNotMatch(String(plain(domain.inputs.kernelCmdline)), /password|\$6\$/);
+            assert.ok(!String(plain(domain.inputs.kernelCmdline)).includes(MOCK_CONSOLE_PASSWORD));
+            assert.ok(isSecret(domain.inputs.firmwareConfig), "the fw_cfg entries carry the password's hash: a secret in the state");
+            const hash = (plain(domain.inputs.firmwareConfig) as Record<string, string>)[CONSOLE_PASSWORD_FW_CFG];
+            const salt = hash.split("$")[2];
+            assert.equal(hash, sha512Crypt(MOCK_CONSOLE_PASSWORD, salt), "the hash is the console password's");
+            hashes.add(hash);
         }
+        assert.equal(hashes.size, 6, "each machine's hash has its own salt");
         const director = domains.find((d) => String(d.inputs.name).endsWith("-director"));
         assert.ok(director);
         const words = String(plain(director.inputs.kernelCmdline)).split(" ");

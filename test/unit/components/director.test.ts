@@ -13,6 +13,7 @@ const buildAlone = mocksForComponents();
 // The component is imported only after the mocks are in place.
 import type * as DirectorModule from "../../../components/director";
 import type { HealthCheck, RealServerConfig, VrrpSettings } from "../../../components/config";
+import { CONSOLE_PASSWORD_FW_CFG } from "../../../components/guestConfig";
 
 const REAL_SERVERS: RealServerConfig[] = [
     { name: "a", publicIp: "10.1.0.11", storageIp: "10.2.0.11", weight: 1 },
@@ -104,7 +105,9 @@ describe("a Director alone in DR mode, built from its Args", () => {
             { network: `${LIBVIRT_PREFIX}-storage`, mac: "52:54:00:02:00:05" },
         ]);
         assert.equal(domain.inputs.kernelPath, `/pool/${LIBVIRT_PREFIX}-vmlinuz`);
-        assert.ok(isSecret(domain.inputs.kernelCmdline), "the command line carries the console password");
+        assert.ok(isSecret(domain.inputs.firmwareConfig), "the fw_cfg entry carries the console password's hash");
+        assert.match(String((plain(domain.inputs.firmwareConfig) as Record<string, string>)[CONSOLE_PASSWORD_FW_CFG]), /^\$6\$/);
+        assert.doesNotMatch(String(domain.inputs.kernelCmdline), /password|\$6\$/, "the public command line carries neither");
         const words = String(plain(domain.inputs.kernelCmdline)).split(" ");
         assert.ok(words.includes("lvslab.nic=eth0,52:54:00:01:00:05,10.1.0.5/24,10.1.0.1"), "public NIC with the lab host as gateway");
         assert.ok(words.includes("lvslab.nic=eth1,52:54:00:02:00:05,10.2.0.5/24"));

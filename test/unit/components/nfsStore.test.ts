@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { DeclarationWatch, isSecret, labMocks, plain, Recorded, stepParams } from "../../helpers/labMocks";
-import { handMadeLogin, handMadeSite, handMadeSubnets, handMadeVm, LIBVIRT_PREFIX, PRIVATE_KEY, PUBLIC_KEY } from "./handMade";
+import { CONSOLE_PASSWORD, handMadeLogin, handMadeSite, handMadeSubnets, handMadeVm, LIBVIRT_PREFIX, PRIVATE_KEY, PUBLIC_KEY } from "./handMade";
 
 const recorded: Recorded[] = [];
 
@@ -83,7 +83,9 @@ describe("an NfsStore on a cloud-init site, built from its Args", () => {
             { version: 2, ethernets: { eth0: { match: { macaddress: "52:54:00:02:00:fa" }, "set-name": "eth0", addresses: ["10.2.0.250/24"] } } },
             "no public NIC, so no default route",
         );
-        assert.ok(isSecret(seed.inputs.userData), "the user data carries the console password");
+        assert.ok(isSecret(seed.inputs.userData), "the user data carries the console password's hash");
+        assert.match(String(plain(seed.inputs.userData)), /password: "\$6\$[^"]+"\n\s+type: hash/);
+        assert.ok(!String(plain(seed.inputs.userData)).includes(CONSOLE_PASSWORD), "and not the password");
         assert.match(String(plain(seed.inputs.userData)), new RegExp(PUBLIC_KEY.split(" ")[1]));
         const domain = named("share-vm");
         assert.deepEqual(domain.inputs.nics, [{ network: `${LIBVIRT_PREFIX}-storage`, mac: "52:54:00:02:00:fa" }]);

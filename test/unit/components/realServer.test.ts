@@ -107,7 +107,8 @@ describe("a RealServer in TUN mode, built from its Args", () => {
             { network: `${LIBVIRT_PREFIX}-public`, mac: "52:54:00:01:00:1b", mtu: 1450 },
             { network: `${LIBVIRT_PREFIX}-storage`, mac: "52:54:00:02:00:1b", mtu: 1450 },
         ]);
-        assert.ok(isSecret(domain.inputs.kernelCmdline));
+        assert.ok(isSecret(domain.inputs.firmwareConfig));
+        assert.doesNotMatch(String(domain.inputs.kernelCmdline), /password|\$6\$/);
         const words = String(plain(domain.inputs.kernelCmdline)).split(" ");
         assert.ok(words.includes("lvslab.nic=eth0,52:54:00:01:00:1b,10.1.0.27/24,10.1.0.1"));
         assert.ok(words.includes("lvslab.hostname=app7"));

@@ -175,6 +175,13 @@ describe("domain inputs", () => {
         );
     });
 
+    it("takes fw_cfg entries as an object of opt/ names to text", () => {
+        assert.deepEqual(checkDomain({ ...dom, firmwareConfig: { "opt/lvslab/x": "text" } }).failures, []);
+        assert.deepEqual(props(checkDomain({ ...dom, firmwareConfig: { "etc/x": "text" } }).failures), ["firmwareConfig"]);
+        assert.deepEqual(props(checkDomain({ ...dom, firmwareConfig: ["x"] as unknown as Record<string, string> }).failures), ["firmwareConfig"]);
+        assert.deepEqual(props(checkDomain({ ...dom, firmwareConfig: { "opt/x": 1 as unknown as string } }).failures), ['firmwareConfig["opt/x"]']);
+    });
+
     it("lets unknown values through, including unknown NICs", () => {
         assert.deepEqual(checkDomain({ ...dom, nics: UNKNOWN as unknown as DomainInputs["nics"] }).failures, []);
         assert.deepEqual(checkDomain({ ...dom, nics: [{ network: UNKNOWN, mac: UNKNOWN }] }).failures, []);
@@ -192,6 +199,7 @@ describe("domain diff", () => {
             { cloudInitPath: "/pool/other.iso" },
             { kernelCmdline: "root=/dev/vda1 ro lvslab.hostname=other" },
             { kernelPath: "/pool/other-vmlinuz" },
+            { firmwareConfig: { "opt/lvslab/console-password-hash": "$6$other" } },
             { nics: [dom.nics[1], dom.nics[0]] },
             { nics: [dom.nics[0]] },
             { domainType: "kvm" },

@@ -137,6 +137,25 @@ describe("the domain XML", () => {
         assert.match(direct, /device='disk'/);
     });
 
+    it("gives fw_cfg entries as libvirt's sysinfo of type fwcfg, their text escaped, and none when there are none", () => {
+        assert.doesNotMatch(xml, /<sysinfo/);
+        const withEntries = renderDomainXml({ ...baseDomain, firmwareConfig: { "opt/lvslab/b": "$6$s$h<&>", "opt/lvslab/a": "one" } });
+        const sysinfo = block(withEntries, "sysinfo", "type='fwcfg'");
+        assert.deepEqual(
+            [...sysinfo.matchAll(/<entry\b[^>]*>[^<]*<\/entry>/g)].map(([entry]) => [xmlAttr(entry, "entry", "name"), xmlText(entry, "entry")]),
+            [
+                ["opt/lvslab/a", "one"],
+                ["opt/lvslab/b", "$6$s$h<&>"],
+            ],
+        );
+    });
+
+    it("refuses a fw_cfg name QEMU keeps for itself or cannot hold", () => {
+        assert.throws(() => renderDomainXml({ ...baseDomain, firmwareConfig: { "etc/x": "v" } }), /must be "opt\/"/);
+        assert.throws(() => renderDomainXml({ ...baseDomain, firmwareConfig: { [`opt/${"x".repeat(60)}`]: "v" } }), /at most 55/);
+        assert.throws(() => renderDomainXml({ ...baseDomain, firmwareConfig: { "opt/a'b": "v" } }), /must be "opt\/"/);
+    });
+
     it("has one virtio NIC per entry, in order, each with its MAC and network", () => {
         assert.deepEqual(parseDomainNics(xml), [
             { network: "lab-public", mac: "52:54:00:00:00:01", model: "virtio" },
