@@ -80,9 +80,21 @@ async function onGuest(inputs: GuestFactsInputs, command: string, stdin: string,
     }
 }
 
-/** One read: the live facts, or undefined when the machine does not answer. */
+/** A second try, this long after a login that failed, before a machine reads as unreachable. */
+const READ_RETRY_MS = 2000;
+
+/**
+ * One read: the live facts, or undefined when the machine does not answer.
+ * A login that fails is tried once more: on a loaded host a running guest's
+ * sshd can miss one connect bound, and "unreachable" must mean stopped or
+ * rebooting, not slow.
+ */
 export async function readLive(inputs: GuestFactsInputs): Promise<Facts | undefined> {
-    const result = await onGuest(inputs, FACTS_COMMAND, inputs.reader, 10, 60_000);
+    let result = await onGuest(inputs, FACTS_COMMAND, inputs.reader, 10, 60_000);
+    if (result.timedOut || result.code === SSH_CONNECT_FAILED) {
+        await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS));
+        result = await onGuest(inputs, FACTS_COMMAND, inputs.reader, 20, 60_000);
+    }
     if (result.timedOut || result.code === SSH_CONNECT_FAILED) {
         return undefined;
     }

@@ -108,6 +108,29 @@ describe("the facts resource", () => {
         assert.equal((await diff("web3-facts", STATE, { ...STATE, steps: [{ name: "web3-forwarding", apply: "apply2", remove: "remove" }] })).changes, true);
     });
 
+    it("tries a failed login once more before it calls a machine unreachable: a slow sshd is not a stopped machine", async () => {
+        const tmp = makeTempDir("facts-retry");
+        const savedPath = process.env.PATH;
+        try {
+            // A fake ssh: the first login fails as ssh does (255), the next one reads.
+            const count = path.join(tmp.dir, "logins");
+            fs.writeFileSync(
+                path.join(tmp.dir, "ssh"),
+                `#!/bin/sh\ncat >/dev/null\necho x >> '${count}'\n[ "$(wc -l < '${count}')" -gt 1 ] || exit 255\nprintf 'arp_ignore all\\t1\\n'\n`,
+                { mode: 0o755 },
+            );
+            process.env.PATH = `${tmp.dir}:${savedPath ?? ""}`;
+            const read = guestFactsProvider.read as NonNullable<typeof guestFactsProvider.read>;
+            const result = await read("web3-facts", { ...STATE, observed: {} });
+            assert.equal(result.props?.reachable, true);
+            assert.deepEqual(result.props?.observed, { "arp_ignore all": "1" });
+            assert.equal(fs.readFileSync(count, "utf8").split("\n").filter(Boolean).length, 2, "two logins");
+        } finally {
+            process.env.PATH = savedPath;
+            tmp.cleanup();
+        }
+    });
+
     it("reads a machine that does not let it in as unreachable, keeping its last facts (the loopback, with no key it takes)", async () => {
         const read = guestFactsProvider.read as NonNullable<typeof guestFactsProvider.read>;
         // ssh exits 255 whether nothing listens here or the key is refused.
