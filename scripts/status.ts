@@ -12,6 +12,9 @@ import { commandLineOrExit, errorText, labOutputs, runMain, sshRun } from "../pr
 import { listDomains } from "./tools/live";
 import { topologyFromOutputs } from "./tools/topology";
 
+/** Ends the director's table in the one login that also lists its addresses. */
+const TABLE_END = "--lvslab-table-end--";
+
 async function main(argv: string[]): Promise<number> {
     const line = commandLineOrExit(argv, {}, "usage: scripts/lab status [--stack NAME]");
     if (typeof line === "number") {
@@ -24,6 +27,19 @@ async function main(argv: string[]): Promise<number> {
         console.log(`stack ${stackName}: no lab (bring it up with scripts/lab up --stack ${stackName})`);
         return 3;
     }
+    // The facts (one login a machine, as scripts/lab check reads them) and the
+    // directors' tables are read while libvirt is asked: each is a wait on
+    // emulated guests.
+    const facts = revealedResources(stack).then(liveFacts);
+    facts.catch(() => undefined); // awaited below
+    const tables = Promise.all(
+        outputs.directors.map((director) =>
+            sshRun(outputs.ssh, director.publicIp, `sudo ipvsadm -Ln; echo ${TABLE_END}; ip -o -4 addr show`).then(
+                (text) => ({ director, text }),
+                (error: unknown) => ({ director, error }),
+            ),
+        ),
+    );
     const topology = topologyFromOutputs(outputs, stackName);
     const listing = await listDomains(topology);
     const hostWidth = Math.max(...topology.hosts.map((host) => host.name.length)) + 3;
@@ -55,20 +71,18 @@ async function main(argv: string[]): Promise<number> {
         console.log(`  host ${trouble.host}'s libvirt did not answer, so its machines are unknown: ${trouble.error}`);
     }
     let unreachable = 0;
-    for (const director of outputs.directors) {
-        try {
-            const table = await sshRun(outputs.ssh, director.publicIp, "sudo ipvsadm -Ln");
-            const addresses = await sshRun(outputs.ssh, director.publicIp, "ip -o -4 addr show");
-            const holds = addresses.includes(` ${outputs.vip}/`) ? "holds the VIP" : "does not hold the VIP";
-            console.log(`\n${director.name} (${holds}): ipvsadm -Ln`);
-            console.log(table.trimEnd());
-        } catch (error) {
+    for (const read of await tables) {
+        if ("error" in read) {
             unreachable += 1;
-            console.log(`\n${director.name} unreachable: ${errorText(error)}`);
+            console.log(`\n${read.director.name} unreachable: ${errorText(read.error)}`);
+            continue;
         }
+        const [table, addresses = ""] = read.text.split(`${TABLE_END}\n`);
+        const holds = addresses.includes(` ${outputs.vip}/`) ? "holds the VIP" : "does not hold the VIP";
+        console.log(`\n${read.director.name} (${holds}): ipvsadm -Ln`);
+        console.log(table.trimEnd());
     }
-    // Read live (one login a machine), as scripts/lab check does.
-    console.log(`\n${driftSummary(await liveFacts(await revealedResources(stack)))}`);
+    console.log(`\n${driftSummary(await facts)}`);
     return unreachable === 0 ? 0 : 1;
 }
 
