@@ -11,6 +11,7 @@ import { checkStatus, driftSummary, factsTable, liveFacts, recordedFacts, Reveal
 import { LabConfig, RawConfig } from "../components/config";
 import { diagnoseVirshError, failureText, isLocalUri, virsh } from "../components/libvirt";
 import { lab, loadLabConfig } from "../components/program";
+import { PROJECT_NAME, PROJECT_ROOT, pulumiEnvironment } from "./pulumiEnv";
 // main.ts only, not the kit's index: the kit reads stacks through this module.
 import { commandLineOrExit, errorText, runMain } from "../proofs/kit/main";
 import {
@@ -28,8 +29,7 @@ import {
     subnetClashes,
 } from "./errors";
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
-export const PROJECT_NAME = "lvs-dr-lab";
+export { PROJECT_NAME, PROJECT_ROOT, pulumiEnvironment } from "./pulumiEnv";
 
 export type Operation = "up" | "preview" | "refresh" | "destroy";
 
@@ -58,19 +58,6 @@ export async function openStack(stackName: string): Promise<auto.Stack> {
         { stackName, projectName: PROJECT_NAME, program: async () => lab() },
         { workDir: PROJECT_ROOT, envVars: pulumiEnvironment() },
     );
-}
-
-/** The backend and passphrase every run uses unless the caller set its own. */
-export function pulumiEnvironment(): Record<string, string> {
-    return {
-        PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? "file:///var/lib/lvs-dr-lab/state",
-        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "lvs-dr-lab",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        // The engine's default, 4 operations per core (8 here), would hold
-        // back guest steps that only wait on their guests: each machine's
-        // steps start the moment it answers.
-        PULUMI_PARALLEL: process.env.PULUMI_PARALLEL ?? "64",
-    };
 }
 
 /**

@@ -7,8 +7,10 @@
 // Every external call has a time limit; a director that cannot be asked is
 // reported as unreachable, never as an empty table, and a host that does not
 // answer makes its own machines "unknown", no others.
+import { execFile } from "child_process";
 import * as fs from "fs";
 import { runCommand } from "../../components/libvirt";
+import { PROJECT_ROOT, pulumiEnvironment } from "../pulumiEnv";
 import { errorText } from "../../proofs/kit/main";
 import { sshOptions } from "../../proofs/kit/ssh";
 import { tapOf } from "./capture";
@@ -80,37 +82,35 @@ export function virshArgs(uri: string, ...args: string[]): string[] {
 }
 
 /**
- * The stack's outputs, secrets included (for local tools only). The stack is
- * selected, never created, so a mistyped --stack is refused instead of made.
+ * The stack's outputs, secrets included (for local tools only), as Pulumi's
+ * own `stack output` reads them: a quarter of a second, where loading the SDK
+ * and opening the stack through it takes two. A mistyped --stack is refused,
+ * never made.
  */
 export async function readOutputs(stackName: string): Promise<Record<string, unknown>> {
-    // Loaded only here: Pulumi's SDK takes seconds to load, and --outputs,
-    // --help and the refusals need none of it.
-    const auto = await import("@pulumi/pulumi/automation");
-    const { PROJECT_NAME, PROJECT_ROOT, pulumiEnvironment } = await import("../automation");
-    const reading = (async () => {
-        const stack = await auto.LocalWorkspace.selectStack(
-            { stackName, projectName: PROJECT_NAME, program: async () => undefined },
-            { workDir: PROJECT_ROOT, envVars: pulumiEnvironment() },
-        ).catch((error: unknown) => {
-            const text = errorText(error);
-            if (/no stack named|not found/i.test(text)) {
-                throw new Error(`no stack "${stackName}" in ${pulumiEnvironment().PULUMI_BACKEND_URL} (bring one up with scripts/lab up --stack ${stackName})`);
-            }
-            throw error;
+    const env = { ...process.env, ...pulumiEnvironment() };
+    const args = ["stack", "output", "--stack", stackName, "--json", "--show-secrets"];
+    const { code, stdout, stderr, timedOut } = await new Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }>((resolve) => {
+        execFile("pulumi", args, { cwd: PROJECT_ROOT, env, timeout: OUTPUTS_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => {
+            const failure = error as (Error & { code?: number | string; killed?: boolean }) | null;
+            resolve({
+                code: failure ? (typeof failure.code === "number" ? failure.code : -1) : 0,
+                stdout: out,
+                stderr: err,
+                timedOut: failure?.killed === true,
+            });
         });
-        const outputs = await stack.outputs();
-        return Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value as unknown]));
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`reading stack ${stackName}'s outputs took longer than ${OUTPUTS_TIMEOUT_MS / 1000} s`)), OUTPUTS_TIMEOUT_MS);
     });
-    try {
-        return await Promise.race([reading, timeout]);
-    } finally {
-        clearTimeout(timer);
+    if (timedOut) {
+        throw new Error(`reading stack ${stackName}'s outputs took longer than ${OUTPUTS_TIMEOUT_MS / 1000} s`);
     }
+    if (code !== 0) {
+        if (/no stack named|not found/i.test(stderr)) {
+            throw new Error(`no stack "${stackName}" in ${env.PULUMI_BACKEND_URL} (bring one up with scripts/lab up --stack ${stackName})`);
+        }
+        throw new Error(`pulumi stack output --stack ${stackName} failed (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`);
+    }
+    return JSON.parse(stdout) as Record<string, unknown>;
 }
 
 /** The lab's machines: from `outputsFile` (JSON as `scripts/lab outputs` prints it) if given, else from the stack. */
