@@ -13,17 +13,17 @@ export { renderDomainXml, renderNetworkXml, escapeXml } from "./xml";
 export type { DomainSpec, NetworkSpec, NicSpec } from "./xml";
 export { VxlanTunnel, VXLAN_TUNNEL_TYPE, vxlanTunnelProvider } from "./vxlan";
 export type { VxlanTunnelArgs, VxlanTunnelInputs, VxlanTunnelOutputs } from "./vxlan";
-export { runOnHost, sshRouteOf } from "./hostShell";
+export { runOnHost, sshRouteOf } from "./host";
 
 // For the lab tools, the proofs and the tests: virsh, the checks and diffs the
 // providers run, and the create/remove functions behind them.
 export { UNKNOWN, canonical, changedKeys, hostAddressProblem, normalizeMac } from "./checks";
 export { checkCloudInitDisk, createCloudInitDisk, diffCloudInitDisk } from "./cloudInitDisk";
 export { checkDomain, createDomain, diffDomain, removeDomain } from "./domain";
-export { shellQuote } from "./hostShell";
+export { shellQuote } from "./host";
 export { checkNetwork, createNetwork, diffNetwork, removeNetwork } from "./network";
-export { diagnoseVirshError, failureText, isLocalUri, isNotFound, parseInfo, runCommand, virsh, virshError } from "./virsh";
-export type { RunResult, VirshTrouble } from "./virsh";
+export { diagnoseVirshError, failureText, isLocalUri, isNotFound, parseInfo, runCommand, virsh, virshError } from "./host";
+export type { RunResult, VirshTrouble } from "./host";
 export { checkVolume, createVolume, diffVolume, removeVolume } from "./volume";
 export { checkVxlanTunnel, diffVxlanTunnel, parseFloodTargets, parseIpLink } from "./vxlan";
 export { parseDomainNics, parseVolumeXml, unescapeXml, xmlAttr, xmlText } from "./xml";

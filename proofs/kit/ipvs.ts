@@ -3,7 +3,7 @@
 // (`ipvsadm -Lnc`) and which source ports still have one, and the IPVS
 // settings every director must have.
 import type { LabOutputValues } from "../../components/program";
-import { shellQuote } from "../../components/libvirt";
+import { shellQuote } from "../../components/libvirt/host";
 import { errorText } from "./main";
 import { GuestWatch, sshRun, watchOnGuest } from "./ssh";
 

@@ -4,7 +4,7 @@
 import { guestSshOptions } from "../../components/guestSsh";
 import { execFile, spawn } from "child_process";
 import type { LabConfig } from "../../components/config";
-import { shellQuote } from "../../components/libvirt";
+import { shellQuote } from "../../components/libvirt/host";
 import type { LabOutputValues } from "../../components/program";
 import { delay } from "./wait";
 

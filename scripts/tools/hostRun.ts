@@ -5,7 +5,7 @@
 // one, the way libvirt's own transport reaches it (components/libvirt's
 // runOnHost). Everything that leaves the process goes through one ToolIo, so
 // a test can stand in for virsh, ssh and the terminal.
-import { isLocalUri, runCommand, runOnHost, RunResult, sshRouteOf } from "../../components/libvirt";
+import { isLocalUri, runCommand, runOnHost, RunResult, sshRouteOf } from "../../components/libvirt/host";
 import type { LabMachine } from "./topology";
 
 /** The limits and input of one command. */

@@ -9,7 +9,7 @@
 // answer makes its own machines "unknown", no others.
 import { execFile } from "child_process";
 import * as fs from "fs";
-import { runCommand } from "../../components/libvirt";
+import { runCommand } from "../../components/libvirt/host";
 import { PROJECT_ROOT, pulumiEnvironment } from "../pulumiEnv";
 import { errorText } from "../../proofs/kit/main";
 import { sshOptions } from "../../proofs/kit/ssh";
