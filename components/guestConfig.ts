@@ -5,6 +5,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import type { ForwardingMode } from "./config";
+import { isSha512CryptHash } from "./sha512Crypt";
 
 /** Where the templates live; also found from bin/ after compilation. */
 export const TEMPLATE_DIR = fs.existsSync(path.join(__dirname, "..", "cloud-init"))
@@ -63,7 +64,7 @@ export interface UserDataParams {
 export const CONSOLE_PASSWORD_FW_CFG = "opt/lvslab/console-password-hash";
 
 function checkedHash(hash: string): string {
-    if (!/^\$6\$(rounds=[0-9]+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$/.test(hash)) {
+    if (!isSha512CryptHash(hash)) {
         throw new Error("the console password must reach the guest as a SHA-512 crypt hash ($6$SALT$HASH), never as itself");
     }
     return hash;

@@ -82,6 +82,11 @@ export function sha512Crypt(password: string, salt: string, rounds: number = DEF
     return `$6$${roundsWord}${salt}$${encode(digest)}`;
 }
 
+/** Whether `text` is a whole SHA-512 crypt hash as sha512Crypt makes them ("$6$[rounds=N$]SALT$HASH"). */
+export function isSha512CryptHash(text: string): boolean {
+    return /^\$6\$(rounds=[0-9]+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$/.test(text);
+}
+
 /** A salt that is no secret and the same for the same words: 16 characters from their SHA-256. */
 export function saltFor(...words: string[]): string {
     const digest = crypto.createHash("sha256").update(words.join("\0")).digest();

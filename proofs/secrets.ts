@@ -7,12 +7,12 @@
 // search that finds nothing proves nothing.
 import * as fs from "fs";
 import * as path from "path";
-import type { LabOutputValues } from "../components/program";
 import { bashLiteral } from "../components/guestConfig";
 import { runCommand } from "../components/libvirt";
 import { openStack, PROJECT_ROOT, revealedResources } from "../scripts/automation";
 import type { RevealedResource } from "../scripts/drift";
-import { commandLineOrExit, errorText, labOutputs, runMain, sshArgs } from "./kit";
+import { LabMachine, topologyFromOutputs } from "../scripts/tools/topology";
+import { commandLineOrExit, errorText, labOutputs, runMain, SshAccess, sshArgs } from "./kit";
 
 const SEARCH_SCRIPT = path.join(PROJECT_ROOT, "proofs", "secrets-search.sh");
 
@@ -64,22 +64,15 @@ export function searchProblems(machine: string, printed: string): string[] {
     ];
 }
 
-type Machines = Pick<LabOutputValues, "directors" | "realServers" | "nfs" | "ssh">;
-
-/** Each machine's name and the address the lab host reaches it on. */
-function machinesOf(out: Machines): { name: string; address: string }[] {
-    return [
-        ...out.directors.map((d) => ({ name: d.name, address: d.publicIp })),
-        ...out.realServers.map((s) => ({ name: s.name, address: s.publicIp })),
-        { name: out.nfs.name, address: out.nfs.storageIp },
-    ];
-}
-
 /** Searches every machine at once; the problems found. */
-export async function secretsCheck(out: Machines, secrets: readonly string[]): Promise<string[]> {
+export async function secretsCheck(
+    machines: readonly Pick<LabMachine, "name" | "sshAddress">[],
+    access: SshAccess,
+    secrets: readonly string[],
+): Promise<string[]> {
     const results = await Promise.all(
-        machinesOf(out).map(async (machine) => {
-            const run = await runCommand("ssh", sshArgs(out.ssh, machine.address, "sudo -n -u nobody bash -s", 30), {
+        machines.map(async (machine) => {
+            const run = await runCommand("ssh", sshArgs(access, machine.sshAddress, "sudo -n -u nobody bash -s", 30), {
                 input: renderSearch(machine.name, secrets),
                 timeoutMs: 180_000,
             });
@@ -119,10 +112,11 @@ async function main(argv: string[]): Promise<number> {
         console.error("secrets: the state holds no secret to look for (no console password?)");
         return 1;
     }
-    console.log(`secrets: looking for ${secrets.length} secrets on ${machinesOf(out).length} machines, as nobody`);
+    const { machines } = topologyFromOutputs(out, line.stack);
+    console.log(`secrets: looking for ${secrets.length} secrets on ${machines.length} machines, as nobody`);
     let problems: string[];
     try {
-        problems = await secretsCheck(out, secrets);
+        problems = await secretsCheck(machines, out.ssh, secrets);
     } catch (error) {
         problems = [errorText(error)];
     }

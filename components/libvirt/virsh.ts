@@ -24,6 +24,8 @@ export interface RunOptions {
     timeoutMs?: number;
     /** Working directory (default: this process's). */
     cwd?: string;
+    /** Variables set for the command over this process's own (default: none). */
+    env?: Readonly<Record<string, string>>;
 }
 
 /** Default time limit of one virsh call: generous for a loaded 2-core host. */
@@ -40,7 +42,7 @@ export function runCommand(file: string, args: string[], options: RunOptions = {
         // LC_ALL=C: virsh's messages are matched (e.g. "not found") and must
         // not be translated.
         const child = spawn(file, args, {
-            env: { ...process.env, LC_ALL: "C" },
+            env: { ...process.env, ...options.env, LC_ALL: "C" },
             stdio: ["pipe", "pipe", "pipe"],
             cwd: options.cwd,
         });

@@ -7,7 +7,6 @@
 // Every external call has a time limit; a director that cannot be asked is
 // reported as unreachable, never as an empty table, and a host that does not
 // answer makes its own machines "unknown", no others.
-import { execFile } from "child_process";
 import * as fs from "fs";
 import { runCommand } from "../../components/libvirt/host";
 import { PROJECT_ROOT, pulumiEnvironment } from "../pulumiEnv";
@@ -71,12 +70,12 @@ export async function runChecked(file: string, args: string[], timeoutMs: number
     return checked([file, ...args], await run(file, args, { timeoutMs, input }), timeoutMs);
 }
 
-/** virsh's arguments for the libvirt at `uri`: a machine's own host (machine.libvirtUri), or the gateway's for the networks. */
 /** The MAC this host's neighbour table has for `address` (lower-cased), if any. */
 export async function neighbourMacHere(address: string): Promise<string | undefined> {
     return neighbourMac(await runChecked("ip", ["neigh", "show", address], 5000), address);
 }
 
+/** virsh's arguments for the libvirt at `uri`: a machine's own host (machine.libvirtUri), or the gateway's for the networks. */
 export function virshArgs(uri: string, ...args: string[]): string[] {
     return ["-q", "-c", uri, ...args];
 }
@@ -88,29 +87,22 @@ export function virshArgs(uri: string, ...args: string[]): string[] {
  * never made.
  */
 export async function readOutputs(stackName: string): Promise<Record<string, unknown>> {
-    const env = { ...process.env, ...pulumiEnvironment() };
-    const args = ["stack", "output", "--stack", stackName, "--json", "--show-secrets"];
-    const { code, stdout, stderr, timedOut } = await new Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }>((resolve) => {
-        execFile("pulumi", args, { cwd: PROJECT_ROOT, env, timeout: OUTPUTS_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => {
-            const failure = error as (Error & { code?: number | string; killed?: boolean }) | null;
-            resolve({
-                code: failure ? (typeof failure.code === "number" ? failure.code : -1) : 0,
-                stdout: out,
-                stderr: err,
-                timedOut: failure?.killed === true,
-            });
-        });
+    const env = pulumiEnvironment();
+    const read = await runCommand("pulumi", ["stack", "output", "--stack", stackName, "--json", "--show-secrets"], {
+        cwd: PROJECT_ROOT,
+        env,
+        timeoutMs: OUTPUTS_TIMEOUT_MS,
     });
-    if (timedOut) {
+    if (read.timedOut) {
         throw new Error(`reading stack ${stackName}'s outputs took longer than ${OUTPUTS_TIMEOUT_MS / 1000} s`);
     }
-    if (code !== 0) {
-        if (/no stack named|not found/i.test(stderr)) {
+    if (read.code !== 0) {
+        if (/no stack named|not found/i.test(read.stderr)) {
             throw new Error(`no stack "${stackName}" in ${env.PULUMI_BACKEND_URL} (bring one up with scripts/lab up --stack ${stackName})`);
         }
-        throw new Error(`pulumi stack output --stack ${stackName} failed (exit ${code}): ${stderr.trim().split("\n").pop() ?? ""}`);
+        throw new Error(`pulumi stack output --stack ${stackName} failed (exit ${read.code}): ${read.stderr.trim().split("\n").pop() ?? ""}`);
     }
-    return JSON.parse(stdout) as Record<string, unknown>;
+    return JSON.parse(read.stdout) as Record<string, unknown>;
 }
 
 /** The lab's machines: from `outputsFile` (JSON as `scripts/lab outputs` prints it) if given, else from the stack. */

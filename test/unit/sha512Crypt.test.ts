@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { saltFor, sha512Crypt } from "../../components/sha512Crypt";
+import { isSha512CryptHash, saltFor, sha512Crypt } from "../../components/sha512Crypt";
 
 // Expected values: glibc's crypt(3) on this project's build host (Python's
 // crypt.crypt and `openssl passwd -6` agree), the first from the
@@ -31,6 +31,17 @@ describe("sha512Crypt", () => {
         assert.throws(() => sha512Crypt("pw", "salt$"), /1 to 16 characters/);
         assert.throws(() => sha512Crypt("pw", ""), /1 to 16 characters/);
         assert.throws(() => sha512Crypt("pw", "salt", 999), /rounds are 1000/);
+    });
+});
+
+describe("isSha512CryptHash", () => {
+    it("takes what sha512Crypt makes, with or without rounds, and nothing else", () => {
+        assert.equal(isSha512CryptHash(sha512Crypt("pw", "salt")), true);
+        assert.equal(isSha512CryptHash(sha512Crypt("pw", "saltstringsaltst", 10000)), true);
+        assert.equal(isSha512CryptHash("pw"), false);
+        assert.equal(isSha512CryptHash(`${sha512Crypt("pw", "salt")}\nmore`), false);
+        assert.equal(isSha512CryptHash(sha512Crypt("pw", "salt").slice(0, -1)), false);
+        assert.equal(isSha512CryptHash("$5$salt$" + "a".repeat(43)), false);
     });
 });
 
